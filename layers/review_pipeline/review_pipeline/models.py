@@ -1,0 +1,170 @@
+"""The pipeline's records, one pydantic model each, from an uploaded row to a stored result.
+
+IncomingReview   one row of an uploaded file, as the user wrote it (validated, not yet cleaned)
+ReviewRecord     a cleaned review with its place in the file: what a processed/ chunk holds
+RejectedRow      a row that could not become a ReviewRecord, with the reason a user can act on
+ChunkMessage     the claim check the preprocess function puts on the inference queue
+Prediction       one answer of the endpoint (wire contract, see endpoint.py)
+ReviewResult     one classified review, as stored and as served by the API
+Job              one uploaded file's journey: status, counts, model version, error
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+Sentiment = Literal["positive", "negative"]
+
+
+def utc_now() -> str:
+    """ISO-8601 UTC timestamp with milliseconds; sorts lexically in time order."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _blank_to_none(value: Any) -> Any:
+    """CSV cells are strings: an empty cell means 'not given', not an invalid value."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+def _label_to_int(value: Any) -> Any:
+    if isinstance(value, str):
+        word = value.strip().lower()
+        mapping = {"1": 1, "pos": 1, "positive": 1, "0": 0, "neg": 0, "negative": 0}
+        if word in mapping:
+            return mapping[word]
+    return value
+
+
+def _id_to_str(value: Any) -> Any:
+    if isinstance(value, bool):  # bool is an int subclass; an id of `true` is a mistake, not 1
+        raise ValueError("must be a string or a number")
+    if isinstance(value, int):
+        return str(value)
+    return value
+
+
+OptionalStr = Annotated[str | None, BeforeValidator(_blank_to_none)]
+
+
+class IncomingReview(BaseModel):
+    """One row of an uploaded file. `text` may also be called `review`; unknown columns are ignored."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, str_strip_whitespace=True)
+
+    text: str = Field(min_length=1)
+    id: Annotated[OptionalStr, BeforeValidator(_id_to_str)] = Field(default=None, max_length=256)
+    movie_id: OptionalStr = Field(default=None, max_length=64)
+    rating: Annotated[int | None, BeforeValidator(_blank_to_none)] = Field(default=None, ge=1, le=10)
+    label: Annotated[Literal[0, 1] | None, BeforeValidator(_blank_to_none), BeforeValidator(_label_to_int)] = (
+        None
+    )
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> IncomingReview:
+        """Validate a parsed row; accepts `review` as the text column when `text` is absent."""
+        if "text" not in row and "review" in row:
+            row = {**row, "text": row["review"]}
+        return cls.model_validate(row)
+
+
+class ReviewRecord(BaseModel):
+    """A cleaned review, ready for the model. `row` is the 1-based data row in the uploaded file."""
+
+    review_id: str
+    row: int = Field(ge=1)
+    text: str = Field(min_length=1)
+    movie_id: str | None = None
+    rating: int | None = None
+    given_label: Literal[0, 1] | None = None
+
+
+class RejectedRow(BaseModel):
+    """A row that did not become a review, kept with its reason so nothing is lost."""
+
+    row: int = Field(ge=1)
+    reason: str
+    raw_excerpt: str = ""
+
+
+class ChunkMessage(BaseModel):
+    """Claim check: names a processed/ chunk in S3 instead of carrying its reviews (SQS caps at 256 KB)."""
+
+    job_id: str
+    bucket: str
+    key: str
+    chunk_index: int = Field(ge=0)
+    review_count: int = Field(ge=0)
+
+
+class Explanation(BaseModel):
+    ngram: str
+    weight: float
+
+
+class Prediction(BaseModel):
+    id: str
+    label: Sentiment
+    score: float = Field(ge=0.0, le=1.0, description="P(positive), calibrated")
+    explanation: dict[Sentiment, list[Explanation]] | None = None
+
+
+class ReviewResult(BaseModel):
+    """One classified review of a job."""
+
+    job_id: str
+    review_id: str
+    row: int
+    label: Sentiment
+    score: float
+    model_version: str
+    text_excerpt: str = ""
+    movie_id: str | None = None
+    rating: int | None = None
+    given_label: Literal[0, 1] | None = None
+
+
+class JobStatus(StrEnum):
+    PENDING = "PENDING"  # the file is being read and split into chunks
+    PROCESSING = "PROCESSING"  # every chunk is on the inference queue; results are arriving
+    COMPLETED = "COMPLETED"  # every row classified
+    COMPLETED_WITH_ERRORS = "COMPLETED_WITH_ERRORS"  # finished, and some rows were rejected
+    FAILED = "FAILED"  # the file itself could not be read; `error` says why
+
+    @property
+    def is_final(self) -> bool:
+        return self in {JobStatus.COMPLETED, JobStatus.COMPLETED_WITH_ERRORS, JobStatus.FAILED}
+
+
+class JobCounts(BaseModel):
+    total: int = 0  # data rows read from the file
+    classified: int = 0
+    rejected: int = 0
+    positive: int = 0
+    negative: int = 0
+
+
+class Job(BaseModel):
+    job_id: str
+    source_bucket: str
+    source_key: str
+    source_version: str | None = None
+    status: JobStatus
+    counts: JobCounts = Field(default_factory=JobCounts)
+    chunks_total: int = 0
+    chunks_done: int = 0
+    model_version: str | None = None
+    created_at: str
+    updated_at: str
+    finished_at: str | None = None
+    error: str | None = None
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status(cls, value: Any) -> Any:
+        return JobStatus(value) if isinstance(value, str) else value

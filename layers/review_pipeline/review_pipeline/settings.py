@@ -1,0 +1,38 @@
+"""Environment variables, parsed and checked once per cold start.
+
+Every function reads its configuration through `load_settings()`; nothing else touches os.environ.
+A missing or malformed variable fails the cold start with a message that names it.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    """What the template passes to the functions (see Globals.Function.Environment in template.yaml)."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    table_name: str = Field(alias="TABLE_NAME", min_length=3)
+    bucket_name: str = Field(alias="BUCKET_NAME", min_length=3)
+    inference_queue_url: str = Field(default="", alias="INFERENCE_QUEUE_URL")
+    endpoint_name: str = Field(default="", alias="ENDPOINT_NAME")
+    incoming_prefix: str = Field(default="incoming/", alias="INCOMING_PREFIX")
+    processed_prefix: str = Field(default="processed/", alias="PROCESSED_PREFIX")
+    rejected_prefix: str = Field(default="rejected/", alias="REJECTED_PREFIX")
+    chunk_size: int = Field(default=500, alias="CHUNK_SIZE", ge=1, le=10_000)
+    # SageMaker serverless endpoints accept 4 MB per request (real-time: 6 MB); keep a margin for the envelope.
+    max_payload_bytes: int = Field(default=4_000_000, alias="MAX_PAYLOAD_BYTES", ge=1_000, le=6_000_000)
+    max_text_chars: int = Field(default=20_000, alias="MAX_TEXT_CHARS", ge=100)
+    results_ttl_days: int = Field(default=0, alias="RESULTS_TTL_DAYS", ge=0)
+    idempotency_ttl_seconds: int = Field(default=3600, alias="IDEMPOTENCY_TTL_SECONDS", ge=60)
+
+
+@lru_cache(maxsize=1)
+def load_settings() -> Settings:
+    """The settings of this process, read from the environment on first use."""
+    return Settings.model_validate(dict(os.environ))

@@ -1,0 +1,359 @@
+"""SageMaker inference handler for the review sentiment model (scikit-learn container, script mode).
+
+This file is the single source of the serving code: training copies it verbatim into the artifact as
+``code/inference.py`` and imports its text processing and hashing, so training and serving featurize
+reviews with the same code. It needs only the standard library and NumPy (no scikit-learn, no pickle).
+
+Container contract: ``model_fn(model_dir)``, ``input_fn(body, content_type)``, ``predict_fn(data, model)``,
+``output_fn(prediction, accept)``.
+
+Wire contract (application/json):
+  request  {"instances": [{"id": "r1", "text": "..."}], "explain": false}
+  response {"predictions": [{"id": "r1", "label": "positive", "score": 0.97}], "model_version": "..."}
+With "explain": true each prediction also carries
+  "explanation": {"positive": [{"ngram": "great movie", "weight": 0.83}, ...], "negative": [...]}.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import unicodedata
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+FORMAT_VERSION = 1
+JSON_CONTENT_TYPE = "application/json"
+MAX_INSTANCES = 10_000
+EXPLAIN_TOP_K = 5
+
+# ---------------------------------------------------------------------------------------------------------
+# Text normalization and tokenization
+# ---------------------------------------------------------------------------------------------------------
+
+_TAG_RE = re.compile(r"<\s*br\s*/?\s*>|<\s*/?\s*[a-zA-Z][^<>]{0,200}>")
+_SPACE_RE = re.compile(r"\s+")
+_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'", "\u201c": '"', "\u201d": '"'})
+# A rating such as 7/10 or 8.5/10, a word with inner apostrophes (don't, rock'n'roll), a number,
+# a run of ! or ?, an ellipsis, or any other single non-space symbol.
+_TOKEN_RE = re.compile(r"\d+(?:\.\d+)?/\d+|[^\W\d_]+(?:'[^\W\d_]+)*|\d+(?:[.,]\d+)*|[!?]+|\.{2,}|[^\w\s]")
+# Contractions written without their apostrophe ("dont", "isnt") become the usual form, so both
+# spellings share one feature; "cannot" and "can not" both become "can't".
+_NEGATIONS = {
+    "dont": "don't", "doesnt": "doesn't", "didnt": "didn't", "isnt": "isn't", "wasnt": "wasn't",
+    "arent": "aren't", "werent": "weren't", "cant": "can't", "cannot": "can't", "couldnt": "couldn't",
+    "wouldnt": "wouldn't", "shouldnt": "shouldn't", "wont": "won't", "havent": "haven't", "hasnt": "hasn't",
+    "hadnt": "hadn't", "aint": "ain't", "mustnt": "mustn't", "neednt": "needn't",
+}  # fmt: skip
+
+
+def normalize_text(text: str) -> str:
+    """HTML tags (``<br />``) become spaces, entities are unescaped, NFKC, lowercase, spaces collapsed."""
+    text = _TAG_RE.sub(" ", text)
+    text = html.unescape(text)
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).lower()
+    return _SPACE_RE.sub(" ", text).strip()
+
+
+def tokenize(normalized: str) -> list[str]:
+    """Tokens of a normalized text: words (with contractions kept whole), ratings, numbers, punctuation."""
+    tokens = _TOKEN_RE.findall(normalized)
+    out: list[str] = []
+    for tok in tokens:
+        tok = _NEGATIONS.get(tok, tok)
+        if len(tok) > 1 and tok[0] in "!?":
+            tok = tok[:3]  # "!!!!!" and "!!!" are the same signal; keep at most three
+        out.append(tok)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Feature hashing (stable across processes and platforms: CRC32 for tokens, a 64-bit polynomial
+# rolling hash and the SplitMix64 finalizer for n-grams, all vectorized with NumPy uint64 arithmetic)
+# ---------------------------------------------------------------------------------------------------------
+
+_PRIME = np.uint64(0x100000001B3)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S30 = np.uint64(30)
+_S27 = np.uint64(27)
+_S31 = np.uint64(31)
+
+
+def _mix64(h: np.ndarray) -> np.ndarray:
+    h = (h ^ (h >> _S30)) * _M1
+    h = (h ^ (h >> _S27)) * _M2
+    return h ^ (h >> _S31)
+
+
+def _token_hashes(tokens: Sequence[str]) -> np.ndarray:
+    return np.fromiter((zlib.crc32(t.encode("utf-8")) for t in tokens), dtype=np.uint64, count=len(tokens))
+
+
+def _ngram_hashes(units: np.ndarray, doc_of_unit: np.ndarray, n: int, salt: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hashes of all n-grams of consecutive units that do not cross a document; returns (hashes, start)."""
+    length = units.shape[0] - n + 1
+    if length <= 0:
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+    with np.errstate(over="ignore"):
+        h = np.full(length, np.uint64(salt * 0x9E3779B97F4A7C15 % (1 << 64)), dtype=np.uint64)
+        for k in range(n):
+            h = h * _PRIME + units[k : k + length]
+        h = _mix64(h)
+    start = np.arange(length, dtype=np.int64)
+    if n > 1:
+        ok = doc_of_unit[:length] == doc_of_unit[n - 1 : n - 1 + length]
+        h, start = h[ok], start[ok]
+    return h, start
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """How reviews become hashed binary features: word n-grams and, optionally, character n-grams."""
+
+    word_ngram: tuple[int, int] = (1, 3)
+    word_bits: int = 22
+    char_ngram: tuple[int, int] = (0, 0)  # (0, 0) means no character n-grams
+    char_bits: int = 22
+    lowercase: bool = True
+    normalizer: str = "html-unescape-nfkc-lower-v1"
+    tokenizer: str = "word-rating-punct-negation-v1"
+    hash: str = "crc32-poly64-splitmix64-v1"
+
+    @property
+    def uses_chars(self) -> bool:
+        return self.char_ngram[1] > 0
+
+    @property
+    def n_features(self) -> int:
+        return (1 << self.word_bits) + ((1 << self.char_bits) if self.uses_chars else 0)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "word_ngram": list(self.word_ngram),
+            "word_bits": self.word_bits,
+            "char_ngram": list(self.char_ngram),
+            "char_bits": self.char_bits,
+            "lowercase": self.lowercase,
+            "normalizer": self.normalizer,
+            "tokenizer": self.tokenizer,
+            "hash": self.hash,
+            "n_features": self.n_features,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FeatureSpec:
+        return cls(
+            word_ngram=(int(data["word_ngram"][0]), int(data["word_ngram"][1])),
+            word_bits=int(data["word_bits"]),
+            char_ngram=(int(data["char_ngram"][0]), int(data["char_ngram"][1])),
+            char_bits=int(data["char_bits"]),
+        )
+
+
+@dataclass
+class Featurized:
+    """Deduplicated (document, feature) pairs of a batch, sorted by document then feature."""
+
+    n_docs: int
+    doc: np.ndarray  # int64
+    feature: np.ndarray  # int64, in [0, spec.n_features)
+
+
+@dataclass
+class _Prepared:
+    normalized: list[str] = field(default_factory=list)
+    tokens: list[list[str]] = field(default_factory=list)
+
+
+def featurize(texts: Sequence[str], spec: FeatureSpec) -> Featurized:
+    """Binary hashed features of a batch of raw texts."""
+    n_docs = len(texts)
+    normalized = [normalize_text(t) for t in texts]
+    tokens = [tokenize(t) for t in normalized]
+    docs: list[np.ndarray] = []
+    feats: list[np.ndarray] = []
+    lengths = np.fromiter((len(t) for t in tokens), dtype=np.int64, count=n_docs)
+    flat = [tok for toks in tokens for tok in toks]
+    units = _token_hashes(flat)
+    doc_of_unit = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
+    word_mask = np.uint64((1 << spec.word_bits) - 1)
+    for n in range(spec.word_ngram[0], spec.word_ngram[1] + 1):
+        h, start = _ngram_hashes(units, doc_of_unit, n, salt=n)
+        docs.append(doc_of_unit[start])
+        feats.append((h & word_mask).astype(np.int64))
+    if spec.uses_chars:
+        # Characters of the normalized text, one space at each end, documents separated in doc_of_char.
+        padded = [f" {t} " for t in normalized]
+        chars = np.frombuffer("".join(padded).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+        clen = np.fromiter((len(p) for p in padded), dtype=np.int64, count=n_docs)
+        doc_of_char = np.repeat(np.arange(n_docs, dtype=np.int64), clen)
+        char_mask = np.uint64((1 << spec.char_bits) - 1)
+        offset = 1 << spec.word_bits
+        for n in range(spec.char_ngram[0], spec.char_ngram[1] + 1):
+            h, start = _ngram_hashes(chars, doc_of_char, n, salt=1000 + n)
+            docs.append(doc_of_char[start])
+            feats.append((h & char_mask).astype(np.int64) + offset)
+    if not docs:
+        return Featurized(n_docs, np.zeros(0, np.int64), np.zeros(0, np.int64))
+    key = np.concatenate(docs) * np.int64(spec.n_features) + np.concatenate(feats)
+    key = np.unique(key)
+    return Featurized(n_docs, key // spec.n_features, key % spec.n_features)
+
+
+def word_ngrams_with_features(text: str, spec: FeatureSpec) -> list[tuple[str, int]]:
+    """Every word n-gram of one text with its feature index (used to explain a prediction)."""
+    tokens = tokenize(normalize_text(text))
+    units = _token_hashes(tokens)
+    doc_of_unit = np.zeros(len(tokens), dtype=np.int64)
+    mask = np.uint64((1 << spec.word_bits) - 1)
+    out: list[tuple[str, int]] = []
+    for n in range(spec.word_ngram[0], spec.word_ngram[1] + 1):
+        h, start = _ngram_hashes(units, doc_of_unit, n, salt=n)
+        for s, f in zip(start.tolist(), (h & mask).astype(np.int64).tolist(), strict=True):
+            out.append((" ".join(tokens[s : s + n]), f))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The model: one weight per hashed feature (NB ratio x linear weight, already combined), an intercept and
+# Platt calibration P(positive) = sigmoid(a * margin + b).
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SentimentModel:
+    spec: FeatureSpec
+    weights: np.ndarray  # float32, shape (spec.n_features,)
+    intercept: float
+    calib_a: float
+    calib_b: float
+    model_version: str
+    classes: tuple[str, str] = ("negative", "positive")
+    threshold: float = 0.5
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def margins(self, texts: Sequence[str]) -> np.ndarray:
+        """Uncalibrated log-odds of positive for each text."""
+        fz = featurize(texts, self.spec)
+        sums = np.bincount(fz.doc, weights=self.weights[fz.feature].astype(np.float64), minlength=fz.n_docs)
+        return sums + self.intercept
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Calibrated P(positive) for each text."""
+        z = self.calib_a * self.margins(texts) + self.calib_b
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -500.0, 500.0)))
+
+    def explain(self, text: str, top_k: int = EXPLAIN_TOP_K) -> dict[str, list[dict[str, Any]]]:
+        """The word n-grams of a text that pushed its score most toward each class (calibrated log-odds)."""
+        seen: dict[int, str] = {}
+        for gram, f in word_ngrams_with_features(text, self.spec):
+            seen.setdefault(f, gram)
+        contrib = sorted(((self.calib_a * float(self.weights[f]), g) for f, g in seen.items()), reverse=True)
+        pos = [{"ngram": g, "weight": round(w, 4)} for w, g in contrib[:top_k] if w > 0]
+        neg = [{"ngram": g, "weight": round(w, 4)} for w, g in reversed(contrib[-top_k:]) if w < 0]
+        return {"positive": pos, "negative": neg}
+
+
+def load_model(model_dir: str) -> SentimentModel:
+    """Read model.json and weights.npz from a directory (an extracted model.tar.gz)."""
+    with open(os.path.join(model_dir, "model.json"), encoding="utf-8") as fh:
+        meta = json.load(fh)
+    if int(meta.get("format_version", 0)) != FORMAT_VERSION:
+        raise ValueError(f"unsupported model format_version {meta.get('format_version')!r}")
+    spec = FeatureSpec.from_json(meta["features"])
+    with np.load(os.path.join(model_dir, "weights.npz"), allow_pickle=False) as npz:
+        indices = npz["indices"].astype(np.int64)
+        values = npz["values"].astype(np.float32) * np.float32(npz["scale"])
+        intercept = float(npz["intercept"])
+    weights = np.zeros(spec.n_features, dtype=np.float32)
+    weights[indices] = values
+    calib = meta["calibration"]
+    return SentimentModel(
+        spec=spec,
+        weights=weights,
+        intercept=intercept,
+        calib_a=float(calib["a"]),
+        calib_b=float(calib["b"]),
+        model_version=str(meta["model_version"]),
+        classes=(str(meta["classes"][0]), str(meta["classes"][1])),
+        threshold=float(meta.get("threshold", 0.5)),
+        meta=meta,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# SageMaker container contract
+# ---------------------------------------------------------------------------------------------------------
+
+
+def model_fn(model_dir: str) -> SentimentModel:
+    return load_model(model_dir)
+
+
+def input_fn(request_body: bytes | str, request_content_type: str | None) -> dict[str, Any]:
+    """Parse and check a request; every problem raises ValueError with a message for the caller."""
+    ctype = (request_content_type or "").split(";")[0].strip().lower()
+    if ctype != JSON_CONTENT_TYPE:
+        raise ValueError(f"unsupported content type {request_content_type!r}: send {JSON_CONTENT_TYPE}")
+    if isinstance(request_body, bytes | bytearray):
+        try:
+            request_body = bytes(request_body).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"request body is not UTF-8: {exc}") from exc
+    try:
+        payload = json.loads(request_body)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"request body is not valid JSON: {exc}") from exc
+    if not isinstance(payload, dict) or "instances" not in payload:
+        raise ValueError('request must be a JSON object with "instances": [{"id": ..., "text": ...}]')
+    instances = payload["instances"]
+    if not isinstance(instances, list) or not instances:
+        raise ValueError('"instances" must be a non-empty list')
+    if len(instances) > MAX_INSTANCES:
+        raise ValueError(f'"instances" has {len(instances)} items; at most {MAX_INSTANCES} per request')
+    explain = payload.get("explain", False)
+    if not isinstance(explain, bool):
+        raise ValueError('"explain" must be true or false')
+    ids: list[str] = []
+    texts: list[str] = []
+    for i, inst in enumerate(instances):
+        if not isinstance(inst, dict):
+            raise ValueError(f"instances[{i}] must be an object with id and text")
+        text = inst.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"instances[{i}].text must be a non-empty string")
+        rid = inst.get("id", str(i))
+        if not isinstance(rid, str | int) or isinstance(rid, bool):
+            raise ValueError(f"instances[{i}].id must be a string")
+        ids.append(str(rid))
+        texts.append(text)
+    return {"ids": ids, "texts": texts, "explain": explain}
+
+
+def predict_fn(input_data: dict[str, Any], model: SentimentModel) -> dict[str, Any]:
+    texts: list[str] = input_data["texts"]
+    scores = model.predict_proba(texts)
+    neg_label, pos_label = model.classes
+    predictions: list[dict[str, Any]] = []
+    for rid, score in zip(input_data["ids"], scores.tolist(), strict=True):
+        predictions.append(
+            {"id": rid, "label": pos_label if score >= model.threshold else neg_label, "score": round(score, 6)}
+        )
+    if input_data.get("explain"):
+        for pred, text in zip(predictions, texts, strict=True):
+            pred["explanation"] = model.explain(text)
+    return {"predictions": predictions, "model_version": model.model_version}
+
+
+def output_fn(prediction: dict[str, Any], accept: str | None) -> tuple[str, str]:
+    accepted = [a.split(";")[0].strip().lower() for a in (accept or JSON_CONTENT_TYPE).split(",")]
+    if not any(a in (JSON_CONTENT_TYPE, "*/*", "application/*") for a in accepted):
+        raise ValueError(f"unsupported accept type {accept!r}: this model answers {JSON_CONTENT_TYPE}")
+    return json.dumps(prediction, separators=(",", ":")), JSON_CONTENT_TYPE
