@@ -97,7 +97,8 @@ class JobStore:
     ) -> bool:
         """Add one chunk's counts exactly once; False when this chunk was already counted."""
         table_name = self._table.name
-        job_key = {"pk": {"S": keys.job_pk(job_id)}, "sk": {"S": keys.JOB_SK}}
+        # The resource's client serializes plain Python values, as the Table methods do.
+        job_key = {"pk": keys.job_pk(job_id), "sk": keys.JOB_SK}
         client = self._table.meta.client
         try:
             client.transact_write_items(
@@ -106,10 +107,10 @@ class JobStore:
                         "Put": {
                             "TableName": table_name,
                             "Item": {
-                                "pk": {"S": keys.job_pk(job_id)},
-                                "sk": {"S": keys.chunk_sk(chunk_index)},
-                                "classified": {"N": str(positive + negative)},
-                                "recorded_at": {"S": utc_now()},
+                                "pk": keys.job_pk(job_id),
+                                "sk": keys.chunk_sk(chunk_index),
+                                "classified": positive + negative,
+                                "recorded_at": utc_now(),
                             },
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
@@ -118,19 +119,22 @@ class JobStore:
                         "Update": {
                             "TableName": table_name,
                             "Key": job_key,
+                            # ADD works on top-level attributes only; counts is a map created with the job.
                             "UpdateExpression": (
-                                "ADD counts.classified :classified, counts.positive :positive, "
-                                "counts.negative :negative, chunks_done :one "
-                                "SET model_version = :version, updated_at = :now"
+                                "SET counts.classified = counts.classified + :classified, "
+                                "counts.positive = counts.positive + :positive, "
+                                "counts.negative = counts.negative + :negative, "
+                                "chunks_done = chunks_done + :one, "
+                                "model_version = :version, updated_at = :now"
                             ),
                             "ConditionExpression": "attribute_exists(pk)",
                             "ExpressionAttributeValues": {
-                                ":classified": {"N": str(positive + negative)},
-                                ":positive": {"N": str(positive)},
-                                ":negative": {"N": str(negative)},
-                                ":one": {"N": "1"},
-                                ":version": {"S": model_version},
-                                ":now": {"S": utc_now()},
+                                ":classified": positive + negative,
+                                ":positive": positive,
+                                ":negative": negative,
+                                ":one": 1,
+                                ":version": model_version,
+                                ":now": utc_now(),
                             },
                         }
                     },

@@ -1,0 +1,117 @@
+"""Classified reviews and rejected rows of a job.
+
+Writes are keyed by (job, row), so writing the same chunk twice leaves the same items: redelivery is harmless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from review_pipeline.dal import keys
+from review_pipeline.dal.pagination import Page, decode_cursor, encode_cursor
+from review_pipeline.models import RejectedRow, ReviewResult, Sentiment
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+_RESULT_FIELDS = set(ReviewResult.model_fields)
+_REJECTED_FIELDS = set(RejectedRow.model_fields)
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal: integers stay integers, the rest become floats."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def _result_item(result: ReviewResult, expiration: int | None) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        **result.model_dump(exclude_none=True, exclude={"score"}),
+        "score": Decimal(str(round(result.score, 6))),
+        "pk": keys.job_pk(result.job_id),
+        "sk": keys.result_sk(result.row),
+        "gsi3_pk": keys.sentiment_pk(result.job_id, result.label),
+        "gsi3_sk": keys.result_sk(result.row),
+    }
+    if expiration:
+        item["expiration"] = expiration
+    return item
+
+
+class ResultStore:
+    """Results and rejected rows in the pipeline table."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def put_results(self, results: Iterable[ReviewResult], expiration: int | None = None) -> int:
+        """Store results (batch writes, retried by boto3's batch writer); how many were written."""
+        written = 0
+        with self._table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
+            for result in results:
+                batch.put_item(Item=_result_item(result, expiration))
+                written += 1
+        return written
+
+    def put_rejected(self, job_id: str, rows: Iterable[RejectedRow], expiration: int | None = None) -> int:
+        written = 0
+        with self._table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
+            for rejected in rows:
+                item: dict[str, Any] = {
+                    **rejected.model_dump(),
+                    "job_id": job_id,
+                    "pk": keys.job_pk(job_id),
+                    "sk": keys.rejected_sk(rejected.row),
+                }
+                if expiration:
+                    item["expiration"] = expiration
+                batch.put_item(Item=item)
+                written += 1
+        return written
+
+    def list_results(
+        self, job_id: str, limit: int, cursor: str | None = None, sentiment: Sentiment | None = None
+    ) -> Page[ReviewResult]:
+        """A job's results in file order, page by page, optionally of one sentiment only."""
+        if sentiment is None:
+            query: dict[str, Any] = {
+                "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+                "ExpressionAttributeValues": {":pk": keys.job_pk(job_id), ":prefix": "RESULT#"},
+            }
+            allowed = {"pk", "sk"}
+        else:
+            query = {
+                "IndexName": keys.SENTIMENT_INDEX,
+                "KeyConditionExpression": "gsi3_pk = :pk",
+                "ExpressionAttributeValues": {":pk": keys.sentiment_pk(job_id, sentiment)},
+            }
+            allowed = {"pk", "sk", "gsi3_pk", "gsi3_sk"}
+        items, next_cursor = self._query(query, limit, cursor, allowed)
+        return Page[ReviewResult](
+            items=[ReviewResult.model_validate({k: v for k, v in i.items() if k in _RESULT_FIELDS}) for i in items],
+            cursor=next_cursor,
+        )
+
+    def list_rejected(self, job_id: str, limit: int, cursor: str | None = None) -> Page[RejectedRow]:
+        query: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": keys.job_pk(job_id), ":prefix": "REJECTED#"},
+        }
+        items, next_cursor = self._query(query, limit, cursor, {"pk", "sk"})
+        return Page[RejectedRow](
+            items=[RejectedRow.model_validate({k: v for k, v in i.items() if k in _REJECTED_FIELDS}) for i in items],
+            cursor=next_cursor,
+        )
+
+    def _query(
+        self, query: dict[str, Any], limit: int, cursor: str | None, allowed: set[str]
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        start = decode_cursor(cursor, allowed)
+        if start:
+            query["ExclusiveStartKey"] = start
+        response = self._table.query(Limit=limit, **query)
+        items = [{k: _plain(v) for k, v in item.items()} for item in response.get("Items", [])]
+        return items, encode_cursor(response.get("LastEvaluatedKey"))
