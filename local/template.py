@@ -15,8 +15,26 @@ import yaml
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
 
-_TAGS = ["Ref", "Condition", "GetAtt", "Sub", "Join", "Select", "Split", "If", "Equals", "Not", "And", "Or",
-         "FindInMap", "GetAZs", "ImportValue", "Base64", "Cidr", "Transform"]
+_TAGS = [
+    "Ref",
+    "Condition",
+    "GetAtt",
+    "Sub",
+    "Join",
+    "Select",
+    "Split",
+    "If",
+    "Equals",
+    "Not",
+    "And",
+    "Or",
+    "FindInMap",
+    "GetAZs",
+    "ImportValue",
+    "Base64",
+    "Cidr",
+    "Transform",
+]
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -24,7 +42,7 @@ class _CfnLoader(yaml.SafeLoader):
 
 
 def _construct(tag: str) -> Any:
-    name = "Ref" if tag == "Ref" or tag == "Condition" else f"Fn::{tag}"
+    name = "Ref" if tag in {"Ref", "Condition"} else f"Fn::{tag}"
 
     def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
         if isinstance(node, yaml.ScalarNode):
@@ -34,7 +52,7 @@ def _construct(tag: str) -> Any:
         elif isinstance(node, yaml.SequenceNode):
             value = loader.construct_sequence(node, deep=True)
         else:
-            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+            value = loader.construct_mapping(node, deep=True)
         return {name: value}
 
     return construct
@@ -47,11 +65,13 @@ for _tag in _TAGS:
 @lru_cache(maxsize=4)
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     with path.open(encoding="utf-8") as handle:
-        document: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+        document: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)
     return document
 
 
-def resources_of_type(resource_type: str, template: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+def resources_of_type(
+    resource_type: str, template: dict[str, Any] | None = None
+) -> dict[str, dict[str, Any]]:
     """Logical id -> resource, for every resource of one CloudFormation type."""
     document = template or load_template()
     return {
@@ -61,7 +81,9 @@ def resources_of_type(resource_type: str, template: dict[str, Any] | None = None
     }
 
 
-def table_definition(logical_id: str = "ReviewsTable", template: dict[str, Any] | None = None) -> dict[str, Any]:
+def table_definition(
+    logical_id: str = "ReviewsTable", template: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """create_table keyword arguments for a DynamoDB table, exactly as the template declares its schema."""
     properties = (template or load_template())["Resources"][logical_id]["Properties"]
     definition: dict[str, Any] = {

@@ -61,9 +61,9 @@ class IncomingReview(BaseModel):
     id: Annotated[OptionalStr, BeforeValidator(_id_to_str)] = Field(default=None, max_length=256)
     movie_id: OptionalStr = Field(default=None, max_length=64)
     rating: Annotated[int | None, BeforeValidator(_blank_to_none)] = Field(default=None, ge=1, le=10)
-    label: Annotated[Literal[0, 1] | None, BeforeValidator(_blank_to_none), BeforeValidator(_label_to_int)] = (
-        None
-    )
+    label: Annotated[
+        Literal[0, 1] | None, BeforeValidator(_blank_to_none), BeforeValidator(_label_to_int)
+    ] = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> IncomingReview:

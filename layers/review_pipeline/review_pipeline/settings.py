@@ -25,7 +25,7 @@ class Settings(BaseModel):
     processed_prefix: str = Field(default="processed/", alias="PROCESSED_PREFIX")
     rejected_prefix: str = Field(default="rejected/", alias="REJECTED_PREFIX")
     chunk_size: int = Field(default=500, alias="CHUNK_SIZE", ge=1, le=10_000)
-    # SageMaker serverless endpoints accept 4 MB per request (real-time: 6 MB); keep a margin for the envelope.
+    # SageMaker serverless endpoints take 4 MB a request (real-time: 6 MB); keep a margin for the envelope.
     max_payload_bytes: int = Field(default=4_000_000, alias="MAX_PAYLOAD_BYTES", ge=1_000, le=6_000_000)
     max_text_chars: int = Field(default=20_000, alias="MAX_TEXT_CHARS", ge=100)
     results_ttl_days: int = Field(default=0, alias="RESULTS_TTL_DAYS", ge=0)

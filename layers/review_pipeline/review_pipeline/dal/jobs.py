@@ -60,25 +60,36 @@ class JobStore:
             raise
         return True
 
-    def mark_processing(self, job_id: str, total: int, rejected: int, chunks_total: int) -> None:
-        """Every chunk is queued: record the file's counts. Repeating it with the same numbers is harmless."""
-        self._table.update_item(
-            Key={"pk": keys.job_pk(job_id), "sk": keys.JOB_SK},
-            UpdateExpression=(
-                "SET #status = :processing, counts.#total = :total, counts.rejected = :rejected, "
-                "chunks_total = :chunks, updated_at = :now"
-            ),
-            ConditionExpression="#status IN (:pending, :processing)",
-            ExpressionAttributeNames={"#status": "status", "#total": "total"},
-            ExpressionAttributeValues={
-                ":processing": JobStatus.PROCESSING.value,
-                ":pending": JobStatus.PENDING.value,
-                ":total": total,
-                ":rejected": rejected,
-                ":chunks": chunks_total,
-                ":now": utc_now(),
-            },
-        )
+    def mark_processing(self, job_id: str, total: int, rejected: int, chunks_total: int) -> bool:
+        """Every chunk is queued: record the file's counts, once; False if the job had already moved on.
+
+        Inference may already be adding to counts.rejected (reviews the endpoint could not take),
+        so the file's own rejections are added, not set; the PENDING condition makes a repeated call
+        add nothing.
+        """
+        try:
+            self._table.update_item(
+                Key={"pk": keys.job_pk(job_id), "sk": keys.JOB_SK},
+                UpdateExpression=(
+                    "SET #status = :processing, counts.#total = :total, "
+                    "counts.rejected = counts.rejected + :rejected, chunks_total = :chunks, updated_at = :now"
+                ),
+                ConditionExpression="#status = :pending",
+                ExpressionAttributeNames={"#status": "status", "#total": "total"},
+                ExpressionAttributeValues={
+                    ":processing": JobStatus.PROCESSING.value,
+                    ":pending": JobStatus.PENDING.value,
+                    ":total": total,
+                    ":rejected": rejected,
+                    ":chunks": chunks_total,
+                    ":now": utc_now(),
+                },
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
 
     def fail(self, job_id: str, error: str) -> None:
         """The file could not be processed: FAILED with a message the uploader can act on."""
@@ -88,14 +99,27 @@ class JobStore:
             UpdateExpression="SET #status = :failed, #error = :error, updated_at = :now, finished_at = :now",
             ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeNames={"#status": "status", "#error": "error"},
-            ExpressionAttributeValues={":failed": JobStatus.FAILED.value, ":error": error[:1000], ":now": now},
+            ExpressionAttributeValues={
+                ":failed": JobStatus.FAILED.value,
+                ":error": error[:1000],
+                ":now": now,
+            },
         )
 
     # -- inference --------------------------------------------------------------------------------------
     def record_chunk(
-        self, job_id: str, chunk_index: int, positive: int, negative: int, model_version: str
+        self,
+        job_id: str,
+        chunk_index: int,
+        positive: int,
+        negative: int,
+        model_version: str,
+        rejected: int = 0,
     ) -> bool:
-        """Add one chunk's counts exactly once; False when this chunk was already counted."""
+        """Add one chunk's counts exactly once; False when this chunk was already counted.
+
+        `rejected` counts reviews of the chunk the endpoint could not take (too large to send).
+        """
         table_name = self._table.name
         # The resource's client serializes plain Python values, as the Table methods do.
         job_key = {"pk": keys.job_pk(job_id), "sk": keys.JOB_SK}
@@ -124,6 +148,7 @@ class JobStore:
                                 "SET counts.classified = counts.classified + :classified, "
                                 "counts.positive = counts.positive + :positive, "
                                 "counts.negative = counts.negative + :negative, "
+                                "counts.rejected = counts.rejected + :rejected, "
                                 "chunks_done = chunks_done + :one, "
                                 "model_version = :version, updated_at = :now"
                             ),
@@ -132,6 +157,7 @@ class JobStore:
                                 ":classified": positive + negative,
                                 ":positive": positive,
                                 ":negative": negative,
+                                ":rejected": rejected,
                                 ":one": 1,
                                 ":version": model_version,
                                 ":now": utc_now(),
@@ -146,11 +172,20 @@ class JobStore:
             raise
         return True
 
+    def is_chunk_recorded(self, job_id: str, chunk_index: int) -> bool:
+        """Whether this chunk's counts are already in the job (a redelivered message needs no new work)."""
+        response = self._table.get_item(
+            Key={"pk": keys.job_pk(job_id), "sk": keys.chunk_sk(chunk_index)},
+            ConsistentRead=True,
+            ProjectionExpression="pk",
+        )
+        return "Item" in response
+
     def finish_if_done(self, job_id: str) -> JobStatus | None:
         """Close the job once the file is fully queued and every chunk is counted; the status it got, if any.
 
-        Both preprocess (after queueing) and inference (after each chunk) call this; the condition lets exactly
-        one of them win, whichever comes last.
+        Both preprocess (after queueing) and inference (after each chunk) call this; the condition
+        lets exactly one of them win, whichever comes last.
         """
         job = self.get(job_id)
         if job is None or job.status != JobStatus.PROCESSING or job.chunks_done < job.chunks_total:

@@ -91,7 +91,10 @@ class ResultStore:
             allowed = {"pk", "sk", "gsi3_pk", "gsi3_sk"}
         items, next_cursor = self._query(query, limit, cursor, allowed)
         return Page[ReviewResult](
-            items=[ReviewResult.model_validate({k: v for k, v in i.items() if k in _RESULT_FIELDS}) for i in items],
+            items=[
+                ReviewResult.model_validate({k: v for k, v in i.items() if k in _RESULT_FIELDS})
+                for i in items
+            ],
             cursor=next_cursor,
         )
 
@@ -102,7 +105,10 @@ class ResultStore:
         }
         items, next_cursor = self._query(query, limit, cursor, {"pk", "sk"})
         return Page[RejectedRow](
-            items=[RejectedRow.model_validate({k: v for k, v in i.items() if k in _REJECTED_FIELDS}) for i in items],
+            items=[
+                RejectedRow.model_validate({k: v for k, v in i.items() if k in _REJECTED_FIELDS})
+                for i in items
+            ],
             cursor=next_cursor,
         )
 

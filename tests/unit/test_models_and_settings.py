@@ -1,0 +1,66 @@
+"""The records' validation rules and the settings' checks at cold start."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from review_pipeline.models import IncomingReview, Job, JobStatus
+from review_pipeline.settings import Settings, load_settings
+
+
+def test_given_a_csv_row_with_blank_cells_when_validated_then_blanks_mean_not_given() -> None:
+    review = IncomingReview.from_row({"review": " Great film ", "id": "", "rating": "", "label": "pos"})
+
+    assert (review.text, review.id, review.rating, review.label) == ("Great film", None, None, 1)
+
+
+def test_given_a_numeric_id_when_validated_then_it_becomes_a_string() -> None:
+    assert IncomingReview.from_row({"text": "ok", "id": 42}).id == "42"
+
+
+@pytest.mark.parametrize(
+    ("row", "field"),
+    [
+        ({"text": "ok", "rating": 11}, "rating"),
+        ({"text": ""}, "text"),
+        ({"id": "x"}, "text"),
+        ({"text": "ok", "label": "maybe"}, "label"),
+        ({"text": "ok", "id": True}, "id"),
+    ],
+)
+def test_given_an_invalid_row_when_validated_then_the_error_names_the_field(row: dict, field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        IncomingReview.from_row(row)
+
+    assert caught.value.errors()[0]["loc"][0] == field
+
+
+def test_given_a_stored_job_when_loaded_then_status_is_the_enum() -> None:
+    job = Job(
+        job_id="j", source_bucket="b", source_key="k", status="COMPLETED", created_at="t", updated_at="t"
+    )
+
+    assert job.status is JobStatus.COMPLETED
+    assert job.status.is_final
+
+
+def test_given_the_template_environment_when_loaded_then_settings_are_typed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TABLE_NAME", "reviews")
+    monkeypatch.setenv("BUCKET_NAME", "bucket")
+    monkeypatch.setenv("CHUNK_SIZE", "250")
+
+    settings = load_settings()
+
+    assert (settings.table_name, settings.chunk_size, settings.incoming_prefix) == (
+        "reviews",
+        250,
+        "incoming/",
+    )
+
+
+def test_given_a_missing_variable_when_loading_then_the_error_names_it() -> None:
+    with pytest.raises(ValidationError, match="TABLE_NAME"):
+        Settings.model_validate({"BUCKET_NAME": "bucket"})
