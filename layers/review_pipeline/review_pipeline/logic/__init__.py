@@ -1,0 +1,1 @@
+"""Domain logic behind each function: the handlers call one function here and shape nothing else."""
