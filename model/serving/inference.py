@@ -39,7 +39,7 @@ EXPLAIN_TOP_K = 5
 
 _TAG_RE = re.compile(r"<\s*br\s*/?\s*>|<\s*/?\s*[a-zA-Z][^<>]{0,200}>")
 _SPACE_RE = re.compile(r"\s+")
-_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'", "\u201c": '"', "\u201d": '"'})
+_QUOTES = (("\u2019", "'"), ("\u2018", "'"), ("`", "'"), ("\u00b4", "'"), ("\u201c", '"'), ("\u201d", '"'))
 # A rating such as 7/10 or 8.5/10, a word with inner apostrophes (don't, rock'n'roll), a number,
 # a run of ! or ?, an ellipsis, or any other single non-space symbol.
 _TOKEN_RE = re.compile(r"\d+(?:\.\d+)?/\d+|[^\W\d_]+(?:'[^\W\d_]+)*|\d+(?:[.,]\d+)*|[!?]+|\.{2,}|[^\w\s]")
@@ -55,22 +55,33 @@ _NEGATIONS = {
 
 def normalize_text(text: str) -> str:
     """HTML tags (``<br />``) become spaces, entities are unescaped, NFKC, lowercase, spaces collapsed."""
-    text = _TAG_RE.sub(" ", text)
-    text = html.unescape(text)
-    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).lower()
-    return _SPACE_RE.sub(" ", text).strip()
+    if "<" in text:
+        text = _TAG_RE.sub(" ", text)
+    if "&" in text:
+        text = html.unescape(text)
+    if text.isascii():
+        text = text.replace("`", "'")
+    else:
+        text = unicodedata.normalize("NFKC", text)
+        for old, new in _QUOTES:
+            text = text.replace(old, new)
+    return _SPACE_RE.sub(" ", text.lower()).strip()
+
+
+def canonical_token(token: str) -> str:
+    """One spelling per signal: "dont" -> "don't", "cannot" -> "can't", "!!!!!" -> "!!!"."""
+    if token[0] in "!?":
+        return token[:3]
+    return _NEGATIONS.get(token, token)
+
+
+def raw_tokens(normalized: str) -> list[str]:
+    return _TOKEN_RE.findall(normalized)
 
 
 def tokenize(normalized: str) -> list[str]:
     """Tokens of a normalized text: words (with contractions kept whole), ratings, numbers, punctuation."""
-    tokens = _TOKEN_RE.findall(normalized)
-    out: list[str] = []
-    for tok in tokens:
-        tok = _NEGATIONS.get(tok, tok)
-        if len(tok) > 1 and tok[0] in "!?":
-            tok = tok[:3]  # "!!!!!" and "!!!" are the same signal; keep at most three
-        out.append(tok)
-    return out
+    return [canonical_token(t) for t in raw_tokens(normalized)]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -93,10 +104,24 @@ def _mix64(h: np.ndarray) -> np.ndarray:
 
 
 def _token_hashes(tokens: Sequence[str]) -> np.ndarray:
-    return np.fromiter((zlib.crc32(t.encode("utf-8")) for t in tokens), dtype=np.uint64, count=len(tokens))
+    """CRC32 of each canonical token's UTF-8 bytes (each distinct token of the batch is handled once)."""
+    table = {t: zlib.crc32(canonical_token(t).encode("utf-8")) for t in dict.fromkeys(tokens)}
+    return np.fromiter(map(table.__getitem__, tokens), dtype=np.uint64, count=len(tokens))
 
 
-def _ngram_hashes(units: np.ndarray, doc_of_unit: np.ndarray, n: int, salt: int) -> tuple[np.ndarray, np.ndarray]:
+def _unique_sorted(key: np.ndarray) -> np.ndarray:
+    key = np.sort(key)
+    if key.shape[0] > 1:
+        keep = np.empty(key.shape[0], dtype=bool)
+        keep[0] = True
+        np.not_equal(key[1:], key[:-1], out=keep[1:])
+        key = key[keep]
+    return key
+
+
+def _ngram_hashes(
+    units: np.ndarray, doc_of_unit: np.ndarray, n: int, salt: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Hashes of all n-grams of consecutive units that do not cross a document; returns (hashes, start)."""
     length = units.shape[0] - n + 1
     if length <= 0:
@@ -176,7 +201,7 @@ def featurize(texts: Sequence[str], spec: FeatureSpec) -> Featurized:
     """Binary hashed features of a batch of raw texts."""
     n_docs = len(texts)
     normalized = [normalize_text(t) for t in texts]
-    tokens = [tokenize(t) for t in normalized]
+    tokens = [raw_tokens(t) for t in normalized]
     docs: list[np.ndarray] = []
     feats: list[np.ndarray] = []
     lengths = np.fromiter((len(t) for t in tokens), dtype=np.int64, count=n_docs)
@@ -203,7 +228,7 @@ def featurize(texts: Sequence[str], spec: FeatureSpec) -> Featurized:
     if not docs:
         return Featurized(n_docs, np.zeros(0, np.int64), np.zeros(0, np.int64))
     key = np.concatenate(docs) * np.int64(spec.n_features) + np.concatenate(feats)
-    key = np.unique(key)
+    key = _unique_sorted(key)
     return Featurized(n_docs, key // spec.n_features, key % spec.n_features)
 
 
@@ -269,7 +294,7 @@ def load_model(model_dir: str) -> SentimentModel:
         raise ValueError(f"unsupported model format_version {meta.get('format_version')!r}")
     spec = FeatureSpec.from_json(meta["features"])
     with np.load(os.path.join(model_dir, "weights.npz"), allow_pickle=False) as npz:
-        indices = npz["indices"].astype(np.int64)
+        indices = np.cumsum(npz["index_deltas"].astype(np.int64))
         values = npz["values"].astype(np.float32) * np.float32(npz["scale"])
         intercept = float(npz["intercept"])
     weights = np.zeros(spec.n_features, dtype=np.float32)
@@ -344,7 +369,11 @@ def predict_fn(input_data: dict[str, Any], model: SentimentModel) -> dict[str, A
     predictions: list[dict[str, Any]] = []
     for rid, score in zip(input_data["ids"], scores.tolist(), strict=True):
         predictions.append(
-            {"id": rid, "label": pos_label if score >= model.threshold else neg_label, "score": round(score, 6)}
+            {
+                "id": rid,
+                "label": pos_label if score >= model.threshold else neg_label,
+                "score": round(score, 6),
+            }
         )
     if input_data.get("explain"):
         for pred, text in zip(predictions, texts, strict=True):
