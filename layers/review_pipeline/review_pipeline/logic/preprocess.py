@@ -1,0 +1,367 @@
+"""One uploaded file -> a job, processed/ chunks on the inference queue, and rejected rows with their reasons.
+
+For each S3 record of an ingest queue message (`handle_notification`):
+  1. Only ObjectCreated events for keys under the incoming prefix are files to process; S3's test event,
+     folder markers and other keys are logged and skipped.
+  2. The job id is derived from what identifies the upload (bucket, key, version or etag+sequencer), so a
+     redelivered event names the same job. Powertools Idempotency (same table) keeps two concurrent deliveries
+     from both working; the job record keeps a late redelivery from redoing a file that is already queued.
+  3. The object is streamed: rows are parsed, validated, cleaned; valid reviews are written chunk by chunk,
+     every other row is kept with its reason (rejected/<job_id>/rejected.jsonl and the table).
+  4. Only once the whole file has been read are the chunk messages sent and the job marked PROCESSING, so a
+     file that breaks halfway never sends work for a job that then fails.
+
+A file that cannot be read (FileFormatError, object gone) fails its job with the reason and is not retried;
+any other error (throttling, network) propagates so SQS redelivers the message and, after maxReceiveCount, the
+DLQ keeps it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import unquote_plus
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
+from aws_lambda_powertools.utilities.parser.models import S3Model, S3RecordModel, SqsRecordModel
+from pydantic import BaseModel, ConfigDict, Json, RootModel, computed_field
+
+from review_pipeline.chunking import chunk_body, chunk_key, chunked
+from review_pipeline.dal.jobs import JobStore, new_job
+from review_pipeline.dal.objects import ObjectMissingError, ObjectStore
+from review_pipeline.dal.queue import ChunkQueue
+from review_pipeline.dal.results import ResultStore
+from review_pipeline.logic.validation import RowValidator
+from review_pipeline.models import ChunkMessage, JobStatus, RejectedRow, ReviewRecord
+from review_pipeline.readers import DEFAULT_MAX_LINE_BYTES, FileFormatError, ParsedRow, RowError, read_rows
+from review_pipeline.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger = Logger(child=True)
+tracer = Tracer()
+metrics = Metrics()
+
+JOB_ID_HEX_CHARS = 20
+RAW_EXCERPT_CHARS = 300
+# Rejected rows stay in memory up to this size, then spill to /tmp, so a file of only bad rows cannot
+# exhaust memory.
+_REJECTED_SPOOL_BYTES = 8 << 20
+_JSONL = "application/x-ndjson"
+
+
+# -- event shapes --------------------------------------------------------------------------------------------
+class S3TestEvent(BaseModel):
+    """What S3 sends once when a notification configuration is saved; not an upload."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    Event: Literal["s3:TestEvent"]
+    Service: str | None = None
+    Bucket: str | None = None
+
+
+class S3Notification(RootModel[S3Model | S3TestEvent]):
+    """The body of an ingest queue message: an S3 event notification (Powertools' model) or S3's test
+    event."""
+
+
+class IngestQueueRecord(SqsRecordModel):
+    """An SQS record whose body (a JSON string) is parsed into an S3 notification by the batch processor."""
+
+    body: Json[S3Notification]
+
+
+class UploadedObject(BaseModel):
+    """One upload, as the event names it (key URL-decoded)."""
+
+    bucket: str
+    key: str
+    version_id: str | None = None
+    etag: str | None = None
+    sequencer: str | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def revision(self) -> str:
+        """What tells this upload of the key from another: its version, else its etag and event sequencer."""
+        if self.version_id:
+            return f"version:{self.version_id}"
+        return f"etag:{self.etag or ''}:{self.sequencer or ''}"
+
+
+class FileOutcome(BaseModel):
+    """What happened to one uploaded file (also the stored idempotency response)."""
+
+    job_id: str
+    status: Literal["queued", "completed", "failed", "already_processed"]
+    rows: int = 0
+    rejected: int = 0
+    chunks: int = 0
+    error: str | None = None
+
+
+def job_id_for(upload: UploadedObject) -> str:
+    """Deterministic job id: the same upload (even delivered twice) always gets the same id."""
+    identity = "\n".join((upload.bucket, upload.key, upload.revision))
+    return hashlib.sha256(identity.encode("utf-8")).hexdigest()[:JOB_ID_HEX_CHARS]
+
+
+# -- wiring (built once per execution environment) -----------------------------------------------------------
+@dataclass(frozen=True)
+class PreprocessDependencies:
+    settings: Settings
+    objects: ObjectStore
+    queue: ChunkQueue
+    jobs: JobStore
+    results: ResultStore
+    idempotency_config: IdempotencyConfig
+    process_upload: Callable[..., FileOutcome]
+
+
+@lru_cache(maxsize=1)
+def dependencies() -> PreprocessDependencies:
+    """Settings and AWS clients, created on first use (not at import, so tests can set the environment first).
+
+    Clients get no endpoint_url: the local emulator sets AWS_ENDPOINT_URL, which boto3 honours.
+    """
+    settings = load_settings()
+    session = boto3.session.Session()
+    table = session.resource("dynamodb").Table(settings.table_name)
+    persistence = DynamoDBPersistenceLayer(
+        table_name=settings.table_name,
+        key_attr="pk",
+        sort_key_attr="sk",
+        expiry_attr="expiration",
+        boto3_client=session.client("dynamodb"),
+    )
+    config = IdempotencyConfig(
+        event_key_jmespath="[bucket, key, revision]",
+        expires_after_seconds=settings.idempotency_ttl_seconds,
+        raise_on_no_idempotency_key=True,
+    )
+    process_upload = idempotent_function(
+        _process_upload,
+        data_keyword_argument="upload",
+        persistence_store=persistence,
+        config=config,
+        output_serializer=PydanticSerializer(FileOutcome),
+    )
+    return PreprocessDependencies(
+        settings=settings,
+        objects=ObjectStore(session.client("s3")),
+        queue=ChunkQueue(session.client("sqs"), settings.inference_queue_url),
+        jobs=JobStore(table),
+        results=ResultStore(table),
+        idempotency_config=config,
+        process_upload=process_upload,
+    )
+
+
+# -- entry point --------------------------------------------------------------------------------------------
+@tracer.capture_method
+def handle_notification(
+    notification: S3Notification, lambda_context: LambdaContext | None = None
+) -> list[FileOutcome]:
+    """Process every uploaded file an ingest queue message names; what happened to each."""
+    event = notification.root
+    if isinstance(event, S3TestEvent):
+        logger.info(
+            "Ignoring S3 test event (sent when the bucket notification is configured)",
+            extra={"bucket": event.Bucket},
+        )
+        return []
+    deps = dependencies()
+    if lambda_context is not None:
+        # Lets an in-progress idempotency record expire with this invocation if the function times out.
+        deps.idempotency_config.register_lambda_context(lambda_context)
+    outcomes: list[FileOutcome] = []
+    for record in event.Records:
+        upload = uploaded_object(record, deps.settings.incoming_prefix)
+        if upload is not None:
+            outcomes.append(deps.process_upload(upload=upload))
+    return outcomes
+
+
+def uploaded_object(record: S3RecordModel, incoming_prefix: str) -> UploadedObject | None:
+    """The upload an S3 record names, or None (logged) when the record is not a file to process."""
+    s3_object = record.s3.object
+    where = {"bucket": record.s3.bucket.name, "event_name": record.eventName}
+    if s3_object is None or not record.eventName.startswith("ObjectCreated"):
+        logger.info("Ignoring S3 event: not an upload", extra=where)
+        return None
+    key = unquote_plus(s3_object.key)  # S3 event keys are URL-encoded, with '+' for spaces
+    where["key"] = key
+    if not key.startswith(incoming_prefix):
+        logger.info(f"Ignoring S3 event: key is outside {incoming_prefix}", extra=where)
+        return None
+    if key.endswith("/"):
+        logger.info("Ignoring S3 event: folder marker, not a file", extra=where)
+        return None
+    return UploadedObject(
+        bucket=record.s3.bucket.name,
+        key=key,
+        version_id=s3_object.versionId,
+        etag=s3_object.eTag,
+        sequencer=s3_object.sequencer,
+    )
+
+
+# -- one file ------------------------------------------------------------------------------------------------
+def _process_upload(*, upload: UploadedObject) -> FileOutcome:
+    deps = dependencies()
+    job_id = job_id_for(upload)
+    where = {"job_id": job_id, "bucket": upload.bucket, "key": upload.key}
+    if not deps.jobs.create(new_job(job_id, upload.bucket, upload.key, upload.version_id)):
+        existing = deps.jobs.get(job_id)
+        if existing is not None and existing.status != JobStatus.PENDING:
+            # Every chunk was queued by an earlier delivery; only closing the job may be left to do.
+            if existing.status == JobStatus.PROCESSING:
+                deps.jobs.finish_if_done(job_id)
+            logger.info(f"Duplicate delivery: job is already {existing.status.value}", extra=where)
+            return FileOutcome(
+                job_id=job_id,
+                status="already_processed",
+                rows=existing.counts.total,
+                rejected=existing.counts.rejected,
+                chunks=existing.chunks_total,
+                error=existing.error,
+            )
+        logger.info(
+            "Job exists but is PENDING: an earlier attempt stopped midway; reading the file again",
+            extra=where,
+        )
+    try:
+        outcome = _split_file(deps, upload, job_id)
+    except (FileFormatError, ObjectMissingError) as error:
+        message = str(error)
+        deps.jobs.fail(job_id, message)
+        metrics.add_metric(name="FilesFailed", unit=MetricUnit.Count, value=1)
+        logger.warning(f"File cannot be processed: {message}", extra=where)
+        return FileOutcome(job_id=job_id, status="failed", error=message)
+    metrics.add_metric(name="FilesProcessed", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="RowsRead", unit=MetricUnit.Count, value=outcome.rows)
+    metrics.add_metric(name="RowsRejected", unit=MetricUnit.Count, value=outcome.rejected)
+    metrics.add_metric(name="ChunksQueued", unit=MetricUnit.Count, value=outcome.chunks)
+    logger.info("File split into chunks", extra={**where, **outcome.model_dump(exclude={"job_id", "error"})})
+    return outcome
+
+
+@tracer.capture_method
+def _split_file(deps: PreprocessDependencies, upload: UploadedObject, job_id: str) -> FileOutcome:
+    settings = deps.settings
+    validator = RowValidator(settings.max_text_chars)
+    messages: list[ChunkMessage] = []
+    max_line_bytes = max(DEFAULT_MAX_LINE_BYTES, 8 * settings.max_text_chars)
+    with _Rejections() as rejections:
+        try:
+            with closing(deps.objects.open(upload.bucket, upload.key, upload.version_id)) as body:
+                rows = read_rows(body, upload.key, max_line_bytes)
+                for index, records in chunked(_accepted(rows, validator, rejections), settings.chunk_size):
+                    key = chunk_key(settings.processed_prefix, job_id, index)
+                    deps.objects.put_bytes(settings.bucket_name, key, chunk_body(records), _JSONL)
+                    messages.append(
+                        ChunkMessage(
+                            job_id=job_id,
+                            bucket=settings.bucket_name,
+                            key=key,
+                            chunk_index=index,
+                            review_count=len(records),
+                        )
+                    )
+            if not messages and not rejections.count:
+                raise FileFormatError(
+                    f"{upload.key}: the file has no reviews (no data rows); "
+                    "upload a file with one review per row"
+                )
+        except FileFormatError:
+            # Chunks of a file that fails are never queued; do not leave them behind.
+            deps.objects.delete(settings.bucket_name, [message.key for message in messages])
+            raise
+        if rejections.count:
+            deps.objects.put_file(
+                settings.bucket_name,
+                f"{settings.rejected_prefix}{job_id}/rejected.jsonl",
+                rejections.file,
+                _JSONL,
+            )
+            deps.results.put_rejected(job_id, rejections.excerpts(), expiration=_expiration(settings))
+    total = rejections.count + sum(message.review_count for message in messages)
+    deps.queue.send(messages)
+    deps.jobs.mark_processing(job_id, total=total, rejected=rejections.count, chunks_total=len(messages))
+    final = deps.jobs.finish_if_done(job_id)  # a file without valid rows has no chunk to wait for
+    return FileOutcome(
+        job_id=job_id,
+        status="completed" if final is not None else "queued",
+        rows=total,
+        rejected=rejections.count,
+        chunks=len(messages),
+    )
+
+
+def _accepted(
+    rows: Iterable[ParsedRow | RowError], validator: RowValidator, rejections: _Rejections
+) -> Iterator[ReviewRecord]:
+    """The rows that became reviews; every other row goes to `rejections` with its reason."""
+    for row in rows:
+        checked = validator.check(row) if isinstance(row, ParsedRow) else row
+        if isinstance(checked, RowError):
+            rejections.add(checked)
+        else:
+            yield checked
+
+
+class _Rejections:
+    """Rejected rows of one file, as the lines of rejected.jsonl (row, reason, the full raw row).
+
+    They stay in memory up to a few MB, then spill to /tmp, so a file of only bad rows cannot exhaust memory;
+    the table gets them back one at a time, with the raw row cut to an excerpt.
+    """
+
+    def __init__(self) -> None:
+        self.file = tempfile.SpooledTemporaryFile(max_size=_REJECTED_SPOOL_BYTES)  # noqa: SIM115 - see __exit__
+        self.count = 0
+
+    def add(self, rejected: RowError) -> None:
+        line = {"row": rejected.row, "reason": rejected.reason, "raw": rejected.raw}
+        self.file.write(json.dumps(line, ensure_ascii=False).encode("utf-8") + b"\n")
+        self.count += 1
+
+    def excerpts(self) -> Iterator[RejectedRow]:
+        self.file.seek(0)
+        for line in self.file:
+            rejected = json.loads(line)
+            yield RejectedRow(
+                row=rejected["row"],
+                reason=rejected["reason"],
+                raw_excerpt=rejected["raw"][:RAW_EXCERPT_CHARS],
+            )
+
+    def __enter__(self) -> _Rejections:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.file.close()
+
+
+def _expiration(settings: Settings) -> int | None:
+    """TTL epoch for stored rows, when the deployment keeps results for a limited time."""
+    if not settings.results_ttl_days:
+        return None
+    return int(time.time()) + settings.results_ttl_days * 86_400

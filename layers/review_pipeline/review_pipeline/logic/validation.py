@@ -1,0 +1,127 @@
+"""From a parsed row to a ReviewRecord, or to a rejection whose reason a user can act on.
+
+Order of checks: the row's fields (pydantic), then its id (unique within the file), then its text (cleaned,
+then measured). A row's id is its `id` when given, else `row-<n>`; ids are claimed only by accepted rows, so a
+rejected row never blocks a corrected copy of itself further down the file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from review_pipeline.cleaning import clean_text
+from review_pipeline.models import IncomingReview, ReviewRecord
+from review_pipeline.readers import ParsedRow, RowError
+
+_SHOWN_INPUT_CHARS = 60
+_LABEL_WORDS = "0, 1, positive, negative, pos or neg"
+
+
+class RowValidator:
+    """Validates the rows of one file in order, remembering which ids are taken."""
+
+    def __init__(self, max_text_chars: int) -> None:
+        self._max_text_chars = max_text_chars
+        self._rows_by_id: dict[str, int] = {}
+
+    def check(self, parsed: ParsedRow) -> ReviewRecord | RowError:
+        try:
+            review = IncomingReview.from_row(parsed.fields)
+        except ValidationError as error:
+            return RowError(parsed.row, describe_validation_error(error), parsed.raw)
+        review_id = review.id if review.id is not None else f"row-{parsed.row}"
+        first_row = self._rows_by_id.get(review_id)
+        if first_row is not None:
+            return RowError(
+                parsed.row, f"duplicate id '{review_id}' (first seen on row {first_row})", parsed.raw
+            )
+        text = clean_text(review.text)
+        if not text:
+            return RowError(parsed.row, "text is empty after removing HTML and whitespace", parsed.raw)
+        if len(text) > self._max_text_chars:
+            return RowError(
+                parsed.row,
+                f"text is {len(text):,} characters after cleaning; the limit is {self._max_text_chars:,} "
+                "(MAX_TEXT_CHARS): split or shorten the review",
+                parsed.raw,
+            )
+        self._rows_by_id[review_id] = parsed.row
+        return ReviewRecord(
+            review_id=review_id,
+            row=parsed.row,
+            text=text,
+            movie_id=review.movie_id,
+            rating=review.rating,
+            given_label=review.label,
+        )
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One sentence per problem, 'field: what is wrong (got value)', joined with '; '."""
+    return "; ".join(_describe(detail) for detail in error.errors(include_url=False))
+
+
+# Messages by pydantic error type; {field}, {got} and the error's context values fill them in.
+_MESSAGES = {
+    "int_parsing": "{field}: must be a whole number{got}",
+    "int_from_float": "{field}: must be a whole number{got}",
+    "int_type": "{field}: must be a whole number{got}",
+    "string_type": "{field}: must be text{got}",
+    "string_too_long": "{field}: must be at most {max_length} characters (got {length:,})",
+    "value_error": "{field}: {error}{got}",
+}
+_BOUND_ERRORS = {"greater_than_equal", "less_than_equal", "greater_than", "less_than"}
+
+
+def _describe(detail: Any) -> str:
+    field = ".".join(str(part) for part in detail["loc"]) or "row"
+    kind = detail["type"]
+    value = detail.get("input")
+    got = f" (got {_shown(value)})"
+    if field == "text" and kind == "missing":
+        return "text: missing; every row needs a 'text' (or 'review') value"
+    if field == "text" and kind == "string_too_short":
+        return "text is empty after removing HTML and whitespace"
+    if field == "label" and kind == "literal_error":
+        return f"label: must be one of {_LABEL_WORDS}{got}"
+    if kind in _BOUND_ERRORS:
+        return f"{field}: must be {_range(field, kind, detail.get('ctx') or {})}{got}"
+    template = _MESSAGES.get(kind)
+    if template is None:
+        message = detail["msg"]
+        return f"{field}: {message[:1].lower()}{message[1:]}{got}"
+    context = {**(detail.get("ctx") or {}), "field": field, "got": got, "length": len(str(value))}
+    return template.format(**context)
+
+
+def _range(field: str, kind: str, context: dict[str, Any]) -> str:
+    low, high = _bounds(field)
+    if low is not None and high is not None:
+        return f"between {low} and {high}"
+    bound = next(iter(context.values()), "?")
+    return f"at least {bound}" if kind.startswith("greater") else f"at most {bound}"
+
+
+def _bounds(field: str) -> tuple[Any, Any]:
+    """The ge/le bounds IncomingReview declares for a field, to state the whole allowed range at once."""
+    info = IncomingReview.model_fields.get(field)
+    low = high = None
+    for constraint in info.metadata if info else []:
+        low = getattr(constraint, "ge", low)
+        high = getattr(constraint, "le", high)
+    return low, high
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    shown = repr(value) if isinstance(value, str) else str(value)
+    return shown if len(shown) <= _SHOWN_INPUT_CHARS else shown[: _SHOWN_INPUT_CHARS - 3] + "..."
