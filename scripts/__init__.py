@@ -1,0 +1,1 @@
+"""Deploy helpers run by the Makefile with the project's virtual environment (.venv)."""
