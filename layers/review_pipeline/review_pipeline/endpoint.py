@@ -33,7 +33,7 @@ MAX_INSTANCES_PER_CALL = 10_000
 # Adaptive mode adds client-side rate limiting on top of retries, so a throttled serverless endpoint is
 # backed off from instead of hammered; the last attempt's error still reaches us as EndpointError.
 RETRY_CONFIG = Config(
-    retries={"mode": "adaptive", "max_attempts": 5},
+    retries={"mode": "adaptive", "total_max_attempts": 5},
     connect_timeout=5,
     read_timeout=60,
 )
