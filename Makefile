@@ -4,32 +4,40 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-PYTHON313 ?= $(shell command -v python3.13 2>/dev/null || (command -v pyenv >/dev/null && echo $$(pyenv root)/versions/3.13.0/bin/python3.13))
+# A python3.13 that really runs (a pyenv shim on PATH may not): see scripts/find_python313.sh.
+PYTHON313 ?= $(shell scripts/find_python313.sh)
 VENV := .venv
 VENV_SAM := .venv-sam
 PY := $(VENV)/bin/python
 SAM := $(VENV_SAM)/bin/sam
-# sam build looks for python3.13 on PATH: the project venv provides it.
+# Quiet installs: pip still prints every error, and make stops on it.
+PIP_INSTALL := pip install --quiet --disable-pip-version-check --no-input --progress-bar off
+# sam build looks for python3.13 on PATH: the project venv provides it. Telemetry off: no prompt, no stdin.
 SAM_ENV := PATH=$(CURDIR)/$(VENV)/bin:$$PATH SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1}
 DATA ?= ../shared/data/imdb/train.jsonl.gz
+# samconfig.toml environment: default (dev) or prod.
+ENV ?= default
 
-.PHONY: help setup demo local test unit integration e2e lint build train bench deploy clean
+.PHONY: help setup demo local test unit integration e2e lint build train bench deploy delete clean
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements/dev.txt layers/review_pipeline/requirements.txt
 	@test -n "$(PYTHON313)" || { echo "python3.13 not found: install it or set PYTHON313=/path/to/python3.13"; exit 1; }
-	$(PYTHON313) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements/dev.txt
-	touch $@
+	@echo "creating $(VENV) with $(PYTHON313) and installing requirements/dev.txt"
+	@$(PYTHON313) -m venv $(VENV)
+	@$(PY) -m $(PIP_INSTALL) --upgrade pip
+	@$(PY) -m $(PIP_INSTALL) -r requirements/dev.txt
+	@touch $@
 
 $(VENV_SAM)/.installed: requirements/sam.txt
-	$(PYTHON313) -m venv $(VENV_SAM)
-	$(VENV_SAM)/bin/pip install --quiet --upgrade pip
-	$(VENV_SAM)/bin/pip install --quiet -r requirements/sam.txt
-	touch $@
+	@test -n "$(PYTHON313)" || { echo "python3.13 not found: install it or set PYTHON313=/path/to/python3.13"; exit 1; }
+	@echo "creating $(VENV_SAM) with $(PYTHON313) and installing requirements/sam.txt"
+	@$(PYTHON313) -m venv $(VENV_SAM)
+	@$(VENV_SAM)/bin/python -m $(PIP_INSTALL) --upgrade pip
+	@$(VENV_SAM)/bin/python -m $(PIP_INSTALL) -r requirements/sam.txt
+	@touch $@
 
 setup: $(VENV)/.installed $(VENV_SAM)/.installed ## create both virtual environments
 
@@ -51,15 +59,20 @@ integration: $(VENV)/.installed ## handler tests against moto
 e2e: $(VENV)/.installed ## end-to-end tests on the local emulator
 	$(PY) -m pytest tests/e2e
 
+# Every check runs even when an earlier one fails, so one run lists everything to fix.
 lint: setup ## ruff, mypy, cfn-lint and sam validate --lint
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy
-	$(VENV)/bin/cfn-lint template.yaml
-	$(SAM_ENV) $(SAM) validate --lint
+	@failed=""; \
+	run() { local name=$$1; shift; echo "--- $$name"; "$$@" < /dev/null || failed="$$failed [$$name]"; }; \
+	run "ruff check" $(VENV)/bin/ruff check .; \
+	run "ruff format --check" $(VENV)/bin/ruff format --check .; \
+	run "mypy" $(VENV)/bin/mypy; \
+	run "cfn-lint" $(VENV)/bin/cfn-lint template.yaml; \
+	run "sam validate --lint" env $(SAM_ENV) $(SAM) validate --lint; \
+	if [ -n "$$failed" ]; then echo "lint failed:$$failed"; exit 1; fi; \
+	echo "lint passed"
 
 build: setup ## sam build
-	$(SAM_ENV) $(SAM) build
+	$(SAM_ENV) $(SAM) build --config-env $(ENV) < /dev/null
 
 train: $(VENV)/.installed ## train the model: make train DATA=path/to/aclImdb|file.jsonl.gz|file.csv
 	$(PY) -m model.train --data $(DATA)
@@ -67,8 +80,29 @@ train: $(VENV)/.installed ## train the model: make train DATA=path/to/aclImdb|fi
 bench: $(VENV)/.installed ## benchmarks, written to docs/benchmarks.md
 	$(PY) -m bench
 
-deploy: build ## sam deploy (guided the first time): make deploy ENV=prod
-	$(SAM_ENV) $(SAM) deploy --config-env $${ENV:-default}
+# Uploads model/artifact/model.tar.gz under its content hash (scripts/publish_model.py) and deploys with
+# ModelDataUrl set, merged into samconfig's parameter_overrides (scripts/samconfig.py). Variables:
+#   ENV=prod                  the [prod] environment of samconfig.toml
+#   EXISTING_ENDPOINT=name    use that SageMaker endpoint instead of creating one (no upload)
+#   MODEL_BUCKET=bucket       upload there instead of review-sentiment-models-<account>-<region>
+#   GUIDED=1                  sam deploy --guided: review every setting and save it to samconfig.toml
+deploy: build ## upload the model and sam deploy: make deploy [ENV=prod] [EXISTING_ENDPOINT=name] [GUIDED=1]
+	@set -euo pipefail; \
+	region=$$($(PY) -m scripts.samconfig --config-env $(ENV) region); \
+	if [ -n "$(EXISTING_ENDPOINT)" ]; then \
+	  model=("ExistingEndpointName=$(EXISTING_ENDPOINT)" "ModelDataUrl="); \
+	else \
+	  model_uri=$$($(PY) -m scripts.publish_model --region "$$region" $(if $(MODEL_BUCKET),--bucket "$(MODEL_BUCKET)")); \
+	  model=("ModelDataUrl=$$model_uri" "ExistingEndpointName="); \
+	fi; \
+	merged=$$($(PY) -m scripts.samconfig --config-env $(ENV) overrides "$${model[@]}"); \
+	mapfile -t overrides <<< "$$merged"; \
+	echo "sam deploy --config-env $(ENV) --region $$region --parameter-overrides $${overrides[*]}"; \
+	$(SAM_ENV) $(SAM) deploy --config-env $(ENV) --region "$$region" \
+	  --parameter-overrides "$${overrides[@]}" $(if $(GUIDED),--guided)
+
+delete: setup ## delete the stack (the bucket and table are retained): make delete [ENV=prod]
+	$(SAM_ENV) $(SAM) delete --config-env $(ENV)
 
 clean: ## remove build output and the emulator state
 	rm -rf .aws-sam .local

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import boto3
-from botocore.exceptions import ClientError
+from boto3.exceptions import S3UploadFailedError
+from botocore.exceptions import BotoCoreError, ClientError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -102,7 +103,8 @@ def publish(s3: S3Client, artifact: Path, bucket: str, prefix: str = DEFAULT_PRE
     try:
         existing = s3.head_object(Bucket=bucket, Key=key)
     except ClientError as error:
-        if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 404:
+        # 403 is S3's answer for a missing key to a caller without s3:ListBucket on someone else's bucket.
+        if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") not in (403, 404):
             raise
     else:
         # Same key means same content, unless someone wrote there by hand: then upload again.
@@ -167,6 +169,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PublishError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except (ClientError, BotoCoreError, S3UploadFailedError) as error:
+        print(f"error: publishing the model failed: {error}", file=sys.stderr)
+        return 1
     return 0
 
 
