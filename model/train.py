@@ -143,13 +143,12 @@ def fit_with_pseudo(
     if u is None or cfg.pseudo_fraction <= 0 or u.shape[0] == 0:
         return model
     mu = model.margins(u)
-    k = int(round(cfg.pseudo_fraction * u.shape[0]))
+    k = round(cfg.pseudo_fraction * u.shape[0])
     chosen = np.argsort(-np.abs(mu), kind="stable")[:k]
     yu = (mu[chosen] > 0).astype(np.int64)
     if progress:
-        log(
-            f"self-training: {k} pseudo-labeled reviews ({yu.mean():.1%} positive), |margin| >= {abs(mu[chosen[-1]]):.2f}"
-        )
+        edge = abs(mu[chosen[-1]])
+        log(f"self-training: {k} pseudo-labeled reviews ({yu.mean():.1%} positive), |margin| >= {edge:.2f}")
     xa = sp.vstack([x, u[chosen]]).tocsr()
     ya = np.concatenate([y, yu])
     sw = np.concatenate([np.ones(len(y)), np.full(k, cfg.pseudo_weight)])
@@ -218,7 +217,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(
-        word_ngram=args.word_ngram, word_bits=args.word_bits, char_ngram=args.char_ngram, char_bits=args.char_bits,
+        word_ngram=args.word_ngram, word_bits=args.word_bits,
+        char_ngram=args.char_ngram, char_bits=args.char_bits,
         C=args.C, alpha=args.alpha, beta=args.beta, min_df=args.min_df, loss=args.loss, char_C=args.char_C,
         char_alpha=args.char_alpha, char_min_df=args.char_min_df, char_mix=args.char_mix,
         pseudo_fraction=args.pseudo_fraction, pseudo_weight=args.pseudo_weight, val_size=args.val_size,
@@ -258,46 +258,19 @@ def validate(
     return {"metrics": metrics, "train_idx": tr, "val_idx": va, "model": model, "val_margins": mv}
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    cfg = config_from_args(args)
-    np.random.seed(cfg.seed)
+def write_outputs(
+    args: argparse.Namespace,
+    argv: list[str] | None,
+    cfg: TrainConfig,
+    reviews: list[Review],
+    y: np.ndarray,
+    unsup: list[Review],
+    metrics: dict[str, Any],
+    final: Fitted,
+    train_acc: float,
+) -> dict[str, Any]:
+    """The artifact (model.tar.gz + model card, or loose files under SM_MODEL_DIR); returns model.json."""
     data_path = Path(args.data)
-    log(f"reading labeled reviews from {data_path}")
-    reviews = read_reviews(data_path)
-    if args.limit:
-        reviews = reviews[: args.limit]
-    y = np.array([r.label for r in reviews], dtype=np.int64)
-    log(
-        f"{len(reviews)} labeled reviews ({y.mean():.1%} positive), {len({r.movie_id for r in reviews})} movies"
-    )
-    unsup = load_unsup(args.unsup, args.max_unsup) if cfg.pseudo_fraction > 0 else []
-    if unsup:
-        log(f"{len(unsup)} unlabeled reviews from {args.unsup}")
-    spec = cfg.spec
-    log(f"features: {json.dumps(spec.to_json())}")
-    x = build_matrix([r.text for r in reviews], spec, progress=log)
-    u = build_matrix([r.text for r in unsup], spec, progress=log) if unsup else None
-    log(f"hyperparameters: {json.dumps(cfg.to_json())}")
-
-    val = validate(reviews, x, y, u, cfg)
-    metrics = val["metrics"]
-    # The SageMaker tuning objective is read from this exact line.
-    print(f"validation_accuracy={metrics['validation_accuracy']:.5f}", flush=True)
-    print(f"validation_ece={metrics['validation_ece_cross_fitted']:.5f}", flush=True)
-    log(
-        f"validation: {json.dumps({k: round(v, 5) if isinstance(v, float) else v for k, v in metrics.items()})}"
-    )
-
-    if args.no_refit:
-        final = val["model"]
-        log("--no-refit: shipping the model fit on the validation split's train part")
-    else:
-        log(f"refitting on all {len(reviews)} labeled reviews")
-        final = fit_with_pseudo(x, y, u, cfg)
-    train_acc = float(((final.margins(x) > 0).astype(np.int64) == y).mean())
-    log(f"training accuracy of the shipped model: {train_acc:.4f}")
-
     out = Path(args.output)
     sm_dir = os.environ.get("SM_MODEL_DIR")
     layout = args.layout
@@ -326,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         target = out if layout == "dir" else Path(tmp) / "model"
         meta = write_model_dir(
             target,
-            spec,
+            cfg.spec,
             final.weights,
             final.intercept,
             (a, b),
@@ -343,6 +316,48 @@ def main(argv: list[str] | None = None) -> int:
             write_model_card(out, meta, digest, size)
         else:
             log(f"wrote model files to {out}")
+    return meta
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    cfg = config_from_args(args)
+    np.random.seed(cfg.seed)
+    data_path = Path(args.data)
+    log(f"reading labeled reviews from {data_path}")
+    reviews = read_reviews(data_path)
+    if args.limit:
+        reviews = reviews[: args.limit]
+    y = np.array([r.label for r in reviews], dtype=np.int64)
+    n_movies = len({r.movie_id for r in reviews})
+    log(f"{len(reviews)} labeled reviews ({y.mean():.1%} positive), {n_movies} movies")
+    unsup = load_unsup(args.unsup, args.max_unsup) if cfg.pseudo_fraction > 0 else []
+    if unsup:
+        log(f"{len(unsup)} unlabeled reviews from {args.unsup}")
+    spec = cfg.spec
+    log(f"features: {json.dumps(spec.to_json())}")
+    x = build_matrix([r.text for r in reviews], spec, progress=log)
+    u = build_matrix([r.text for r in unsup], spec, progress=log) if unsup else None
+    log(f"hyperparameters: {json.dumps(cfg.to_json())}")
+
+    val = validate(reviews, x, y, u, cfg)
+    metrics = val["metrics"]
+    # The SageMaker tuning objective is read from this exact line.
+    print(f"validation_accuracy={metrics['validation_accuracy']:.5f}", flush=True)
+    print(f"validation_ece={metrics['validation_ece_cross_fitted']:.5f}", flush=True)
+    rounded = {k: round(v, 5) if isinstance(v, float) else v for k, v in metrics.items()}
+    log(f"validation: {json.dumps(rounded)}")
+
+    if args.no_refit:
+        final = val["model"]
+        log("--no-refit: shipping the model fit on the validation split's train part")
+    else:
+        log(f"refitting on all {len(reviews)} labeled reviews")
+        final = fit_with_pseudo(x, y, u, cfg)
+    train_acc = float(((final.margins(x) > 0).astype(np.int64) == y).mean())
+    log(f"training accuracy of the shipped model: {train_acc:.4f}")
+
+    meta = write_outputs(args, argv, cfg, reviews, y, unsup, metrics, final, train_acc)
     log(f"model_version {meta['model_version']}")
     return 0
 
@@ -381,7 +396,8 @@ def write_model_card(out: Path, meta: dict[str, Any], tar_sha256: str, tar_size:
             else ""
         ),
         f"- **Artifact**: `model.tar.gz`, {tar_size / 1e6:.2f} MB, sha256 `{tar_sha256}`",
-        "- **Intended use**: positive/negative sentiment of English reviews; `score` is calibrated P(positive).",
+        "- **Intended use**: positive/negative sentiment of English reviews; "
+        "`score` is the calibrated P(positive).",
         f"- **Training data**: {meta['training']['data']['n_reviews']} labeled IMDb reviews "
         f"({meta['training']['data']['n_movies']} movies), sha256 `{meta['training']['data']['sha256']}`"
         + (
@@ -396,7 +412,8 @@ def write_model_card(out: Path, meta: dict[str, Any], tar_sha256: str, tar_size:
         "| metric | value |",
         "| --- | --- |",
         f"| validation accuracy | {m['validation_accuracy']:.4f} ({m['validation_size']} reviews) |",
-        f"| ECE, 15 bins, Platt fit on the other half (cross-fitted) | {m['validation_ece_cross_fitted']:.4f} |",
+        "| ECE, 15 bins, Platt fit on the other half (cross-fitted) | "
+        f"{m['validation_ece_cross_fitted']:.4f} |",
         f"| log loss (calibrated) | {m['validation_log_loss']:.4f} |",
         f"| Platt calibration a, b | {m['calibration_a']:.5f}, {m['calibration_b']:.5f} |",
         f"| training accuracy of the shipped (refit) model | {m['train_accuracy_shipped']:.4f} |",

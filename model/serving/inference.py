@@ -280,9 +280,11 @@ class SentimentModel:
         seen: dict[int, str] = {}
         for gram, f in word_ngrams_with_features(text, self.spec):
             seen.setdefault(f, gram)
-        contrib = sorted(((self.calib_a * float(self.weights[f]), g) for f, g in seen.items()), reverse=True)
-        pos = [{"ngram": g, "weight": round(w, 4)} for w, g in contrib[:top_k] if w > 0]
-        neg = [{"ngram": g, "weight": round(w, 4)} for w, g in reversed(contrib[-top_k:]) if w < 0]
+        contrib = sorted(
+            ((round(self.calib_a * float(self.weights[f]), 4), g) for f, g in seen.items()), reverse=True
+        )
+        pos = [{"ngram": g, "weight": w} for w, g in contrib[:top_k] if w > 0]
+        neg = [{"ngram": g, "weight": w} for w, g in reversed(contrib[-top_k:]) if w < 0]
         return {"positive": pos, "negative": neg}
 
 

@@ -1,0 +1,101 @@
+"""The committed artifact model/artifact/model.tar.gz: size, load time, model card, recorded accuracy."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+
+import numpy as np
+import pytest
+
+from model.data import read_reviews
+from model.serving import load_endpoint_handler
+from model.train import TrainConfig, fit_with_pseudo, grouped_split, load_unsup
+from tests.unit.model.conftest import SHARED_IMDB, SHIPPED
+
+CARD = json.loads((SHIPPED.parent / "model_card.json").read_text()) if SHIPPED.exists() else {}
+needs_imdb = pytest.mark.skipif(
+    not (SHARED_IMDB / "train.jsonl.gz").exists(),
+    reason=f"IMDb training data not found at {SHARED_IMDB} (the shared data folder beside the repo)",
+)
+
+
+def test_given_shipped_artifact_then_it_is_small_and_matches_its_model_card() -> None:
+    assert SHIPPED.exists(), "model/artifact/model.tar.gz is missing: run python -m model.train"
+    data = SHIPPED.read_bytes()
+    assert len(data) <= 25 * 1024 * 1024
+    assert CARD["artifact"]["sha256"] == hashlib.sha256(data).hexdigest()
+    assert CARD["artifact"]["bytes"] == len(data)
+    assert CARD["training"]["command"].startswith("python -m model.train ")
+
+
+def test_given_shipped_artifact_when_loaded_then_under_a_second_and_it_reads_obvious_reviews() -> None:
+    # When the local emulator's loader opens the shipped artifact
+    started = time.perf_counter()
+    handler = load_endpoint_handler(SHIPPED)
+    load_seconds = time.perf_counter() - started
+    # Then it loads in under a second and gets obvious reviews right, with its recorded version
+    assert load_seconds < 1.0
+    body = json.dumps(
+        {
+            "instances": [
+                {"id": "p", "text": "One of the best films I have ever seen. Brilliant acting, a joy. 10/10"},
+                {"id": "n", "text": "Dreadful. The worst movie of the year, a total waste of time. 1/10"},
+                {"id": "neg", "text": "I didn't like it at all; it wasn't funny and the plot was not good."},
+            ]
+        }
+    ).encode()
+    out, _ = handler(body, "application/json", "application/json")
+    answer = json.loads(out)
+    assert answer["model_version"] == CARD["model_version"]
+    labels = {p["id"]: p["label"] for p in answer["predictions"]}
+    assert labels == {"p": "positive", "n": "negative", "neg": "negative"}
+
+
+def _validation_split() -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
+    reviews = read_reviews(SHARED_IMDB / "train.jsonl.gz")
+    hp = CARD["hyperparameters"]
+    tr, va = grouped_split(reviews, hp["val_size"], hp["seed"])
+    y = np.array([r.label for r in reviews])
+    return reviews, y, tr, va
+
+
+@needs_imdb
+def test_given_shipped_artifact_when_scoring_grouped_validation_split_then_accuracy_at_least_recorded() -> (
+    None
+):
+    # Given the grouped validation split the model card's accuracy was measured on
+    reviews, y, _, va = _validation_split()
+    assert len(va) == CARD["metrics"]["validation_size"]
+    handler = load_endpoint_handler(SHIPPED)
+    # When the shipped artifact (refit on all labeled reviews) scores it through its own inference code
+    texts = [reviews[i].text for i in va]
+    scores = handler.model.predict_proba(texts)  # type: ignore[attr-defined]
+    accuracy = float(((scores >= 0.5) == y[va]).mean())
+    # Then it does at least as well as the recorded held-out accuracy (it has seen these reviews since),
+    # which catches a wrong artifact, a serving/training featurizer skew or a broken calibration sign
+    assert accuracy >= CARD["metrics"]["validation_accuracy"]
+
+
+@pytest.mark.slow
+@needs_imdb
+def test_given_recorded_hyperparameters_when_refit_on_train_part_then_validation_accuracy_reproduced() -> (
+    None
+):
+    # Given the recorded hyperparameters and the same grouped split
+    reviews, y, tr, va = _validation_split()
+    hp = dict(CARD["hyperparameters"])
+    cfg = TrainConfig(**{**hp, "word_ngram": tuple(hp["word_ngram"]), "char_ngram": tuple(hp["char_ngram"])})
+    from model.nbsvm import build_matrix
+
+    x = build_matrix([r.text for r in reviews], cfg.spec)
+    unsup = []
+    if cfg.pseudo_fraction > 0:
+        unsup = load_unsup(str(SHARED_IMDB / "unsup.jsonl.gz"), CARD["training"]["data"].get("max_unsup", 0))
+    u = build_matrix([r.text for r in unsup], cfg.spec) if unsup else None
+    # When the model is fit again on the train part only
+    model = fit_with_pseudo(x[tr], y[tr], u, cfg, progress=False)
+    accuracy = float(((model.margins(x[va]) > 0) == y[va]).mean())
+    # Then the held-out accuracy is the recorded one (training is deterministic given the seed)
+    assert accuracy == pytest.approx(CARD["metrics"]["validation_accuracy"], abs=0.002)
