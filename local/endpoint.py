@@ -1,0 +1,121 @@
+"""A SageMaker-runtime-compatible endpoint on 127.0.0.1.
+
+It answers the path botocore's `sagemaker-runtime` client calls for InvokeEndpoint
+(`POST /endpoints/{EndpointName}/invocations`, see botocore/data/sagemaker-runtime/*/service-2.json), so a
+function's boto3 code is the same as on AWS: only AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME differs. The model is the
+shipped artifact, served through its own code/inference.py (model.serving.load_endpoint_handler).
+
+Errors use SageMaker's wire shapes, so botocore raises the same exception classes as on AWS:
+the model failing -> 424 ModelError (with OriginalStatusCode/OriginalMessage), an unknown endpoint -> 400
+ValidationError.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+logger = logging.getLogger("local.endpoint")
+
+# handler(body, content_type, accept) -> (body, content_type), as model.serving.load_endpoint_handler returns
+EndpointHandler = Callable[[bytes, str, str], tuple[bytes, str]]
+_INVOCATIONS = re.compile(r"^/endpoints/(?P<name>[^/]+)/invocations$")
+_ACCOUNT_ID = "123456789012"
+
+
+def _original_status(error: Exception) -> int:
+    """The status the model container would have answered: its own if known, 400 for bad input, else 500."""
+    status = getattr(error, "status_code", None) or getattr(error, "status", None)
+    if isinstance(status, int):
+        return status
+    return 400 if isinstance(error, (ValueError, TypeError, KeyError)) else 500
+
+
+class _EndpointRequestHandler(BaseHTTPRequestHandler):
+    server: EndpointServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("%s " + format, self.address_string(), *args)
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("x-amzn-RequestId", "local")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _error(self, status: int, error_type: str, message: str, **extra: Any) -> None:
+        body = json.dumps({"ErrorCode": error_type, "Message": message, "message": message, **extra}).encode()
+        self._send(status, body, {"Content-Type": "application/json", "x-amzn-ErrorType": error_type})
+
+    def do_GET(self) -> None:
+        if self.path == "/ping":
+            self._send(200, b"", {"Content-Type": "text/plain"})
+        else:
+            self._error(404, "UnknownOperationException", f"no operation at GET {self.path}")
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        match = _INVOCATIONS.match(self.path.split("?", 1)[0])
+        if match is None:
+            self._error(404, "UnknownOperationException", f"no operation at POST {self.path}")
+            return
+        name = match.group("name")
+        if name != self.server.endpoint_name:
+            self._error(400, "ValidationError", f"Endpoint {name} of account {_ACCOUNT_ID} not found.")
+            return
+        content_type = self.headers.get("Content-Type") or "application/octet-stream"
+        accept = self.headers.get("Accept") or "application/json"
+        try:
+            answer, answer_type = self.server.model_handler(body, content_type, accept)
+        except Exception as error:
+            logger.warning("model error on %s: %s", name, error)
+            original = _original_status(error)
+            self._error(
+                424,
+                "ModelError",
+                f'Received client error ({original}) from primary with message "{error}". See '
+                f"https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logEventViewer:"
+                f"group=/aws/sagemaker/Endpoints/{name} in account {_ACCOUNT_ID} for more information.",
+                OriginalStatusCode=original,
+                OriginalMessage=str(error),
+                LogStreamArn=f"arn:aws:logs:us-east-1:{_ACCOUNT_ID}:log-group:/aws/sagemaker/Endpoints/{name}",
+            )
+            return
+        self._send(
+            200, answer, {"Content-Type": answer_type, "x-Amzn-Invoked-Production-Variant": "AllTraffic"}
+        )
+
+
+class EndpointServer(ThreadingHTTPServer):
+    """Serves one endpoint name with one model handler."""
+
+    daemon_threads = True
+
+    def __init__(self, endpoint_name: str, model_handler: EndpointHandler, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), _EndpointRequestHandler)
+        self.endpoint_name = endpoint_name
+        self.model_handler = model_handler
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.serve_forever, name="sagemaker-endpoint", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+        if self._thread is not None:
+            self._thread.join(5)

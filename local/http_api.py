@@ -1,0 +1,228 @@
+"""An HTTP API (API Gateway v2) stand-in: HTTP requests become payload format 2.0 events for the function.
+
+Routes are the template's `Type: HttpApi` events. A request that matches no route gets API Gateway's
+`404 {"message":"Not Found"}`; a function error gets `500 {"message":"Internal Server Error"}`; a function
+that outlives the integration timeout (30 s) gets `503 {"message":"Service Unavailable"}`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from local.function_host import Invocation
+from local.functions import HttpRoute
+
+logger = logging.getLogger("local.http_api")
+_TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-www-form-urlencoded", "+json")
+
+
+@dataclass(frozen=True)
+class _CompiledRoute:
+    route: HttpRoute
+    pattern: re.Pattern[str]
+
+
+def _compile(route: HttpRoute) -> _CompiledRoute:
+    parts = []
+    for segment in route.path.strip("/").split("/"):
+        if segment.startswith("{") and segment.endswith("+}"):
+            parts.append(f"(?P<{segment[1:-2]}>.+)")
+        elif segment.startswith("{") and segment.endswith("}"):
+            parts.append(f"(?P<{segment[1:-1]}>[^/]+)")
+        else:
+            parts.append(re.escape(segment))
+    return _CompiledRoute(route, re.compile("^/" + "/".join(parts) + "$"))
+
+
+class RouteTable:
+    def __init__(self, routes: list[HttpRoute]) -> None:
+        # Literal paths first, as API Gateway prefers the most specific route.
+        ordered = sorted(routes, key=lambda r: (r.path.count("{"), r.method == "ANY"))
+        self._routes = [_compile(route) for route in ordered]
+
+    def match(self, method: str, path: str) -> tuple[HttpRoute, dict[str, str]] | None:
+        for compiled in self._routes:
+            if compiled.route.method not in {method, "ANY"}:
+                continue
+            found = compiled.pattern.match(path)
+            if found:
+                return compiled.route, {k: unquote(v) for k, v in found.groupdict().items()}
+        return None
+
+
+def _is_text(content_type: str) -> bool:
+    return not content_type or any(marker in content_type for marker in _TEXT_TYPES)
+
+
+def build_event(
+    route: HttpRoute,
+    path_parameters: dict[str, str],
+    method: str,
+    raw_target: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    source_ip: str,
+) -> dict[str, Any]:
+    """The API Gateway HTTP API payload format 2.0 event for one request."""
+    target = urlsplit(raw_target)
+    merged: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in headers:
+        key = name.lower()
+        if key == "cookie":
+            cookies.extend(part.strip() for part in value.split(";") if part.strip())
+            continue
+        merged[key] = f"{merged[key]},{value}" if key in merged else value
+    query: dict[str, str] = {}
+    for name, value in parse_qsl(target.query, keep_blank_values=True):
+        query[name] = f"{query[name]},{value}" if name in query else value
+    now = datetime.now(UTC)
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route.route_key,
+        "rawPath": unquote(target.path),
+        "rawQueryString": target.query,
+        "headers": merged,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": merged.get("host", "127.0.0.1"),
+            "domainPrefix": merged.get("host", "127.0.0.1").split(".")[0],
+            "http": {
+                "method": method,
+                "path": unquote(target.path),
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": merged.get("user-agent", ""),
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": route.route_key,
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
+        },
+        "isBase64Encoded": False,
+    }
+    if cookies:
+        event["cookies"] = cookies
+    if query:
+        event["queryStringParameters"] = query
+    if path_parameters:
+        event["pathParameters"] = path_parameters
+    if body:
+        if _is_text(merged.get("content-type", "")):
+            try:
+                event["body"] = body.decode("utf-8")
+            except UnicodeDecodeError:
+                event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
+        else:
+            event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
+    return event
+
+
+def http_response(invocation: Invocation) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Status, headers and body API Gateway sends for a function's answer (payload format 2.0)."""
+    if not invocation.ok:
+        if invocation.error_type == "Sandbox.Timedout":
+            return 503, [("Content-Type", "application/json")], b'{"message":"Service Unavailable"}'
+        return 500, [("Content-Type", "application/json")], b'{"message":"Internal Server Error"}'
+    payload = invocation.payload
+    if not (isinstance(payload, dict) and "statusCode" in payload):
+        # Format 2.0 infers a 200 JSON response from any other return value.
+        return 200, [("Content-Type", "application/json")], json.dumps(payload).encode()
+    headers = [(str(k), str(v)) for k, v in (payload.get("headers") or {}).items()]
+    for name, values in (payload.get("multiValueHeaders") or {}).items():
+        headers.extend((str(name), str(value)) for value in values)
+    headers.extend(("Set-Cookie", str(cookie)) for cookie in payload.get("cookies") or [])
+    raw = payload.get("body") or ""
+    body = base64.b64decode(raw) if payload.get("isBase64Encoded") else str(raw).encode("utf-8")
+    return int(payload["statusCode"]), headers, body
+
+
+class _ApiRequestHandler(BaseHTTPRequestHandler):
+    server: HttpApiServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("%s " + format, self.address_string(), *args)
+
+    def _handle(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        path = unquote(urlsplit(self.path).path)
+        matched = self.server.routes.match(self.command, path)
+        if matched is None:
+            self._send(404, [("Content-Type", "application/json")], b'{"message":"Not Found"}')
+            return
+        route, parameters = matched
+        event = build_event(
+            route,
+            parameters,
+            self.command,
+            self.path,
+            list(self.headers.items()),
+            body,
+            self.client_address[0],
+        )
+        started = time.monotonic()
+        invocation = self.server.invoke(route.function_id, event)
+        status, headers, payload = http_response(invocation)
+        logger.info(
+            "%s %s -> %d (%.0f ms)", self.command, self.path, status, (time.monotonic() - started) * 1000
+        )
+        self._send(status, headers, payload)
+
+    def _send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.send_response(status)
+        names = set()
+        for name, value in headers:
+            if name.lower() in {"content-length", "connection", "transfer-encoding"}:
+                continue
+            names.add(name.lower())
+            self.send_header(name, value)
+        if "content-type" not in names:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("apigw-requestid", str(uuid.uuid4()))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _handle
+
+
+class HttpApiServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(
+        self, routes: list[HttpRoute], invoke: Callable[[str, dict[str, Any]], Invocation], port: int = 0
+    ) -> None:
+        super().__init__(("127.0.0.1", port), _ApiRequestHandler)
+        self.routes = RouteTable(routes)
+        self.invoke = invoke
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.serve_forever, name="http-api", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+        if self._thread is not None:
+            self._thread.join(5)

@@ -1,0 +1,411 @@
+"""The local emulator as one context manager: `with LocalStack() as stack: ...`.
+
+Started from template.yaml, on 127.0.0.1 only, each part on a free port:
+- a moto server (S3, SQS, DynamoDB) holding the template's bucket (with its versioning and its notification to
+  the ingest queue, prefix filter included: moto delivers S3 notifications to SQS itself), queues (visibility
+  timeout, retention, redrive policy to their DLQs) and table (key schema and indexes);
+- a SageMaker-runtime-compatible endpoint serving the model artifact through its own inference.py;
+- one function pool per AWS::Serverless::Function (subprocesses, environment resolved from the template);
+- one poller per `Type: SQS` event, standing in for the event source mapping;
+- an HTTP API adapter for the `Type: HttpApi` events.
+`.local/stack.json` says where everything is. Leaving the context stops every part (children included).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import boto3
+import requests
+from moto.server import ThreadedMotoServer
+
+from local.endpoint import EndpointHandler, EndpointServer
+from local.function_host import FunctionPool, Invocation
+from local.functions import FunctionSpec, function_specs, http_routes, sqs_event_sources
+from local.http_api import HttpApiServer
+from local.pollers import SqsPoller
+from local.resolve import (
+    ACCOUNT_ID,
+    PARTITION,
+    LocalNames,
+    Resolver,
+    UnresolvedReferenceError,
+    parameter_values,
+)
+from local.template import PROJECT_ROOT, load_template, table_definition
+
+logger = logging.getLogger("local.stack")
+# moto server logs every request at INFO; the emulator's own lines are what a user wants to see.
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+DEFAULT_STACK_NAME = "review-sentiment-local"
+DEFAULT_REGION = "us-east-1"
+DEFAULT_ARTIFACT = PROJECT_ROOT / "model" / "artifact" / "model.tar.gz"
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_SESSION_TOKEN": "local",
+}
+
+
+@dataclass
+class StackInfo:
+    """What `.local/stack.json` holds: where to upload, where to ask."""
+
+    aws_endpoint_url: str
+    region: str
+    bucket: str
+    incoming_prefix: str
+    api_url: str
+    sagemaker_runtime_url: str
+    endpoint_name: str
+    table_name: str = ""
+    queues: dict[str, str] = field(default_factory=dict)  # logical id -> queue URL
+    logs_dir: str = ""
+
+
+def load_model_handler(artifact: Path = DEFAULT_ARTIFACT) -> EndpointHandler:
+    """The shipped model, run in-process through the artifact's own code/inference.py."""
+    if not artifact.is_file():
+        raise FileNotFoundError(
+            f"{artifact} is missing: the local endpoint serves the shipped model artifact "
+            "(train one with `make train`)"
+        )
+    from model.serving import load_endpoint_handler  # the model package is only needed when serving it
+
+    handler: EndpointHandler = load_endpoint_handler(artifact)
+    return handler
+
+
+def _condition_holds(resource: dict[str, Any], resolver: Resolver, logical_id: str) -> bool:
+    condition = resource.get("Condition")
+    return condition is None or resolver.condition(str(condition), logical_id)
+
+
+class LocalStack:
+    """Every part of the local emulator; a context manager that starts them all and stops them all."""
+
+    def __init__(
+        self,
+        *,
+        template: dict[str, Any] | None = None,
+        project_root: Path = PROJECT_ROOT,
+        state_dir: Path | None = None,
+        stack_name: str = DEFAULT_STACK_NAME,
+        bucket_name: str | None = None,
+        region: str = DEFAULT_REGION,
+        parameter_overrides: dict[str, str] | None = None,
+        visibility_timeout: int | None = None,
+        max_concurrency: int = 2,
+        endpoint_handler: EndpointHandler | None = None,
+        model_artifact: Path = DEFAULT_ARTIFACT,
+        api_port: int = 0,
+        write_state: bool = True,
+    ) -> None:
+        self.template = template if template is not None else load_template()
+        self.project_root = project_root
+        self.state_dir = state_dir or project_root / ".local"
+        self.stack_name = stack_name
+        self.bucket_name = bucket_name or stack_name
+        self.region = region
+        self.visibility_timeout = visibility_timeout
+        self.max_concurrency = max(1, max_concurrency)
+        self._endpoint_handler = endpoint_handler
+        self._model_artifact = model_artifact
+        self._api_port = api_port
+        self._write_state = write_state
+        self.names = LocalNames(stack_name, region, parameter_values(self.template, parameter_overrides))
+        self.resolver = Resolver(self.template, self.names)
+        self.info: StackInfo | None = None
+        self.pools: dict[str, FunctionPool] = {}
+        self.pollers: list[SqsPoller] = []
+        self.specs: dict[str, FunctionSpec] = {}
+        self.queue_urls: dict[str, str] = {}
+        self._moto: ThreadedMotoServer | None = None
+        self._endpoint: EndpointServer | None = None
+        self._api: HttpApiServer | None = None
+        self.moto_url = ""
+
+    # ------------------------------------------------------------------------------------------------------
+    def __enter__(self) -> LocalStack:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of the emulator's moto server (fake credentials, never real AWS)."""
+        session = boto3.session.Session()
+        return session.client(  # type: ignore[call-overload]
+            service,
+            endpoint_url=self.moto_url,
+            region_name=self.region,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+            aws_session_token="local",
+        )
+
+    def start(self) -> StackInfo:
+        resources: dict[str, dict[str, Any]] = self.template.get("Resources", {})
+        active = {
+            logical_id: resource
+            for logical_id, resource in resources.items()
+            if _condition_holds(resource, self.resolver, logical_id)
+        }
+        self._start_moto()
+        self._name_resources(active)
+        self._create_queues(active)
+        self._create_tables(active)
+        self._create_buckets(active)
+        endpoint_name = self._start_endpoint(active)
+        self.specs = function_specs(self.template, self.resolver, self.project_root)
+        self._start_functions()
+        routes = http_routes(self.template)
+        self._api = HttpApiServer(routes, self.invoke, port=self._api_port)
+        self._api.start()
+        bucket = next((self.names.refs[i] for i, r in active.items() if r["Type"] == "AWS::S3::Bucket"), "")
+        globals_env = self.template.get("Globals", {}).get("Function", {}).get("Environment", {})
+        incoming = str(globals_env.get("Variables", {}).get("INCOMING_PREFIX", "incoming/"))
+        table = next(
+            (self.names.refs[i] for i, r in active.items() if r["Type"] == "AWS::DynamoDB::Table"), ""
+        )
+        self.info = StackInfo(
+            aws_endpoint_url=self.moto_url,
+            region=self.region,
+            bucket=bucket,
+            incoming_prefix=incoming,
+            api_url=self._api.url,
+            sagemaker_runtime_url=self._endpoint.url if self._endpoint else "",
+            endpoint_name=endpoint_name,
+            table_name=table,
+            queues=dict(self.queue_urls),
+            logs_dir=str(self.state_dir / "logs"),
+        )
+        if self._write_state:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            (self.state_dir / "stack.json").write_text(json.dumps(asdict(self.info), indent=2) + "\n")
+        return self.info
+
+    def stop(self) -> None:
+        """Stop every part; safe to call more than once and after a failed start."""
+        for poller in self.pollers:
+            poller._stop.set()  # all at once, so their long polls end together
+        for poller in self.pollers:
+            poller.stop()
+        self.pollers = []
+        for server in (self._api, self._endpoint):
+            if server is not None:
+                server.stop()
+        self._api = self._endpoint = None
+        for pool in self.pools.values():
+            pool.close()
+        self.pools = {}
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+        if self._write_state:
+            (self.state_dir / "stack.json").unlink(missing_ok=True)
+
+    # ------------------------------------------------------------------------------------------------------
+    def invoke(self, function_id: str, event: dict[str, Any]) -> Invocation:
+        """Invoke a function of the template synchronously (what the HTTP adapter and the pollers do)."""
+        return self.pools[function_id].invoke(event)
+
+    def _start_moto(self) -> None:
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._moto.start()
+        host, port = self._moto.get_host_and_port()
+        self.moto_url = f"http://{host}:{port}"
+        # moto's state lives in this process: start from nothing, even after an earlier emulator in it.
+        requests.post(f"{self.moto_url}/moto-api/reset", timeout=10).raise_for_status()
+
+    def _name_resources(self, active: dict[str, dict[str, Any]]) -> None:
+        names, region, stack = self.names, self.region, self.stack_name
+        first_bucket = True
+        for logical_id, resource in active.items():
+            kind = resource["Type"]
+            physical = f"{stack}-{logical_id}"
+            if kind == "AWS::SQS::Queue":
+                names.attributes[(logical_id, "Arn")] = (
+                    f"arn:{PARTITION}:sqs:{region}:{ACCOUNT_ID}:{physical}"
+                )
+                names.attributes[(logical_id, "QueueName")] = physical
+            elif kind == "AWS::S3::Bucket":
+                bucket = self.bucket_name if first_bucket else f"{stack}-{logical_id.lower()}"
+                first_bucket = False
+                names.refs[logical_id] = bucket
+                names.attributes[(logical_id, "Arn")] = f"arn:{PARTITION}:s3:::{bucket}"
+            elif kind == "AWS::DynamoDB::Table":
+                names.refs[logical_id] = physical
+                names.attributes[(logical_id, "Arn")] = (
+                    f"arn:{PARTITION}:dynamodb:{region}:{ACCOUNT_ID}:table/{physical}"
+                )
+            elif kind == "AWS::SageMaker::Endpoint":
+                names.attributes[(logical_id, "EndpointName")] = physical
+                names.refs[logical_id] = (
+                    f"arn:{PARTITION}:sagemaker:{region}:{ACCOUNT_ID}:endpoint/{physical}"
+                )
+            elif kind == "AWS::Serverless::Function":
+                names.refs[logical_id] = physical
+                names.attributes[(logical_id, "Arn")] = (
+                    f"arn:{PARTITION}:lambda:{region}:{ACCOUNT_ID}:function:{physical}"
+                )
+            elif kind == "AWS::Serverless::HttpApi":
+                names.refs[logical_id] = "local"
+
+    def _create_queues(self, active: dict[str, dict[str, Any]]) -> None:
+        sqs = self.client("sqs")
+        queues = {i: r for i, r in active.items() if r["Type"] == "AWS::SQS::Queue"}
+        for logical_id, resource in queues.items():
+            properties = resource.get("Properties", {})
+            attributes = {
+                "VisibilityTimeout": str(
+                    self.visibility_timeout
+                    if self.visibility_timeout is not None
+                    else self.resolver.resolve(properties.get("VisibilityTimeout", 30), logical_id)
+                ),
+                "MessageRetentionPeriod": str(
+                    self.resolver.resolve(properties.get("MessageRetentionPeriod", 345600), logical_id)
+                ),
+            }
+            name = self.names.attributes[(logical_id, "QueueName")]
+            url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+            self.queue_urls[logical_id] = url
+            self.names.refs[logical_id] = url
+            self.names.attributes[(logical_id, "QueueUrl")] = url
+        # Redrive policies name other queues' ARNs: set them once every queue exists.
+        for logical_id, resource in queues.items():
+            policy = resource.get("Properties", {}).get("RedrivePolicy")
+            if policy:
+                resolved = self.resolver.resolve(policy, f"{logical_id}.RedrivePolicy")
+                sqs.set_queue_attributes(
+                    QueueUrl=self.queue_urls[logical_id], Attributes={"RedrivePolicy": json.dumps(resolved)}
+                )
+
+    def _create_tables(self, active: dict[str, dict[str, Any]]) -> None:
+        dynamodb = self.client("dynamodb")
+        for logical_id, resource in active.items():
+            if resource["Type"] == "AWS::DynamoDB::Table":
+                dynamodb.create_table(
+                    TableName=self.names.refs[logical_id], **table_definition(logical_id, self.template)
+                )
+
+    def _create_buckets(self, active: dict[str, dict[str, Any]]) -> None:
+        s3 = self.client("s3")
+        for logical_id, resource in active.items():
+            if resource["Type"] != "AWS::S3::Bucket":
+                continue
+            bucket = self.names.refs[logical_id]
+            properties = resource.get("Properties", {})
+            s3.create_bucket(Bucket=bucket)
+            if properties.get("VersioningConfiguration", {}).get("Status") == "Enabled":
+                s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+            notifications = properties.get("NotificationConfiguration", {})
+            queue_configurations = []
+            for index, entry in enumerate(notifications.get("QueueConfigurations", [])):
+                where = f"{logical_id}.NotificationConfiguration.QueueConfigurations[{index}]"
+                configuration: dict[str, Any] = {
+                    "Id": f"{logical_id}-queue-{index}",
+                    "QueueArn": self.resolver.resolve_str(entry["Queue"], where),
+                    "Events": [entry["Event"]],
+                }
+                rules = entry.get("Filter", {}).get("S3Key", {}).get("Rules", [])
+                if rules:
+                    configuration["Filter"] = {
+                        "Key": {
+                            "FilterRules": [{"Name": r["Name"].lower(), "Value": r["Value"]} for r in rules]
+                        }
+                    }
+                queue_configurations.append(configuration)
+            unsupported = set(notifications) - {"QueueConfigurations"}
+            if unsupported:
+                raise UnresolvedReferenceError(
+                    f"{logical_id}: the emulator does not emulate {sorted(unsupported)} notifications"
+                )
+            if queue_configurations:
+                s3.put_bucket_notification_configuration(
+                    Bucket=bucket, NotificationConfiguration={"QueueConfigurations": queue_configurations}
+                )
+
+    def _start_endpoint(self, active: dict[str, dict[str, Any]]) -> str:
+        endpoint_ids = [i for i, r in active.items() if r["Type"] == "AWS::SageMaker::Endpoint"]
+        if endpoint_ids:
+            name = self.names.attributes[(endpoint_ids[0], "EndpointName")]
+        else:
+            # No endpoint in the template (or ExistingEndpointName is set): serve under the parameter's name.
+            name = self.names.parameters.get("ExistingEndpointName", "")
+        if not name:
+            return ""
+        handler = self._endpoint_handler or load_model_handler(self._model_artifact)
+        self._endpoint = EndpointServer(name, handler)
+        self._endpoint.start()
+        return name
+
+    def _start_functions(self) -> None:
+        assert self.moto_url
+        extra = {
+            **FAKE_CREDENTIALS,
+            "AWS_ENDPOINT_URL": self.moto_url,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            # X-Ray has no local daemon; EMF metrics still print (into the function's log file).
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+        if self._endpoint is not None:
+            extra["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] = self._endpoint.url
+        sources = sqs_event_sources(self.template, self.resolver)
+        concurrency: dict[str, int] = {}
+        for source in sources:
+            wanted = min(source.maximum_concurrency or self.max_concurrency, self.max_concurrency)
+            concurrency[source.function_id] = concurrency.get(source.function_id, 0) + wanted
+        logs = self.state_dir / "logs"
+        for function_id, spec in self.specs.items():
+            instances = concurrency.get(function_id, self.max_concurrency)
+            pool = FunctionPool(spec, extra, logs / f"{function_id}.log", max_instances=instances)
+            pool.prewarm(1)
+            self.pools[function_id] = pool
+        for source in sources:
+            if source.queue_id not in self.queue_urls:
+                raise UnresolvedReferenceError(
+                    f"{source.function_id}.{source.event_name}: no queue {source.queue_id}"
+                )
+            pool = self.pools[source.function_id]
+            poller = SqsPoller(
+                source,
+                self.client("sqs"),
+                self.queue_urls[source.queue_id],
+                self.names.attributes[(source.queue_id, "Arn")],
+                self.region,
+                pool.invoke,
+                concurrency=min(source.maximum_concurrency or self.max_concurrency, self.max_concurrency),
+            )
+            poller.start()
+            self.pollers.append(poller)
+
+    @property
+    def child_pids(self) -> list[int]:
+        return [pid for pool in self.pools.values() for pid in pool.pids]
+
+
+def start_emulator(**options: Any) -> LocalStack:
+    """A started emulator (call .stop(), or use `with LocalStack(...)` instead)."""
+    stack = LocalStack(**options)
+    stack.__enter__()
+    return stack
+
+
+def environment_for_clients(info: StackInfo) -> dict[str, str]:
+    """Variables that point the AWS CLI / boto3 at the emulator (for the how-to lines)."""
+    return {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": info.aws_endpoint_url, "AWS_DEFAULT_REGION": info.region}
