@@ -10,8 +10,8 @@ VENV := .venv
 VENV_SAM := .venv-sam
 PY := $(VENV)/bin/python
 SAM := $(VENV_SAM)/bin/sam
-# Quiet installs: pip still prints every error, and make stops on it.
-PIP_INSTALL := pip install --quiet --disable-pip-version-check --no-input --progress-bar off
+# Quiet installs (-qq: no progress, no warnings): pip still prints every error, and make stops on it.
+PIP_INSTALL := pip install -qq --disable-pip-version-check --no-input --progress-bar off
 # sam build looks for python3.13 on PATH: the project venv provides it. Telemetry off: no prompt, no stdin.
 SAM_ENV := PATH=$(CURDIR)/$(VENV)/bin:$$PATH SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1}
 DATA ?= ../shared/data/imdb/train.jsonl.gz
