@@ -1,4 +1,4 @@
-"""SentimentEndpoint: payload splitting, answer checking and error translation, against a live HTTP endpoint."""
+"""SentimentEndpoint: payload splitting, answer checking and error translation, on a live endpoint."""
 
 from __future__ import annotations
 
@@ -152,7 +152,9 @@ def test_given_repeated_ids_when_predicting_then_it_is_refused_before_any_call(
 
 
 def _endpoint_without_retries() -> SentimentEndpoint:
-    client = boto3.client("sagemaker-runtime", config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
+    client = boto3.client(
+        "sagemaker-runtime", config=Config(retries={"mode": "standard", "total_max_attempts": 1})
+    )
     return SentimentEndpoint(ENDPOINT_NAME, max_payload_bytes=4_000_000, client=client)
 
 

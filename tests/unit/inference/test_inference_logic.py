@@ -53,7 +53,12 @@ def test_given_a_chunk_when_classified_then_every_review_is_stored_with_its_mode
     assert [result.row for result in page.items] == [1, 2, 3, 4, 5]
     assert all(result.model_version and result.model_version != "unknown" for result in page.items)
     first = page.items[0]
-    assert (first.review_id, first.movie_id, first.rating, first.given_label) == ("review-1", "tt0000001", 9, 1)
+    assert (first.review_id, first.movie_id, first.rating, first.given_label) == (
+        "review-1",
+        "tt0000001",
+        9,
+        1,
+    )
     assert first.text_excerpt.startswith("A wonderful film")
 
 

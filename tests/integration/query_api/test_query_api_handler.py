@@ -1,0 +1,327 @@
+"""QueryApiFunction's handler, invoked with the events/api_*.json files against moto and a live endpoint."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from aws_lambda_powertools import Metrics
+
+from local.template import load_template
+from review_pipeline.dal.results import ResultStore
+from review_pipeline.logic.inference import ChunkClassifier
+from review_pipeline.models import RejectedRow
+from review_pipeline.settings import load_settings
+from tests.endpoint_server import SentimentEndpointServer
+from tests.handlers import lambda_context, load_handler
+from tests.unit.inference.seed import seed_processing_job
+
+EVENTS_DIR = Path(__file__).resolve().parents[3] / "events"
+JOB_ID = json.loads((EVENTS_DIR / "api_get_job.json").read_text())["pathParameters"]["job_id"]
+
+
+def api_event(
+    name: str, *, path: str | None = None, query: dict[str, str] | None = None, body: str | None = None
+) -> dict[str, Any]:
+    """An events/ file, optionally sent to another path, with other query parameters or another body."""
+    event: dict[str, Any] = json.loads((EVENTS_DIR / f"{name}.json").read_text())
+    event = copy.deepcopy(event)
+    if path is not None:
+        event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    if query is not None:
+        event["queryStringParameters"] = query
+        event["rawQueryString"] = "&".join(f"{key}={value}" for key, value in query.items())
+    if body is not None:
+        event["body"] = body
+    return event
+
+
+def call(handler: ModuleType, event: dict[str, Any]) -> tuple[int, dict[str, Any] | str, dict[str, str]]:
+    response = handler.lambda_handler(event, lambda_context("QueryApiFunction"))
+    headers = {key.lower(): value for key, value in response.get("headers", {}).items()}
+    body = response["body"]
+    if headers.get("content-type", "").startswith("application/json"):
+        return response["statusCode"], json.loads(body), headers
+    return response["statusCode"], body, headers
+
+
+@pytest.fixture
+def handler(pipeline_env: dict[str, str], sentiment_endpoint: SentimentEndpointServer) -> ModuleType:
+    return load_handler("query_api")
+
+
+@pytest.fixture
+def event_job(pipeline_env: dict[str, str], sentiment_endpoint: SentimentEndpointServer, table: Any) -> str:
+    """The job the events name: 6 reviews classified in two chunks and 2 rejected rows."""
+    classifier = ChunkClassifier.from_settings(load_settings(), Metrics(namespace="Test", service="test"))
+    for message in seed_processing_job(table, pipeline_env["BUCKET_NAME"], JOB_ID, [4, 2], rejected=2):
+        classifier.classify(message)
+    ResultStore(table).put_rejected(
+        JOB_ID,
+        [
+            RejectedRow(row=7, reason="text: the review is empty", raw_excerpt='{"text": ""}'),
+            RejectedRow(row=8, reason="rating: must be between 1 and 10", raw_excerpt='{"rating": 11}'),
+        ],
+    )
+    return JOB_ID
+
+
+# ------------------------------------------------------------------------------------------------ routes
+def test_given_the_health_event_when_invoked_then_ok(handler: ModuleType) -> None:
+    status, body, _ = call(handler, api_event("api_health"))
+
+    assert status == 200
+    assert isinstance(body, dict)
+    assert body["status"] == "ok"
+
+
+def test_given_the_list_jobs_event_when_invoked_then_the_job_is_listed(
+    handler: ModuleType, event_job: str
+) -> None:
+    status, body, _ = call(handler, api_event("api_list_jobs"))
+
+    assert status == 200
+    assert isinstance(body, dict)
+    assert [job["job_id"] for job in body["items"]] == [event_job]
+    assert body["cursor"] is None
+
+
+def test_given_the_get_job_event_when_invoked_then_the_job_has_its_counts(
+    handler: ModuleType, event_job: str
+) -> None:
+    status, body, _ = call(handler, api_event("api_get_job"))
+
+    assert status == 200
+    assert isinstance(body, dict)
+    assert body["job_id"] == event_job
+    assert body["status"] == "COMPLETED_WITH_ERRORS"
+    assert body["counts"]["classified"] == 6
+    assert body["counts"]["rejected"] == 2
+    assert body["counts"]["total"] == 8
+    assert body["counts"]["positive"] + body["counts"]["negative"] == 6
+    assert body["model_version"]
+    assert set(body) == {
+        "job_id", "source_key", "status", "counts", "model_version",
+        "created_at", "updated_at", "finished_at", "error",
+    }  # fmt: skip
+
+
+def test_given_the_job_reviews_event_when_invoked_then_positive_reviews_with_every_field(
+    handler: ModuleType, event_job: str
+) -> None:
+    status, body, _ = call(handler, api_event("api_job_reviews"))
+
+    assert status == 200
+    assert isinstance(body, dict)
+    assert body["items"]
+    assert all(item["label"] == "positive" for item in body["items"])
+    assert set(body["items"][0]) == {
+        "review_id", "row", "label", "score", "text_excerpt", "movie_id", "rating", "model_version",
+    }  # fmt: skip
+
+
+def test_given_a_page_size_when_listing_reviews_then_the_cursor_leads_to_the_rest(
+    handler: ModuleType, event_job: str
+) -> None:
+    _, first, _ = call(handler, api_event("api_job_reviews", query={"limit": "4"}))
+    assert isinstance(first, dict)
+    _, second, _ = call(
+        handler, api_event("api_job_reviews", query={"limit": "4", "cursor": first["cursor"]})
+    )
+
+    assert isinstance(second, dict)
+    assert [item["row"] for item in first["items"] + second["items"]] == [1, 2, 3, 4, 5, 6]
+    assert second["cursor"] is None
+
+
+def test_given_the_job_rejected_event_when_invoked_then_rows_and_reasons(
+    handler: ModuleType, event_job: str
+) -> None:
+    status, body, _ = call(handler, api_event("api_job_rejected"))
+
+    assert status == 200
+    assert body == {
+        "items": [
+            {"row": 7, "reason": "text: the review is empty", "raw_excerpt": '{"text": ""}'},
+            {"row": 8, "reason": "rating: must be between 1 and 10", "raw_excerpt": '{"rating": 11}'},
+        ],
+        "cursor": None,
+    }
+
+
+def test_given_the_predict_event_when_invoked_then_one_prediction_per_review(handler: ModuleType) -> None:
+    status, body, _ = call(handler, api_event("api_predict"))
+
+    assert status == 200
+    assert isinstance(body, dict)
+    assert [(p["id"], p["label"]) for p in body["predictions"]] == [("r1", "positive"), ("r2", "negative")]
+    assert all(0.0 <= p["score"] <= 1.0 for p in body["predictions"])
+    assert body["model_version"]
+
+
+def test_given_explain_when_predicting_then_predictions_carry_explanations(handler: ModuleType) -> None:
+    request = {"reviews": [{"id": "r1", "text": "A great film, wonderful acting."}], "explain": True}
+
+    status, body, _ = call(handler, api_event("api_predict", body=json.dumps(request)))
+
+    assert status == 200
+    assert isinstance(body, dict)
+    assert set(body["predictions"][0]["explanation"]) == {"positive", "negative"}
+
+
+def test_given_the_openapi_event_when_invoked_then_every_route_of_the_template_is_documented(
+    handler: ModuleType,
+) -> None:
+    status, body, headers = call(handler, api_event("api_openapi"))
+
+    template_routes = {
+        (event["Properties"]["Method"].lower(), event["Properties"]["Path"])
+        for event in load_template()["Resources"]["QueryApiFunction"]["Properties"]["Events"].values()
+    }
+    documented = template_routes - {("get", "/openapi.json"), ("get", "/docs")}
+    assert status == 200
+    assert headers["content-type"] == "application/json"
+    assert isinstance(body, dict)
+    assert body["info"]["title"] == "Review Sentiment API"
+    assert {(method, path) for path, ops in body["paths"].items() for method in ops} == documented
+    assert "ErrorBody" in body["components"]["schemas"]
+    assert "JobView" in body["components"]["schemas"]
+    get_job_responses = body["paths"]["/jobs/{job_id}"]["get"]["responses"]
+    assert set(get_job_responses) >= {"200", "404", "422"}
+
+
+def test_given_the_docs_path_when_invoked_then_swagger_ui_is_served(handler: ModuleType) -> None:
+    status, body, headers = call(handler, api_event("api_openapi", path="/docs"))
+
+    assert status == 200
+    assert headers["content-type"].startswith("text/html")
+    assert isinstance(body, str)
+    assert "swagger" in body.lower()
+    assert "Review Sentiment API" in body
+
+
+# ------------------------------------------------------------------------------------------------ errors
+def test_given_an_unknown_job_when_read_then_404_with_a_sentence(handler: ModuleType) -> None:
+    for name, path in [
+        ("api_get_job", "/jobs/unknown-job"),
+        ("api_job_reviews", "/jobs/unknown-job/reviews"),
+        ("api_job_rejected", "/jobs/unknown-job/rejected"),
+    ]:
+        event = api_event(name, path=path)
+        event["pathParameters"] = {"job_id": "unknown-job"}
+
+        status, body, _ = call(handler, event)
+
+        assert status == 404
+        assert body == {
+            "message": "No job with id 'unknown-job'; list jobs with GET /jobs.",
+            "job_id": "unknown-job",
+        }
+
+
+def test_given_an_unknown_route_when_invoked_then_404_names_it(handler: ModuleType) -> None:
+    status, body, _ = call(handler, api_event("api_health", path="/nowhere"))
+
+    assert status == 404
+    assert body == {"message": "There is no route GET /nowhere; see /docs for the routes of this API."}
+
+
+def test_given_a_limit_out_of_range_when_listing_then_422_says_which_and_why(handler: ModuleType) -> None:
+    status, body, _ = call(handler, api_event("api_list_jobs", query={"limit": "500"}))
+
+    assert status == 422
+    assert body == {
+        "message": "The request is not valid: query.limit input should be less than or equal to 100.",
+        "errors": [{"location": "query.limit", "message": "Input should be less than or equal to 100"}],
+    }
+
+
+def test_given_an_unknown_sentiment_when_listing_reviews_then_422(
+    handler: ModuleType, event_job: str
+) -> None:
+    status, body, _ = call(handler, api_event("api_job_reviews", query={"sentiment": "neutral"}))
+
+    assert status == 422
+    assert isinstance(body, dict)
+    assert body["errors"][0]["location"] == "query.sentiment"
+    assert "'positive' or 'negative'" in body["message"]
+
+
+def test_given_a_forged_cursor_when_listing_then_400_says_what_to_do(handler: ModuleType) -> None:
+    status, body, _ = call(handler, api_event("api_list_jobs", query={"cursor": "eyJwayI6MX0"}))
+
+    assert status == 400
+    assert body == {"message": "The cursor is not valid: pass back the cursor of the previous page."}
+
+
+def test_given_a_predict_body_without_reviews_when_invoked_then_422_names_the_field(
+    handler: ModuleType,
+) -> None:
+    status, body, _ = call(handler, api_event("api_predict", body=json.dumps({"explain": True})))
+
+    assert status == 422
+    assert body == {
+        "message": "The request is not valid: body.reviews is required.",
+        "errors": [{"location": "body.reviews", "message": "is required"}],
+    }
+
+
+def test_given_a_predict_body_that_is_not_json_when_invoked_then_422(handler: ModuleType) -> None:
+    status, body, _ = call(handler, api_event("api_predict", body="{not json"))
+
+    assert status == 422
+    assert isinstance(body, dict)
+    assert body["message"].startswith("The request is not valid:")
+    assert "is not valid JSON" in body["message"]
+
+
+def test_given_a_review_with_no_text_after_cleaning_when_predicting_then_422_points_at_it(
+    handler: ModuleType,
+) -> None:
+    request = {"reviews": [{"id": "r1", "text": "fine"}, {"id": "r2", "text": "<br /><br />"}]}
+
+    status, body, _ = call(handler, api_event("api_predict", body=json.dumps(request)))
+
+    assert status == 422
+    assert isinstance(body, dict)
+    assert body["errors"] == [
+        {
+            "location": "body.reviews.1.text",
+            "message": "review 'r2' has no text left after cleaning (markup and spaces only)",
+        }
+    ]
+
+
+def test_given_the_model_fails_when_predicting_then_502_with_what_happened(
+    handler: ModuleType, sentiment_endpoint: SentimentEndpointServer
+) -> None:
+    sentiment_endpoint.fail_next(424, "ModelError", "model crashed")
+
+    status, body, _ = call(handler, api_event("api_predict"))
+
+    assert status == 502
+    assert isinstance(body, dict)
+    assert body["code"] == "ModelError"
+    assert body["message"].startswith("The sentiment model could not answer:")
+    assert "model crashed" in body["message"]
+
+
+def test_given_an_unexpected_failure_when_invoked_then_500_without_internals(
+    handler: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("secret table name reviews-test")
+
+    monkeypatch.setattr(handler.service, "list_jobs", broken)
+
+    status, body, _ = call(handler, api_event("api_list_jobs"))
+
+    assert status == 500
+    assert isinstance(body, dict)
+    assert "secret" not in json.dumps(body)
+    assert body["request_id"] == "Xy1Abc02IAMEYA="
+    assert "quote request id Xy1Abc02IAMEYA=" in body["message"]
