@@ -295,13 +295,14 @@ def _split_file(deps: PreprocessDependencies, upload: UploadedObject, job_id: st
             deps.objects.delete(settings.bucket_name, [message.key for message in messages])
             raise
         if rejections.count:
+            deps.results.put_rejected(job_id, rejections.excerpts(), expiration=_expiration(settings))
+            # Last: the S3 transfer manager closes the file it uploads.
             deps.objects.put_file(
                 settings.bucket_name,
                 f"{settings.rejected_prefix}{job_id}/rejected.jsonl",
                 rejections.file,
                 _JSONL,
             )
-            deps.results.put_rejected(job_id, rejections.excerpts(), expiration=_expiration(settings))
     total = rejections.count + sum(message.review_count for message in messages)
     deps.queue.send(messages)
     deps.jobs.mark_processing(job_id, total=total, rejected=rejections.count, chunks_total=len(messages))

@@ -43,7 +43,9 @@ def read_json_lines_rows(
             value = json.loads(text)
         except json.JSONDecodeError as error:
             yield RowError(
-                row, f"line {line.number}: invalid JSON ({error.msg} at column {error.colno})", text
+                row,
+                f"line {line.number}: invalid JSON ({error.msg.removesuffix(' at')} at column {error.colno})",
+                text,
             )
             continue
         if not isinstance(value, dict):
