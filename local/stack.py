@@ -24,6 +24,7 @@ import boto3
 import requests
 from moto.server import ThreadedMotoServer
 
+from local import s3_events
 from local.endpoint import EndpointHandler, EndpointServer
 from local.function_host import FunctionPool, Invocation
 from local.functions import FunctionSpec, function_specs, http_routes, sqs_event_sources
@@ -46,6 +47,7 @@ logging.getLogger("werkzeug").setLevel(logging.WARNING)
 DEFAULT_STACK_NAME = "review-sentiment-local"
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ARTIFACT = PROJECT_ROOT / "model" / "artifact" / "model.tar.gz"
+MODEL_KEY = "model/model.tar.gz"
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local",
     "AWS_SECRET_ACCESS_KEY": "local",
@@ -119,7 +121,11 @@ class LocalStack:
         self._model_artifact = model_artifact
         self._api_port = api_port
         self._write_state = write_state
-        self.names = LocalNames(stack_name, region, parameter_values(self.template, parameter_overrides))
+        overrides = dict(parameter_overrides or {})
+        if "ModelDataUrl" in self.template.get("Parameters", {}):
+            # As `make deploy` does: the artifact goes to a bucket (the local one), so CreateEndpoint holds.
+            overrides.setdefault("ModelDataUrl", f"s3://{self.bucket_name}/{MODEL_KEY}")
+        self.names = LocalNames(stack_name, region, parameter_values(self.template, overrides))
         self.resolver = Resolver(self.template, self.names)
         self.info: StackInfo | None = None
         self.pools: dict[str, FunctionPool] = {}
@@ -224,6 +230,7 @@ class LocalStack:
         return self.pools[function_id].invoke(event)
 
     def _start_moto(self) -> None:
+        s3_events.install()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()
         host, port = self._moto.get_host_and_port()
@@ -253,6 +260,8 @@ class LocalStack:
                     f"arn:{PARTITION}:dynamodb:{region}:{ACCOUNT_ID}:table/{physical}"
                 )
             elif kind == "AWS::SageMaker::Endpoint":
+                given = resource.get("Properties", {}).get("EndpointName")
+                physical = self.resolver.resolve_str(given, logical_id) if given else physical
                 names.attributes[(logical_id, "EndpointName")] = physical
                 names.refs[logical_id] = (
                     f"arn:{PARTITION}:sagemaker:{region}:{ACCOUNT_ID}:endpoint/{physical}"
@@ -349,6 +358,11 @@ class LocalStack:
         if not name:
             return ""
         handler = self._endpoint_handler or load_model_handler(self._model_artifact)
+        model_url = self.names.parameters.get("ModelDataUrl", "")
+        if self._endpoint_handler is None and model_url.startswith(f"s3://{self.bucket_name}/"):
+            # The artifact the endpoint serves is where ModelDataUrl says, as after `make deploy`.
+            key = model_url.removeprefix(f"s3://{self.bucket_name}/")
+            self.client("s3").upload_file(str(self._model_artifact), self.bucket_name, key)
         self._endpoint = EndpointServer(name, handler)
         self._endpoint.start()
         return name

@@ -1,0 +1,49 @@
+"""S3 event notifications as S3 sends them, from moto.
+
+moto delivers a bucket's notifications to SQS itself (in server mode too: the server runs in the emulator's
+process), but its event record (moto 5.2) leaves out fields every real S3 record carries: userIdentity,
+requestParameters, responseElements, s3.bucket.ownerIdentity, s3.object.sequencer/versionId. Powertools'
+S3Model requires them, so a function that parses real events correctly would reject moto's. It also encodes
+"/" in the object key, which S3 does not (S3 form-encodes the key but keeps "/").
+
+This bridge wraps moto's event builder once per process and completes each record, so what the preprocess
+function receives locally has the shape it receives on AWS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import threading
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote_plus
+
+from moto.s3 import notifications
+
+_installed = threading.Lock()
+_sequence = itertools.count(1)
+_ORIGINAL: Callable[..., dict[str, Any]] = notifications._get_s3_event
+
+
+def _complete_event(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict[str, Any]:
+    event = _ORIGINAL(event_name, bucket, key, notification_id)
+    request_id = hashlib.sha1(f"{bucket.name}/{key.name}/{next(_sequence)}".encode()).hexdigest()[:16].upper()
+    for record in event.get("Records", []):
+        record.setdefault("userIdentity", {"principalId": "AWS:AIDALOCALEMULATOR"})
+        record.setdefault("requestParameters", {"sourceIPAddress": "127.0.0.1"})
+        record.setdefault("responseElements", {"x-amz-request-id": request_id, "x-amz-id-2": request_id * 4})
+        s3 = record["s3"]
+        s3["bucket"].setdefault("ownerIdentity", {"principalId": "A1LOCALEMULATOR"})
+        s3["object"]["key"] = quote_plus(key.name, safe="/")
+        s3["object"].setdefault("sequencer", f"{next(_sequence):016X}")
+        version = getattr(key, "version_id", None)
+        if version and version != "null":
+            s3["object"].setdefault("versionId", str(version))
+    return event
+
+
+def install() -> None:
+    """Make moto's S3 notifications complete (idempotent; affects moto in this process only)."""
+    with _installed:
+        notifications._get_s3_event = _complete_event  # type: ignore[assignment]
