@@ -46,4 +46,4 @@ def _complete_event(event_name: str, bucket: Any, key: Any, notification_id: str
 def install() -> None:
     """Make moto's S3 notifications complete (idempotent; affects moto in this process only)."""
     with _installed:
-        notifications._get_s3_event = _complete_event  # type: ignore[assignment]
+        notifications._get_s3_event = _complete_event
