@@ -235,7 +235,7 @@ def test_given_a_limit_out_of_range_when_listing_then_422_says_which_and_why(han
 
     assert status == 422
     assert body == {
-        "message": "The request is not valid: query.limit input should be less than or equal to 100.",
+        "message": "The request is not valid (query.limit: input should be less than or equal to 100).",
         "errors": [{"location": "query.limit", "message": "Input should be less than or equal to 100"}],
     }
 
@@ -265,8 +265,8 @@ def test_given_a_predict_body_without_reviews_when_invoked_then_422_names_the_fi
 
     assert status == 422
     assert body == {
-        "message": "The request is not valid: body.reviews is required.",
-        "errors": [{"location": "body.reviews", "message": "is required"}],
+        "message": "The request is not valid (body.reviews: field required).",
+        "errors": [{"location": "body.reviews", "message": "Field required"}],
     }
 
 
@@ -275,8 +275,8 @@ def test_given_a_predict_body_that_is_not_json_when_invoked_then_422(handler: Mo
 
     assert status == 422
     assert isinstance(body, dict)
-    assert body["message"].startswith("The request is not valid:")
-    assert "is not valid JSON" in body["message"]
+    assert body["message"].startswith("The request is not valid (")
+    assert "not valid JSON" in body["message"]
 
 
 def test_given_a_review_with_no_text_after_cleaning_when_predicting_then_422_points_at_it(

@@ -186,8 +186,9 @@ def test_given_validation_errors_when_described_then_one_sentence_and_one_detail
     body = describe_validation_errors(errors)
 
     assert body.message == (
-        "The request is not valid: query.limit input should be less than or equal to 100; "
-        "body.reviews is required; body.extra is not a known field."
+        "The request is not valid (query.limit: input should be less than or equal to 100; "
+        "body.reviews: field required; "
+        "body.extra: unknown field: not part of the request schema (see /docs))."
     )
     assert body.errors is not None
     assert [detail.location for detail in body.errors] == ["query.limit", "body.reviews", "body.extra"]

@@ -171,16 +171,14 @@ def describe_validation_errors(errors: Sequence[Any]) -> ErrorBody:
     for error in errors:
         location = ".".join(str(part) for part in error.get("loc", ())) or "request"
         message = str(error.get("msg", "is not valid"))
-        if error.get("type") == "missing":
-            message = "is required"
-        elif error.get("type") == "extra_forbidden":
-            message = "is not a known field"
+        if error.get("type") == "extra_forbidden":
+            message = "Unknown field: not part of the request schema (see /docs)"
         elif error.get("type") == "json_invalid":
-            message = "is not valid JSON"
+            message = "Not valid JSON"
         details.append(ErrorDetail(location=location, message=message))
-    summary = "; ".join(f"{detail.location} {_lower_first(detail.message)}" for detail in details[:5])
-    more = f" (and {len(details) - 5} more)" if len(details) > 5 else ""
-    return ErrorBody(message=f"The request is not valid: {summary}{more}.", errors=details)
+    summary = "; ".join(f"{detail.location}: {_lower_first(detail.message)}" for detail in details[:5])
+    more = f"; and {len(details) - 5} more" if len(details) > 5 else ""
+    return ErrorBody(message=f"The request is not valid ({summary}{more}).", errors=details)
 
 
 def _lower_first(message: str) -> str:
