@@ -170,7 +170,7 @@ def _client_error(error: ClientError, endpoint_name: str) -> EndpointError:
     if code in {"ThrottlingException", "TooManyRequestsException"}:
         return EndpointError(
             f"the sentiment endpoint {endpoint_name!r} is throttling requests (still after retries); "
-            "try again later or raise EndpointMaxConcurrency",
+            "raise EndpointMaxConcurrency if this persists",
             code=code,
             retryable=True,
         )
