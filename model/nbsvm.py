@@ -27,24 +27,32 @@ def _quiet(_: str) -> None:
 
 
 def build_matrix(
-    texts: Sequence[str], spec: FeatureSpec, batch_size: int = 2000, progress: ProgressFn = _quiet
+    texts: Sequence[str],
+    spec: FeatureSpec,
+    batch_size: int = 2000,
+    progress: ProgressFn = _quiet,
+    counts: bool = False,
 ) -> sp.csr_matrix:
-    """Binary CSR matrix (documents x hashed features) built with the serving featurizer."""
+    """CSR matrix (documents x hashed features) built with the serving featurizer: 1 where a feature
+    occurs (what the model sees), or its occurrence count with counts=True (for the NB ratios)."""
     indptr = [np.zeros(1, dtype=np.int64)]
     indices: list[np.ndarray] = []
+    values: list[np.ndarray] = []
     total = 0
     started = time.perf_counter()
     for lo in range(0, len(texts), batch_size):
-        fz = featurize(texts[lo : lo + batch_size], spec)
-        counts = np.bincount(fz.doc, minlength=fz.n_docs)
-        indptr.append(total + np.cumsum(counts))
-        total += int(counts.sum())
+        fz = featurize(texts[lo : lo + batch_size], spec, counts=counts)
+        per_doc = np.bincount(fz.doc, minlength=fz.n_docs)
+        indptr.append(total + np.cumsum(per_doc))
+        total += int(per_doc.sum())
         indices.append(fz.feature)
+        if fz.count is not None:
+            values.append(fz.count.astype(np.float32))
         done = min(lo + batch_size, len(texts))
         if done == len(texts) or (lo // batch_size) % 5 == 4:
             progress(f"featurized {done}/{len(texts)} reviews ({time.perf_counter() - started:.1f}s)")
     ind = np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64)
-    data = np.ones(ind.shape[0], dtype=np.float32)
+    data = np.concatenate(values) if values else np.ones(ind.shape[0], dtype=np.float32)
     return sp.csr_matrix(
         (data, ind.astype(np.int32), np.concatenate(indptr)), shape=(len(texts), spec.n_features)
     )
@@ -57,6 +65,7 @@ class NBParams:
     beta: float = 1.0  # 1.0: plain NB-LR; < 1 interpolates toward the mean |w| (Wang & Manning)
     min_df: int = 2
     loss: str = "logistic"  # or "squared_hinge" (the paper's NBSVM)
+    nb_counts: bool = False  # NB ratios from occurrence counts (x holds counts) instead of presence
     max_iter: int = 1000
     tol: float = 1e-4
 
@@ -74,7 +83,9 @@ class NBModel:
 def fit_nb(
     x: sp.csr_matrix, y: np.ndarray, params: NBParams, seed: int = 42, sample_weight: np.ndarray | None = None
 ) -> NBModel:
-    """Fit NB-LR/NBSVM on a binary CSR matrix; returns shipped-form weights over all hashed features.
+    """Fit NB-LR/NBSVM on a CSR matrix; returns shipped-form weights over all hashed features.
+
+    x holds presence (1) or, for nb_counts, occurrence counts; the classifier always sees presence x r.
 
     sample_weight (pseudo-labeled rows may count less) weighs both the NB counts and the classifier's loss.
     """
@@ -83,11 +94,15 @@ def fit_nb(
     df = np.bincount(x.indices, minlength=n_features)
     kept = np.flatnonzero(df >= params.min_df)
     xk = x[:, kept].tocsr()
+    if not params.nb_counts:
+        xk.data = np.ones_like(xk.data)
     sw = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     p = params.alpha + np.asarray(xk.T @ (sw * (y == 1))).ravel()
     q = params.alpha + np.asarray(xk.T @ (sw * (y == 0))).ravel()
     r = np.log(p / p.sum()) - np.log(q / q.sum())
-    xr = xk @ sp.diags(r.astype(np.float32))
+    xb = xk.copy()
+    xb.data = np.ones_like(xb.data)
+    xr = xb @ sp.diags(r.astype(np.float32))
     if params.loss == "logistic":
         clf: LogisticRegression | LinearSVC = LogisticRegression(
             C=params.C,

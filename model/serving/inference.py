@@ -109,14 +109,15 @@ def _token_hashes(tokens: Sequence[str]) -> np.ndarray:
     return np.fromiter(map(table.__getitem__, tokens), dtype=np.uint64, count=len(tokens))
 
 
-def _unique_sorted(key: np.ndarray) -> np.ndarray:
+def _unique_sorted(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct values and the index where each run starts (faster than np.unique here)."""
     key = np.sort(key)
-    if key.shape[0] > 1:
-        keep = np.empty(key.shape[0], dtype=bool)
+    keep = np.empty(key.shape[0], dtype=bool)
+    if key.shape[0]:
         keep[0] = True
         np.not_equal(key[1:], key[:-1], out=keep[1:])
-        key = key[keep]
-    return key
+    starts = np.flatnonzero(keep)
+    return key[starts], starts
 
 
 def _ngram_hashes(
@@ -189,6 +190,7 @@ class Featurized:
     n_docs: int
     doc: np.ndarray  # int64
     feature: np.ndarray  # int64, in [0, spec.n_features)
+    count: np.ndarray | None = None  # how often each (document, feature) occurs, when asked for
 
 
 @dataclass
@@ -197,8 +199,8 @@ class _Prepared:
     tokens: list[list[str]] = field(default_factory=list)
 
 
-def featurize(texts: Sequence[str], spec: FeatureSpec) -> Featurized:
-    """Binary hashed features of a batch of raw texts."""
+def featurize(texts: Sequence[str], spec: FeatureSpec, counts: bool = False) -> Featurized:
+    """Binary hashed features of a batch of raw texts (with occurrence counts if asked)."""
     n_docs = len(texts)
     normalized = [normalize_text(t) for t in texts]
     tokens = [raw_tokens(t) for t in normalized]
@@ -228,8 +230,10 @@ def featurize(texts: Sequence[str], spec: FeatureSpec) -> Featurized:
     if not docs:
         return Featurized(n_docs, np.zeros(0, np.int64), np.zeros(0, np.int64))
     key = np.concatenate(docs) * np.int64(spec.n_features) + np.concatenate(feats)
-    key = _unique_sorted(key)
-    return Featurized(n_docs, key // spec.n_features, key % spec.n_features)
+    total = key.shape[0]
+    key, starts = _unique_sorted(key)
+    count = np.diff(starts, append=total) if counts else None
+    return Featurized(n_docs, key // spec.n_features, key % spec.n_features, count)
 
 
 def word_ngrams_with_features(text: str, spec: FeatureSpec) -> list[tuple[str, int]]:
