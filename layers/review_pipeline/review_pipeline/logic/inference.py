@@ -155,6 +155,7 @@ class ChunkClassifier:
         outcome.positive = sum(1 for result in results if result.label == "positive")
         outcome.negative = outcome.classified - outcome.positive
         outcome.rejected = len(rejected)
+        # A chunk with nothing sent to the model (every review too large) has no version of its own.
         outcome.counted = self.jobs.record_chunk(
             message.job_id,
             message.chunk_index,
