@@ -15,16 +15,20 @@ margins; refit on all labeled reviews for the shipped artifact.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a file (SageMaker script mode: python model/train.py --C 0.1 ...)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 import argparse
 import hashlib
 import json
 import os
 import shlex
-import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -209,7 +213,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--max-unsup", "--max_unsup", type=int, default=0, help="use at most N unlabeled reviews")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N labeled reviews (smoke tests)")
     ap.add_argument("--no-refit", action="store_true", help="ship the validation-split model (quick checks)")
-    args = ap.parse_args(argv)
+    args, unknown = ap.parse_known_args(argv)
+    if unknown:
+        log(f"ignoring unknown arguments: {unknown}")
     if not args.data:
         ap.error("--data is required (or set SM_CHANNEL_TRAIN)")
     return args
