@@ -59,7 +59,7 @@ class IncomingReview(BaseModel):
 
     text: str = Field(min_length=1)
     id: Annotated[OptionalStr, BeforeValidator(_id_to_str)] = Field(default=None, max_length=256)
-    movie_id: OptionalStr = Field(default=None, max_length=64)
+    movie_id: Annotated[OptionalStr, BeforeValidator(_id_to_str)] = Field(default=None, max_length=64)
     rating: Annotated[int | None, BeforeValidator(_blank_to_none)] = Field(default=None, ge=1, le=10)
     label: Annotated[
         Literal[0, 1] | None, BeforeValidator(_blank_to_none), BeforeValidator(_label_to_int)

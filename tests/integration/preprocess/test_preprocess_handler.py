@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 
 from review_pipeline.dal import keys
 from review_pipeline.dal.jobs import JobStore
@@ -327,3 +328,34 @@ def test_versioned_upload_reads_the_version_named_by_the_event(pipeline: Pipelin
     # Then the job read that version (2 rows), and records it
     job = pipeline.job_of("incoming/v.jsonl")
     assert (job.counts.total, job.source_version) == (2, first["VersionId"])
+
+
+def test_delivery_while_another_is_in_progress_is_retried_later_not_processed_twice(
+    pipeline: Pipeline,
+) -> None:
+    # Given another invocation is working on the same upload right now (its idempotency record is IN_PROGRESS,
+    # written through Powertools' own persistence layer exactly as the running invocation would have)
+    obj = pipeline.upload("incoming/busy.jsonl", jsonl(good_rows(3)))
+    event = pipeline.event_for(obj)
+    notification = preprocess.S3Notification.model_validate_json(event["Records"][0]["body"])
+    assert not isinstance(notification.root, preprocess.S3TestEvent)
+    upload = preprocess.uploaded_object(notification.root.Records[0], "incoming/")
+    assert upload is not None
+    running = DynamoDBPersistenceLayer(
+        table_name=pipeline.env["TABLE_NAME"], key_attr="pk", sort_key_attr="sk", expiry_attr="expiration"
+    )
+    running.configure(
+        IdempotencyConfig(event_key_jmespath="[bucket, key, revision]"),
+        function_name="review_pipeline.logic.preprocess._process_upload",
+    )
+    running.save_inprogress(data=upload.model_dump(mode="json"), remaining_time_in_millis=60_000)
+
+    # When SQS delivers the event a second time meanwhile
+    with pytest.raises(BatchProcessingError) as raised:
+        pipeline.invoke(event)
+    assert "IdempotencyAlreadyInProgressError" in str(raised.value)
+
+    # Then this delivery did no work: no job, no chunk, no message (SQS will redeliver it later)
+    assert JobStore(pipeline.table).list(limit=10, source_key="incoming/busy.jsonl").items == []
+    assert pipeline.keys_under("processed/") == []
+    assert pipeline.queued_messages() == []

@@ -33,6 +33,12 @@ def test_row_without_id_gets_row_based_id_and_numeric_id_becomes_text() -> None:
     assert numeric.review_id == "77"
 
 
+def test_numeric_movie_id_is_read_as_text() -> None:
+    record = check({"text": "x", "movie_id": 1375666})
+    assert isinstance(record, ReviewRecord)
+    assert record.movie_id == "1375666"
+
+
 def test_review_column_is_the_text() -> None:
     record = check({"review": "from the review column"})
     assert isinstance(record, ReviewRecord)
