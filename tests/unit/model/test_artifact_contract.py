@@ -176,3 +176,19 @@ def test_given_training_features_when_served_then_scores_equal_training_time_mar
     np.testing.assert_allclose(serve_side, train_side, rtol=1e-6, atol=1e-6)
     y = np.array([r.label for r in reviews])
     assert ((serve_side > 0) == y).mean() > 0.95
+
+
+def test_given_weights_hashed_by_another_featurizer_when_loaded_then_value_error(
+    small_model_dir: Path, tmp_path: Path
+) -> None:
+    # Given a copy of the model whose model.json says it was hashed differently
+    import shutil
+
+    copy = tmp_path / "model"
+    shutil.copytree(small_model_dir, copy)
+    meta = json.loads((copy / "model.json").read_text())
+    meta["features"]["hash"] = "some-other-hash-v0"
+    (copy / "model.json").write_text(json.dumps(meta))
+    # Then loading refuses instead of serving wrong scores
+    with pytest.raises(ValueError, match="hash"):
+        load_model(str(copy))
