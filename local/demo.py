@@ -17,7 +17,7 @@ from typing import Any
 
 import requests
 
-from local.stack import LocalStack, StackInfo
+from local.stack import LocalStack, StackInfo, stop_on_sigterm
 from local.template import PROJECT_ROOT
 
 SAMPLES_DIR = PROJECT_ROOT / "samples"
@@ -176,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=Path, default=SAMPLES_DIR, help="folder of review files to upload")
     parser.add_argument("--deadline", type=float, default=180.0, help="seconds to wait for every job")
     args = parser.parse_args(argv)
+    stop_on_sigterm()
     files = sample_files(args.samples)
     if not files:
         print(f"no review files in {args.samples}", file=sys.stderr)

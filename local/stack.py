@@ -15,20 +15,21 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Any
 
 import boto3
 import requests
-from moto.server import ThreadedMotoServer
 
 from local import s3_events
 from local.endpoint import EndpointHandler, EndpointServer
 from local.function_host import FunctionPool, Invocation
 from local.functions import FunctionSpec, function_specs, http_routes, sqs_event_sources
 from local.http_api import HttpApiServer
+from local.moto_server import SerializedMotoServer
 from local.pollers import SqsPoller
 from local.resolve import (
     ACCOUNT_ID,
@@ -132,7 +133,7 @@ class LocalStack:
         self.pollers: list[SqsPoller] = []
         self.specs: dict[str, FunctionSpec] = {}
         self.queue_urls: dict[str, str] = {}
-        self._moto: ThreadedMotoServer | None = None
+        self._moto: SerializedMotoServer | None = None
         self._endpoint: EndpointServer | None = None
         self._api: HttpApiServer | None = None
         self.moto_url = ""
@@ -231,7 +232,7 @@ class LocalStack:
 
     def _start_moto(self) -> None:
         s3_events.install()
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._moto = SerializedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()
         host, port = self._moto.get_host_and_port()
         self.moto_url = f"http://{host}:{port}"
@@ -411,6 +412,15 @@ class LocalStack:
     @property
     def child_pids(self) -> list[int]:
         return [pid for pool in self.pools.values() for pid in pool.pids]
+
+
+def stop_on_sigterm() -> None:
+    """Make SIGTERM unwind like Ctrl-C, so `with LocalStack()` blocks stop every part (no orphan hosts)."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def start_emulator(**options: Any) -> LocalStack:

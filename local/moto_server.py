@@ -1,0 +1,66 @@
+"""moto's threaded server, with its requests applied one at a time.
+
+moto's backends are not thread-safe: with several function environments writing at once (DynamoDB
+TransactWriteItems deep-copies a table while a batch write adds to it), moto 5.2 answers 500
+"dictionary changed size during iteration". AWS serializes nothing of the kind, but the emulator must not
+invent failures, so every request holds one lock while moto handles it. SQS ReceiveMessage is the exception:
+it may long-poll (WaitTimeSeconds), and moto guards a queue's messages with its own condition.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
+
+_FORM = "application/x-www-form-urlencoded"
+_MAX_PEEK_BYTES = 64 * 1024
+
+
+def _is_receive_message(environ: dict[str, Any]) -> bool:
+    if environ.get("HTTP_X_AMZ_TARGET", "") == "AmazonSQS.ReceiveMessage":  # SQS JSON protocol (boto3)
+        return True
+    if "Action=ReceiveMessage" in environ.get("QUERY_STRING", ""):
+        return True
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    if environ.get("CONTENT_TYPE", "").startswith(_FORM) and 0 < length <= _MAX_PEEK_BYTES:
+        # SQS query protocol (older clients, the AWS CLI v1): the action is in the form body; read it and
+        # put it back for moto.
+        body = environ["wsgi.input"].read(length)
+        environ["wsgi.input"] = io.BytesIO(body)
+        return b"Action=ReceiveMessage" in body
+    return False
+
+
+class _OneRequestAtATime:
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if _is_receive_message(environ):
+            return self._app(environ, start_response)
+        with self._lock:
+            # The body is produced inside the lock: moto builds it while it still reads its backends.
+            return list(self._app(environ, start_response))
+
+
+class SerializedMotoServer(ThreadedMotoServer):
+    """ThreadedMotoServer (moto 5.2) whose app handles one state-changing request at a time."""
+
+    def _server_entry(self) -> None:
+        app = _OneRequestAtATime(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(
+            self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+        )
+        self._server_ready_event.set()
+        self._server.serve_forever()
