@@ -23,7 +23,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  wrote the 'Model serving' section of {model_serving.DOC}", flush=True)
     if "end_to_end" in chosen:
         print("End-to-end benchmark on the local emulator...", flush=True)
-        markdown = end_to_end.to_markdown(end_to_end.run())
+        command = " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])])
+        markdown = end_to_end.to_markdown(end_to_end.run(command=command))
         end_to_end.write_section(markdown)
         print(markdown)
         print(f"  wrote the {end_to_end.SECTION!r} section of {end_to_end.DOC}", flush=True)
