@@ -30,6 +30,9 @@ class Settings(BaseModel):
     max_text_chars: int = Field(default=20_000, alias="MAX_TEXT_CHARS", ge=100)
     results_ttl_days: int = Field(default=0, alias="RESULTS_TTL_DAYS", ge=0)
     idempotency_ttl_seconds: int = Field(default=3600, alias="IDEMPOTENCY_TTL_SECONDS", ge=60)
+    # The maxReceiveCount of the queue this function consumes: a delivery with an ApproximateReceiveCount this
+    # high is the last before SQS dead-letters the message, so the function settles it instead of raising.
+    max_receive_count: int = Field(default=3, alias="MAX_RECEIVE_COUNT", ge=1)
 
 
 @lru_cache(maxsize=1)

@@ -81,6 +81,14 @@ def test_every_queue_hides_a_message_for_at_least_six_times_its_consumers_timeou
         assert visibility >= 6 * timeout + batching_window, (queue_id, function_id, visibility, timeout)
 
 
+def _parameter_of(template: dict[str, Any], value: Any) -> dict[str, Any]:
+    """The parameter a `!Ref Parameter` names."""
+    assert isinstance(value, dict), value
+    assert set(value) == {"Ref"}, value
+    parameter: dict[str, Any] = template["Parameters"][value["Ref"]]
+    return parameter
+
+
 def test_every_consumed_queue_dead_letters_after_a_bounded_number_of_receives(
     template: dict[str, Any],
 ) -> None:
@@ -89,12 +97,39 @@ def test_every_consumed_queue_dead_letters_after_a_bounded_number_of_receives(
         redrive = queue["RedrivePolicy"]
         dead_letter_id = _get_att_target(redrive["deadLetterTargetArn"])
         dead_letter = _resources(template)[dead_letter_id]
+        max_receive_count = _parameter_of(template, redrive["maxReceiveCount"])
 
-        assert 1 <= redrive["maxReceiveCount"] <= 10, queue_id
+        # Given any value the parameter allows, Then the count is bounded
+        assert max_receive_count["Type"] == "Number", queue_id
+        assert 1 <= max_receive_count["MinValue"] <= max_receive_count["Default"], queue_id
+        assert max_receive_count["Default"] <= max_receive_count["MaxValue"] <= 10, queue_id
         assert dead_letter["Type"] == "AWS::SQS::Queue"
         assert "RedrivePolicy" not in dead_letter["Properties"]
         # A standard queue's DLQ keeps the original enqueue time: it must outlive the source's retention.
         assert dead_letter["Properties"]["MessageRetentionPeriod"] > queue["MessageRetentionPeriod"], queue_id
+
+
+def test_every_consumer_is_told_its_queues_max_receive_count(template: dict[str, Any]) -> None:
+    # Given each SQS event source, its queue's redrive policy and the function's own environment
+    consumers = _sqs_consumers(template)
+    for function_id, queue_id, _ in consumers:
+        redrive = _resources(template)[queue_id]["Properties"]["RedrivePolicy"]
+        environment = _functions(template)[function_id]["Properties"]["Environment"]["Variables"]
+
+        # Then the function's MAX_RECEIVE_COUNT is the very value the queue dead-letters at
+        assert environment["MAX_RECEIVE_COUNT"] == redrive["maxReceiveCount"], function_id
+    # And each queue has a parameter of its own, at the defaults the documentation promises
+    assert {
+        queue_id: _resources(template)[queue_id]["Properties"]["RedrivePolicy"]["maxReceiveCount"]
+        for _, queue_id, _ in consumers
+    } == {
+        "IngestQueue": {"Ref": "IngestMaxReceiveCount"},
+        "InferenceQueue": {"Ref": "InferenceMaxReceiveCount"},
+    }
+    assert template["Parameters"]["IngestMaxReceiveCount"]["Default"] == 3
+    assert template["Parameters"]["InferenceMaxReceiveCount"]["Default"] == 5
+    # And it is not a global that one function could silently inherit from another's queue
+    assert "MAX_RECEIVE_COUNT" not in template["Globals"]["Function"]["Environment"]["Variables"]
 
 
 def test_every_queue_is_encrypted(template: dict[str, Any]) -> None:
