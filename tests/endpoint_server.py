@@ -84,11 +84,21 @@ class SentimentEndpointServer:
     invocations: list[Invocation] = field(default_factory=list)
     # Each queued failure answers one request: (HTTP status, SageMaker error code, message).
     queued_failures: list[tuple[int, str, str]] = field(default_factory=list)
+    # While set, every request (after the queued failures) is answered with this failure: an endpoint that is
+    # down, or throttling, for longer than any retry.
+    persistent_failure: tuple[int, str, str] | None = None
     # Rewrites a successful answer before it is sent (to test a model that breaks the contract).
     answer_rewriter: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     def fail_next(self, status: int, code: str, message: str) -> None:
         self.queued_failures.append((status, code, message))
+
+    def fail_every_request(self, status: int, code: str, message: str) -> None:
+        """Answer every request with this error until `recover()` (e.g. 424 ModelError, 400 Throttling)."""
+        self.persistent_failure = (status, code, message)
+
+    def recover(self) -> None:
+        self.persistent_failure = None
 
 
 def _make_handler(server_state: SentimentEndpointServer) -> type[BaseHTTPRequestHandler]:
@@ -103,6 +113,9 @@ def _make_handler(server_state: SentimentEndpointServer) -> type[BaseHTTPRequest
             server_state.invocations.append(Invocation(match["name"], body, content_type))
             if server_state.queued_failures:
                 self._send_error(*server_state.queued_failures.pop(0))
+                return
+            if server_state.persistent_failure is not None:
+                self._send_error(*server_state.persistent_failure)
                 return
             try:
                 answer, answer_type = server_state.scoring(body, content_type, self.headers.get("Accept", ""))

@@ -2,6 +2,7 @@
 
 Each message is one chunk; a chunk that fails is reported in batchItemFailures so only it is retried,
 and a message that is not a ChunkMessage is reported the same way (it ends in InferenceDeadLetterQueue).
+On a chunk's last delivery a failure is not reported: its unclassified reviews become rejected rows.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ processor = ChunkBatchProcessor(event_type=EventType.SQS, model=ChunkQueueRecord
 
 @tracer.capture_method
 def classify_record(record: ChunkQueueRecord) -> None:
-    outcome = classifier.classify(record.body)
+    outcome = classifier.classify_record(record)
     logger.info("Chunk processed", extra=outcome.model_dump(mode="json"))
 
 

@@ -91,20 +91,32 @@ class JobStore:
             raise
         return True
 
-    def fail(self, job_id: str, error: str) -> None:
-        """The file could not be processed: FAILED with a message the uploader can act on."""
-        now = utc_now()
-        self._table.update_item(
-            Key={"pk": keys.job_pk(job_id), "sk": keys.JOB_SK},
-            UpdateExpression="SET #status = :failed, #error = :error, updated_at = :now, finished_at = :now",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeNames={"#status": "status", "#error": "error"},
-            ExpressionAttributeValues={
-                ":failed": JobStatus.FAILED.value,
-                ":error": error[:1000],
-                ":now": now,
-            },
-        )
+    def fail(self, job_id: str, error: str, *, only_if_pending: bool = False) -> bool:
+        """The file could not be processed: FAILED with a message the uploader can act on.
+
+        With `only_if_pending`, a job whose chunks are already queued (PROCESSING or later) is left alone and
+        False is returned: its chunks will finish it.
+        """
+        condition = "attribute_exists(pk)"
+        values = {":failed": JobStatus.FAILED.value, ":error": error[:1000], ":now": utc_now()}
+        if only_if_pending:
+            condition += " AND #status = :pending"
+            values[":pending"] = JobStatus.PENDING.value
+        try:
+            self._table.update_item(
+                Key={"pk": keys.job_pk(job_id), "sk": keys.JOB_SK},
+                UpdateExpression=(
+                    "SET #status = :failed, #error = :error, updated_at = :now, finished_at = :now"
+                ),
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#status": "status", "#error": "error"},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as failure:
+            if only_if_pending and _is_condition_failure(failure):
+                return False
+            raise
+        return True
 
     # -- inference --------------------------------------------------------------------------------------
     def record_chunk(

@@ -5,6 +5,7 @@ Writes are keyed by (job, row), so writing the same chunk twice leaves the same 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
 _RESULT_FIELDS = set(ReviewResult.model_fields)
+_BATCH_GET_KEYS = 100  # BatchGetItem reads at most 100 keys per call
+_BATCH_GET_ATTEMPTS = 5
 _REJECTED_FIELDS = set(RejectedRow.model_fields)
 
 
@@ -71,6 +74,39 @@ class ResultStore:
                 batch.put_item(Item=item)
                 written += 1
         return written
+
+    def results_of_rows(self, job_id: str, rows: Iterable[int]) -> list[ReviewResult]:
+        """The stored results of these rows of a job (rows without a result are simply absent)."""
+        client = self._table.meta.client  # the resource's client takes plain Python values, like the Table
+        wanted = sorted(set(rows))
+        found: list[ReviewResult] = []
+        for start in range(0, len(wanted), _BATCH_GET_KEYS):
+            request: dict[str, Any] = {
+                self._table.name: {
+                    "Keys": [
+                        {"pk": keys.job_pk(job_id), "sk": keys.result_sk(row)}
+                        for row in wanted[start : start + _BATCH_GET_KEYS]
+                    ],
+                    "ConsistentRead": True,
+                }
+            }
+            for attempt in range(_BATCH_GET_ATTEMPTS):
+                response = client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self._table.name, []):
+                    found.append(
+                        ReviewResult.model_validate(
+                            {k: _plain(v) for k, v in item.items() if k in _RESULT_FIELDS}
+                        )
+                    )
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(0.05 * 2**attempt)  # DynamoDB hands back what it could not read when throttled
+            if request:
+                raise RuntimeError(
+                    f"DynamoDB left result reads of job {job_id} unprocessed {_BATCH_GET_ATTEMPTS} times"
+                )
+        return sorted(found, key=lambda result: result.row)
 
     def list_results(
         self, job_id: str, limit: int, cursor: str | None = None, sentiment: Sentiment | None = None

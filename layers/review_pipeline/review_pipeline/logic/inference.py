@@ -3,6 +3,13 @@
 Order matters for crash safety: results are written (idempotent puts keyed by job and row) before the chunk
 is counted (a transaction conditioned on the chunk's marker). A crash in between leaves the message on the
 queue; its redelivery rewrites the same results and then counts the chunk, exactly once.
+
+A chunk that fails (endpoint down or throttled beyond its retries, any unexpected error) raises, so SQS
+redelivers it; on its last delivery (ApproximateReceiveCount >= MAX_RECEIVE_COUNT, the queue's
+maxReceiveCount) it is given up instead: every review without a result becomes a rejected row saying what
+happened and what to do, the chunk is counted with them, and the job can finish (COMPLETED_WITH_ERRORS)
+rather than wait forever for a message in the dead-letter queue. Rejected reviews of a chunk are also
+written to rejected/<job_id>/chunk-<n:05d>.jsonl, in the line format of preprocess's rejected.jsonl.
 """
 
 from __future__ import annotations
@@ -19,11 +26,21 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import BaseModel, Json
 
-from review_pipeline.dal.chunks import ChunkReader
+from review_pipeline.chunking import chunk_key
+from review_pipeline.dal.chunks import ChunkReader, ChunkUnreadableError
 from review_pipeline.dal.jobs import JobStore
+from review_pipeline.dal.objects import ObjectStore
 from review_pipeline.dal.results import ResultStore
-from review_pipeline.endpoint import SentimentEndpoint, TooLargeReview
-from review_pipeline.models import ChunkMessage, JobStatus, RejectedRow, ReviewRecord, ReviewResult
+from review_pipeline.endpoint import (
+    EndpointError,
+    EndpointInstance,
+    SentimentEndpoint,
+    TooLargeReview,
+    plan_requests,
+)
+from review_pipeline.models import ChunkMessage, JobStatus, ReviewRecord, ReviewResult
+from review_pipeline.rejections import REJECTED_CONTENT_TYPE, RejectedRowsFile
+from review_pipeline.retries import describe_error, is_last_delivery
 
 if TYPE_CHECKING:
     from review_pipeline.settings import Settings
@@ -57,11 +74,21 @@ class ChunkOutcome(BaseModel):
     rejected: int = 0
     counted: bool = False  # False: the chunk had been counted before (a redelivery) or its job had failed
     job_status: JobStatus | None = None  # the final status, when this chunk finished the job
+    given_up: bool = False  # True: the last delivery failed too; unclassified reviews were rejected
 
 
 def text_excerpt(text: str, limit: int = TEXT_EXCERPT_CHARS) -> str:
     """At most `limit` characters of the cleaned text; a cut text ends with an ellipsis."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def not_classified_reason(error: Exception, attempts: int) -> str:
+    """The reason of a review whose chunk failed on every delivery: what happened and what to do."""
+    what = "the sentiment endpoint" if isinstance(error, EndpointError) else "classifying its chunk"
+    return (
+        f"not classified: {what} failed {attempts} times ({describe_error(error)}); "
+        "upload the file again to retry"
+    )
 
 
 def to_results(
@@ -98,23 +125,47 @@ class ChunkClassifier:
     endpoint: SentimentEndpoint
     jobs: JobStore
     results: ResultStore
+    objects: ObjectStore
     metrics: Metrics
+    bucket_name: str  # where rejected/ files are written (the pipeline's bucket)
+    rejected_prefix: str = "rejected/"
+    max_receive_count: int = 3  # the inference queue's maxReceiveCount
     results_ttl_days: int = 0
 
     @classmethod
     def from_settings(cls, settings: Settings, metrics: Metrics) -> ChunkClassifier:
         table = boto3.resource("dynamodb").Table(settings.table_name)
+        s3 = boto3.client("s3")
         return cls(
-            chunks=ChunkReader(boto3.client("s3")),
+            chunks=ChunkReader(s3),
             endpoint=SentimentEndpoint(settings.endpoint_name, settings.max_payload_bytes),
             jobs=JobStore(table),
             results=ResultStore(table),
+            objects=ObjectStore(s3),
             metrics=metrics,
+            bucket_name=settings.bucket_name,
+            rejected_prefix=settings.rejected_prefix,
+            max_receive_count=settings.max_receive_count,
             results_ttl_days=settings.results_ttl_days,
         )
 
+    def classify_record(self, record: ChunkQueueRecord) -> ChunkOutcome:
+        """Classify the chunk an InferenceQueue message names, knowing which delivery of it this is."""
+        return self.classify(record.body, receive_count=int(record.attributes.ApproximateReceiveCount))
+
     @tracer.capture_method
-    def classify(self, message: ChunkMessage) -> ChunkOutcome:
+    def classify(self, message: ChunkMessage, receive_count: int = 1) -> ChunkOutcome:
+        """Classify one chunk; a failure raises (SQS retries), except on the message's last delivery."""
+        try:
+            return self._classify(message)
+        except JobNotFoundError:
+            raise  # no job to attribute the reviews to: the dead-letter queue keeps the message
+        except Exception as error:
+            if not is_last_delivery(receive_count, self.max_receive_count):
+                raise
+            return self._give_up(message, error, receive_count)
+
+    def _classify(self, message: ChunkMessage) -> ChunkOutcome:
         outcome = ChunkOutcome(job_id=message.job_id, chunk_index=message.chunk_index)
         job = self.jobs.get(message.job_id)
         if job is None:
@@ -145,16 +196,15 @@ class ChunkClassifier:
 
         labels = {int(p.id): (p.label, p.score) for p in answer.predictions}
         results = to_results(message.job_id, records, labels, answer.model_version)
-        rejected = self._too_large_rows(records, answer.too_large)
-        expiration = self._expiration()
-        self.results.put_results(results, expiration=expiration)
-        if rejected:
-            self.results.put_rejected(message.job_id, rejected, expiration=expiration)
+        self.results.put_results(results, expiration=self._expiration())
+        with RejectedRowsFile() as rejected:
+            self._add_too_large(rejected, records, answer.too_large)
+            self._store_rejected(message, rejected)
 
         outcome.classified = len(results)
         outcome.positive = sum(1 for result in results if result.label == "positive")
         outcome.negative = outcome.classified - outcome.positive
-        outcome.rejected = len(rejected)
+        outcome.rejected = rejected.count
         # A chunk with nothing sent to the model (every review too large) has no version of its own.
         outcome.counted = self.jobs.record_chunk(
             message.job_id,
@@ -172,18 +222,104 @@ class ChunkClassifier:
         outcome.job_status = self.jobs.finish_if_done(message.job_id)
         return outcome
 
-    def _too_large_rows(
-        self, records: list[ReviewRecord], too_large: list[TooLargeReview]
-    ) -> list[RejectedRow]:
+    def _give_up(self, message: ChunkMessage, error: Exception, receive_count: int) -> ChunkOutcome:
+        """The last delivery failed too: reject what has no result, count the chunk once, close the job.
+
+        Any error in here raises (with the original as its context): the message then goes to the
+        dead-letter queue, as it would have without this.
+        """
+        outcome = ChunkOutcome(job_id=message.job_id, chunk_index=message.chunk_index, given_up=True)
+        where = {**outcome.model_dump(include={"job_id", "chunk_index"}), "receive_count": receive_count}
+        if self.jobs.is_chunk_recorded(message.job_id, message.chunk_index):
+            # Counted by an earlier delivery; what failed came after (closing the job), nothing to reject.
+            outcome.job_status = self.jobs.finish_if_done(message.job_id)
+            return outcome
+        try:
+            records = self.chunks.read(message.bucket, message.key)
+        except ChunkUnreadableError as unreadable:
+            return self._fail_job(message, outcome, unreadable, receive_count)
+        # An earlier delivery may have stored some results before it failed: those reviews are classified.
+        stored = self.results.results_of_rows(message.job_id, [record.row for record in records])
+        classified = {result.row for result in stored}
+        pending = [record for record in records if record.row not in classified]
+        reason = not_classified_reason(error, receive_count)
+        # Reviews the endpoint could never take keep that reason: uploading them again would not help.
+        _, too_large = plan_requests(
+            [EndpointInstance(id=str(record.row), text=record.text) for record in pending],
+            explain=False,
+            max_payload_bytes=self.endpoint.max_payload_bytes,
+        )
+        never_sendable = {review.id: review.reason for review in too_large}
+        with RejectedRowsFile() as rejected:
+            for record in pending:
+                rejected.add(record.row, never_sendable.get(str(record.row), reason), record.text)
+            self._store_rejected(message, rejected)
+
+        outcome.classified = len(stored)
+        outcome.positive = sum(1 for result in stored if result.label == "positive")
+        outcome.negative = outcome.classified - outcome.positive
+        outcome.rejected = rejected.count
+        job = self.jobs.get(message.job_id)
+        model_version = next((result.model_version for result in stored), None)
+        outcome.counted = self.jobs.record_chunk(
+            message.job_id,
+            message.chunk_index,
+            positive=outcome.positive,
+            negative=outcome.negative,
+            model_version=model_version or (job.model_version if job else None) or "unknown",
+            rejected=outcome.rejected,
+        )
+        if outcome.counted:
+            self.metrics.add_metric(name="ChunksGivenUp", unit=MetricUnit.Count, value=1)
+            self.metrics.add_metric(name="ReviewsClassified", unit=MetricUnit.Count, value=outcome.classified)
+            self.metrics.add_metric(name="PositiveReviews", unit=MetricUnit.Count, value=outcome.positive)
+            self.metrics.add_metric(name="NegativeReviews", unit=MetricUnit.Count, value=outcome.negative)
+        outcome.job_status = self.jobs.finish_if_done(message.job_id)
+        logger.exception(
+            "Chunk failed on its last delivery: its unclassified reviews are rejected with the reason",
+            extra={**where, "rejected": outcome.rejected, "reason": reason},
+        )
+        return outcome
+
+    def _fail_job(
+        self, message: ChunkMessage, outcome: ChunkOutcome, error: ChunkUnreadableError, receive_count: int
+    ) -> ChunkOutcome:
+        """The chunk itself cannot be read, so its reviews cannot be named: the job fails with the reason."""
+        self.jobs.fail(
+            message.job_id,
+            f"{message.review_count} reviews (chunk {message.chunk_index}) were not classified after "
+            f"{receive_count} attempts: {error}; upload the file again",
+        )
+        self.metrics.add_metric(name="ChunksGivenUp", unit=MetricUnit.Count, value=1)
+        logger.exception(
+            "Chunk unreadable on its last delivery: job FAILED",
+            extra={"job_id": message.job_id, "key": message.key, "receive_count": receive_count},
+        )
+        outcome.job_status = JobStatus.FAILED
+        return outcome
+
+    def _add_too_large(
+        self, rejected: RejectedRowsFile, records: list[ReviewRecord], too_large: list[TooLargeReview]
+    ) -> None:
         by_row = {str(record.row): record for record in records}
-        return [
-            RejectedRow(
-                row=by_row[review.id].row,
-                reason=review.reason,
-                raw_excerpt=by_row[review.id].text[:RAW_EXCERPT_CHARS],
-            )
-            for review in too_large
-        ]
+        for review in too_large:
+            rejected.add(by_row[review.id].row, review.reason, by_row[review.id].text)
+
+    def _store_rejected(self, message: ChunkMessage, rejected: RejectedRowsFile) -> None:
+        """Rejected reviews of a chunk: in the table, and as rejected/<job_id>/chunk-<n:05d>.jsonl."""
+        if not rejected.count:
+            return
+        self.results.put_rejected(
+            message.job_id, rejected.excerpts(RAW_EXCERPT_CHARS), expiration=self._expiration()
+        )
+        # Last: the S3 transfer manager closes the file it uploads.
+        self.objects.put_file(
+            self.bucket_name,
+            # Named like the chunk it comes from (same scheme as processed/), under the rejected prefix.
+            chunk_key(self.rejected_prefix, message.job_id, message.chunk_index),
+            rejected.file,
+            REJECTED_CONTENT_TYPE,
+        )
 
     def _expiration(self) -> int | None:
         if not self.results_ttl_days:

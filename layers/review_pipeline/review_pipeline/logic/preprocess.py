@@ -12,15 +12,15 @@ For each S3 record of an ingest queue message (`handle_notification`):
      file that breaks halfway never sends work for a job that then fails.
 
 A file that cannot be read (FileFormatError, object gone) fails its job with the reason and is not retried;
-any other error (throttling, network) propagates so SQS redelivers the message and, after maxReceiveCount, the
-DLQ keeps it.
+any other error (throttling, network, access denied) propagates so SQS redelivers the message, except on its
+last delivery (ApproximateReceiveCount >= MAX_RECEIVE_COUNT, the queue's maxReceiveCount): then the job is
+FAILED with the error and what to do, instead of staying PENDING while the message sits in the DLQ. Only a
+message that names no file to attribute the error to still ends in the DLQ.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
@@ -47,8 +47,10 @@ from review_pipeline.dal.objects import ObjectMissingError, ObjectStore
 from review_pipeline.dal.queue import ChunkQueue
 from review_pipeline.dal.results import ResultStore
 from review_pipeline.logic.validation import RowValidator
-from review_pipeline.models import ChunkMessage, JobStatus, RejectedRow, ReviewRecord
+from review_pipeline.models import ChunkMessage, JobStatus, ReviewRecord
 from review_pipeline.readers import DEFAULT_MAX_LINE_BYTES, FileFormatError, ParsedRow, RowError, read_rows
+from review_pipeline.rejections import REJECTED_CONTENT_TYPE, RejectedRowsFile, rejected_file_key
+from review_pipeline.retries import describe_error, error_code, is_last_delivery
 from review_pipeline.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -60,10 +62,9 @@ metrics = Metrics()
 
 JOB_ID_HEX_CHARS = 20
 RAW_EXCERPT_CHARS = 300
-# Rejected rows stay in memory up to this size, then spill to /tmp, so a file of only bad rows cannot
-# exhaust memory.
-_REJECTED_SPOOL_BYTES = 8 << 20
 _JSONL = "application/x-ndjson"
+# Codes of errors a policy or permission causes (moto answers a bucket policy's deny with a bare 403).
+_ACCESS_CODES = {"AccessDenied", "AccessDeniedException", "AllAccessDisabled", "403"}
 
 
 # -- event shapes --------------------------------------------------------------------------------------------
@@ -175,11 +176,23 @@ def dependencies() -> PreprocessDependencies:
 
 
 # -- entry point --------------------------------------------------------------------------------------------
+def handle_ingest_record(
+    record: IngestQueueRecord, lambda_context: LambdaContext | None = None
+) -> list[FileOutcome]:
+    """Process the files of one ingest queue message, knowing which delivery of the message this is."""
+    receive_count = int(record.attributes.ApproximateReceiveCount)
+    return handle_notification(record.body, lambda_context, receive_count=receive_count)
+
+
 @tracer.capture_method
 def handle_notification(
-    notification: S3Notification, lambda_context: LambdaContext | None = None
+    notification: S3Notification, lambda_context: LambdaContext | None = None, receive_count: int = 1
 ) -> list[FileOutcome]:
-    """Process every uploaded file an ingest queue message names; what happened to each."""
+    """Process every uploaded file an ingest queue message names; what happened to each.
+
+    `receive_count` is the message's ApproximateReceiveCount: on its last delivery a file that fails with an
+    unexpected error fails its job instead of raising.
+    """
     event = notification.root
     if isinstance(event, S3TestEvent):
         logger.info(
@@ -195,7 +208,8 @@ def handle_notification(
     for record in event.Records:
         upload = uploaded_object(record, deps.settings.incoming_prefix)
         if upload is not None:
-            outcomes.append(deps.process_upload(upload=upload))
+            # Only `upload` keys the idempotency record; receive_count is passed through to the function.
+            outcomes.append(deps.process_upload(upload=upload, receive_count=receive_count))
     return outcomes
 
 
@@ -224,7 +238,7 @@ def uploaded_object(record: S3RecordModel, incoming_prefix: str) -> UploadedObje
 
 
 # -- one file ------------------------------------------------------------------------------------------------
-def _process_upload(*, upload: UploadedObject) -> FileOutcome:
+def _process_upload(*, upload: UploadedObject, receive_count: int = 1) -> FileOutcome:
     deps = dependencies()
     job_id = job_id_for(upload)
     where = {"job_id": job_id, "bucket": upload.bucket, "key": upload.key}
@@ -255,6 +269,10 @@ def _process_upload(*, upload: UploadedObject) -> FileOutcome:
         metrics.add_metric(name="FilesFailed", unit=MetricUnit.Count, value=1)
         logger.warning(f"File cannot be processed: {message}", extra=where)
         return FileOutcome(job_id=job_id, status="failed", error=message)
+    except Exception as error:
+        if not is_last_delivery(receive_count, deps.settings.max_receive_count):
+            raise  # SQS redelivers the message; the job stays PENDING until then
+        return _give_up(deps, upload, job_id, error, receive_count)
     metrics.add_metric(name="FilesProcessed", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="RowsRead", unit=MetricUnit.Count, value=outcome.rows)
     metrics.add_metric(name="RowsRejected", unit=MetricUnit.Count, value=outcome.rejected)
@@ -263,13 +281,51 @@ def _process_upload(*, upload: UploadedObject) -> FileOutcome:
     return outcome
 
 
+def _give_up(
+    deps: PreprocessDependencies, upload: UploadedObject, job_id: str, error: Exception, receive_count: int
+) -> FileOutcome:
+    """The last delivery failed too: the job is FAILED with the error and what to do, and nothing raises.
+
+    Returning (not raising) also stores the idempotency record, which only this upload's redeliveries
+    match: an upload of the key again is a new version (or etag and sequencer), hence a new job.
+    """
+    message = give_up_message(upload.key, error, receive_count)
+    where = {"job_id": job_id, "bucket": upload.bucket, "key": upload.key, "receive_count": receive_count}
+    if not deps.jobs.fail(job_id, message, only_if_pending=True):
+        # Every chunk was queued before the error (only closing the job failed): inference finishes it.
+        logger.warning("Last delivery failed after the file was queued; job left as it is", extra=where)
+        return FileOutcome(job_id=job_id, status="queued", error=message)
+    metrics.add_metric(name="FilesFailed", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="FilesGivenUp", unit=MetricUnit.Count, value=1)
+    logger.exception(f"File failed on its last delivery; job FAILED: {message}", extra=where)
+    return FileOutcome(job_id=job_id, status="failed", error=message)
+
+
+def give_up_message(key: str, error: Exception, attempts: int) -> str:
+    """What failed, how often, and what the uploader (or the operator) can do about it."""
+    code = error_code(error)
+    if code in _ACCESS_CODES:
+        advice = (
+            "access was denied: check the bucket policy (and the KMS key, if any) lets the "
+            "PreprocessFunction read incoming/ and write processed/ and rejected/, then upload the file again"
+        )
+    elif code == "InvalidObjectState":
+        advice = (
+            "the object is archived (e.g. the GLACIER storage class): upload it again with the STANDARD "
+            "storage class"
+        )
+    else:
+        advice = "upload the file again; if it keeps failing, the PreprocessFunction logs have the details"
+    return f"could not process {key} after {attempts} attempts ({describe_error(error)}); {advice}"
+
+
 @tracer.capture_method
 def _split_file(deps: PreprocessDependencies, upload: UploadedObject, job_id: str) -> FileOutcome:
     settings = deps.settings
     validator = RowValidator(settings.max_text_chars)
     messages: list[ChunkMessage] = []
     max_line_bytes = max(DEFAULT_MAX_LINE_BYTES, 8 * settings.max_text_chars)
-    with _Rejections() as rejections:
+    with RejectedRowsFile() as rejections:
         try:
             with closing(deps.objects.open(upload.bucket, upload.key, upload.version_id)) as body:
                 rows = read_rows(body, upload.key, max_line_bytes)
@@ -295,13 +351,15 @@ def _split_file(deps: PreprocessDependencies, upload: UploadedObject, job_id: st
             deps.objects.delete(settings.bucket_name, [message.key for message in messages])
             raise
         if rejections.count:
-            deps.results.put_rejected(job_id, rejections.excerpts(), expiration=_expiration(settings))
+            deps.results.put_rejected(
+                job_id, rejections.excerpts(RAW_EXCERPT_CHARS), expiration=_expiration(settings)
+            )
             # Last: the S3 transfer manager closes the file it uploads.
             deps.objects.put_file(
                 settings.bucket_name,
-                f"{settings.rejected_prefix}{job_id}/rejected.jsonl",
+                rejected_file_key(settings.rejected_prefix, job_id, "rejected.jsonl"),
                 rejections.file,
-                _JSONL,
+                REJECTED_CONTENT_TYPE,
             )
     total = rejections.count + sum(message.review_count for message in messages)
     deps.queue.send(messages)
@@ -317,48 +375,15 @@ def _split_file(deps: PreprocessDependencies, upload: UploadedObject, job_id: st
 
 
 def _accepted(
-    rows: Iterable[ParsedRow | RowError], validator: RowValidator, rejections: _Rejections
+    rows: Iterable[ParsedRow | RowError], validator: RowValidator, rejections: RejectedRowsFile
 ) -> Iterator[ReviewRecord]:
     """The rows that became reviews; every other row goes to `rejections` with its reason."""
     for row in rows:
         checked = validator.check(row) if isinstance(row, ParsedRow) else row
         if isinstance(checked, RowError):
-            rejections.add(checked)
+            rejections.add(checked.row, checked.reason, checked.raw)
         else:
             yield checked
-
-
-class _Rejections:
-    """Rejected rows of one file, as the lines of rejected.jsonl (row, reason, the full raw row).
-
-    They stay in memory up to a few MB, then spill to /tmp, so a file of only bad rows cannot exhaust memory;
-    the table gets them back one at a time, with the raw row cut to an excerpt.
-    """
-
-    def __init__(self) -> None:
-        self.file = tempfile.SpooledTemporaryFile(max_size=_REJECTED_SPOOL_BYTES)  # noqa: SIM115 - see __exit__
-        self.count = 0
-
-    def add(self, rejected: RowError) -> None:
-        line = {"row": rejected.row, "reason": rejected.reason, "raw": rejected.raw}
-        self.file.write(json.dumps(line, ensure_ascii=False).encode("utf-8") + b"\n")
-        self.count += 1
-
-    def excerpts(self) -> Iterator[RejectedRow]:
-        self.file.seek(0)
-        for line in self.file:
-            rejected = json.loads(line)
-            yield RejectedRow(
-                row=rejected["row"],
-                reason=rejected["reason"],
-                raw_excerpt=rejected["raw"][:RAW_EXCERPT_CHARS],
-            )
-
-    def __enter__(self) -> _Rejections:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.file.close()
 
 
 def _expiration(settings: Settings) -> int | None:
