@@ -127,6 +127,9 @@ class ReviewResult(BaseModel):
     movie_id: str | None = None
     rating: int | None = None
     given_label: Literal[0, 1] | None = None
+    # Which processed/ chunk holds the review's full text (the result keeps only an excerpt), so the text can
+    # be read again, e.g. to explain the result. None on results stored before it was recorded.
+    chunk_index: int | None = Field(default=None, ge=0)
 
 
 class JobStatus(StrEnum):

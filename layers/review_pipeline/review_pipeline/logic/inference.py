@@ -92,9 +92,16 @@ def not_classified_reason(error: Exception, attempts: int) -> str:
 
 
 def to_results(
-    job_id: str, records: list[ReviewRecord], labels: Mapping[int, tuple[str, float]], model_version: str
+    job_id: str,
+    records: list[ReviewRecord],
+    labels: Mapping[int, tuple[str, float]],
+    model_version: str,
+    chunk_index: int | None = None,
 ) -> list[ReviewResult]:
-    """One ReviewResult per classified record; labels maps a record's row to (label, score)."""
+    """One ReviewResult per classified record; labels maps a record's row to (label, score).
+
+    chunk_index is the chunk the records were read from: where each result's full text stays.
+    """
     results = []
     for record in records:
         if record.row not in labels:
@@ -113,6 +120,7 @@ def to_results(
                     "movie_id": record.movie_id,
                     "rating": record.rating,
                     "given_label": record.given_label,
+                    "chunk_index": chunk_index,
                 }
             )
         )
@@ -195,7 +203,7 @@ class ChunkClassifier:
         )
 
         labels = {int(p.id): (p.label, p.score) for p in answer.predictions}
-        results = to_results(message.job_id, records, labels, answer.model_version)
+        results = to_results(message.job_id, records, labels, answer.model_version, message.chunk_index)
         self.results.put_results(results, expiration=self._expiration())
         with RejectedRowsFile() as rejected:
             self._add_too_large(rejected, records, answer.too_large)
