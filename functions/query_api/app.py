@@ -1,4 +1,4 @@
-"""QueryApiFunction: the HTTP API over jobs, results and on-demand predictions (see logic/query.py).
+"""QueryApiFunction: the HTTP API over jobs, results, explanations and predictions (see logic/query.py).
 
 Routes are exactly the HttpApi events of QueryApiFunction in template.yaml. Every error answer is JSON
 `{"message": "<sentence>", ...}`; the OpenAPI document is at /openapi.json and Swagger UI at /docs.
@@ -30,7 +30,9 @@ from review_pipeline.logic.query import (
     PredictResponse,
     QueryService,
     RejectedList,
+    ReviewExplanation,
     ReviewList,
+    RowNotExplainableError,
     UnpredictableReviewsError,
     describe_validation_errors,
 )
@@ -47,8 +49,9 @@ app.configure_openapi(
     title="Review Sentiment API",
     version="1.0.0",
     description=(
-        "Jobs of uploaded review files, their classified reviews and rejected rows, and on-demand sentiment "
-        "predictions from the same model. Lists are paged: pass back `cursor` for the next page."
+        "Jobs of uploaded review files, their classified reviews (each explainable on request) and rejected "
+        "rows, and on-demand sentiment predictions from the same model. Lists are paged: pass back `cursor` "
+        "for the next page."
     ),
 )
 app.enable_swagger(path="/docs")
@@ -56,6 +59,7 @@ app.enable_swagger(path="/docs")
 Limit = Annotated[int, Query(ge=1, le=100, description="Items per page, 1 to 100.")]
 Cursor = Annotated[str | None, Query(description="The cursor of the previous page.")]
 JobId = Annotated[str, Path(min_length=1, max_length=128, description="The job's id.")]
+Row = Annotated[int, Path(ge=1, description="1-based data row in the uploaded file, as the results list it.")]
 
 
 def _error(description: str) -> OpenAPIResponse:
@@ -65,6 +69,7 @@ def _error(description: str) -> OpenAPIResponse:
 _BAD_REQUEST = _error("The request is not valid.")
 _INVALID = _error("A parameter or the body is not valid; `errors` lists each problem.")
 _NO_JOB = _error("No job with this id.")
+_ENDPOINT_FAILED = _error("The sentiment model could not answer.")
 
 
 # ------------------------------------------------------------------------------------------------ routes
@@ -119,13 +124,37 @@ def list_job_rejected(job_id: JobId, limit: Limit = 20, cursor: Cursor = None) -
     return service.list_rejected(job_id, limit=limit, cursor=cursor)
 
 
+@app.get(
+    "/jobs/<job_id>/reviews/<row>/explanation",
+    summary="Explain a stored result with the current model",
+    description=(
+        "Reads the review's full text again and asks the sentiment endpoint, as it is now, for the label, "
+        "score and the n-grams that pushed the review most toward positive and toward negative. The answer "
+        "also carries what was stored when the job ran (`stored_label`, `stored_score`, "
+        "`stored_model_version`): when `model_version` differs from `stored_model_version`, the model has "
+        "changed since, and the explanation is the new model's."
+    ),
+    responses={
+        200: {"description": "The current model's explanation, and the stored result."},
+        404: _error(
+            "No job with this id, or no result for this row (e.g. a rejected row: see "
+            "/jobs/{job_id}/rejected), or the review's text is no longer stored."
+        ),
+        422: _INVALID,
+        502: _ENDPOINT_FAILED,
+    },
+)
+def explain_job_review(job_id: JobId, row: Row) -> ReviewExplanation:
+    return service.explain_review(job_id, row)
+
+
 @app.post(
     "/predict",
     summary="Classify up to 100 reviews now",
     responses={
         200: {"description": "One prediction per review, in request order."},
         422: _INVALID,
-        502: _error("The sentiment model could not answer."),
+        502: _ENDPOINT_FAILED,
     },
 )
 def predict(request: Annotated[PredictRequest, Body()]) -> PredictResponse:
@@ -160,6 +189,13 @@ def invalid_cursor(error: InvalidCursorError) -> Response[dict[str, Any]]:
 @app.exception_handler(JobNotFoundError)
 def unknown_job(error: JobNotFoundError) -> Response[dict[str, Any]]:
     return _json_error(HTTPStatus.NOT_FOUND, ErrorBody(message=str(error)), job_id=error.job_id)
+
+
+@app.exception_handler(RowNotExplainableError)
+def row_not_explainable(error: RowNotExplainableError) -> Response[dict[str, Any]]:
+    return _json_error(
+        HTTPStatus.NOT_FOUND, ErrorBody(message=str(error)), job_id=error.job_id, row=error.row
+    )
 
 
 @app.not_found

@@ -108,6 +108,13 @@ class ResultStore:
                 )
         return sorted(found, key=lambda result: result.row)
 
+    def rejected_of_row(self, job_id: str, row: int) -> RejectedRow | None:
+        """The rejected row `row` of a job, or None when that row was not rejected."""
+        item = self._table.get_item(Key={"pk": keys.job_pk(job_id), "sk": keys.rejected_sk(row)}).get("Item")
+        if item is None:
+            return None
+        return RejectedRow.model_validate({k: _plain(v) for k, v in item.items() if k in _REJECTED_FIELDS})
+
     def list_results(
         self, job_id: str, limit: int, cursor: str | None = None, sentiment: Sentiment | None = None
     ) -> Page[ReviewResult]:
