@@ -228,12 +228,13 @@ def featurize(texts: Sequence[str], spec: FeatureSpec, counts: bool = False) -> 
     if not docs:
         return Featurized(n_docs, np.zeros(0, np.int64), np.zeros(0, np.int64))
     # One sortable key per (document, feature); 32-bit keys sort about twice as fast when they fit.
-    dtype = np.uint32 if n_docs * spec.n_features < (1 << 32) else np.int64
-    key = np.concatenate(docs).astype(dtype) * dtype(spec.n_features) + np.concatenate(feats).astype(dtype)
+    dtype = np.dtype(np.uint32) if n_docs * spec.n_features < (1 << 32) else np.dtype(np.int64)
+    width = np.asarray(spec.n_features, dtype=dtype)
+    key = np.add(np.multiply(np.concatenate(docs).astype(dtype), width), np.concatenate(feats).astype(dtype))
     total = key.shape[0]
     key, starts = _unique_sorted(key)
     count = np.diff(starts, append=total) if counts else None
-    doc, feature = np.divmod(key, dtype(spec.n_features))
+    doc, feature = np.divmod(key, width)
     return Featurized(n_docs, doc.astype(np.int64), feature.astype(np.int64), count)
 
 
