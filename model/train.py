@@ -278,9 +278,11 @@ def cross_validate(
     u: sp.csr_matrix | None,
     cfg: TrainConfig,
     folds: int,
-) -> dict[str, Any]:
+    progress: bool = True,
+) -> tuple[dict[str, Any], np.ndarray]:
     """GroupKFold by movie: out-of-fold margins for every review. Platt (a, b) is fit on all of them (the
-    shipped calibration); its ECE is measured fold by fold with Platt fit on the other folds' margins."""
+    shipped calibration); its ECE is measured fold by fold with Platt fit on the other folds' margins.
+    Returns the metrics and the cross-fitted calibrated P(positive) of every review."""
     groups = [r.movie_id or f"review:{r.id}" for r in reviews]
     oof = np.empty(len(y), dtype=np.float64)
     fold_of = np.empty(len(y), dtype=np.int64)
@@ -290,14 +292,15 @@ def cross_validate(
         oof[va] = model.margins(x[va])
         fold_of[va] = k
         accs.append(float(((oof[va] > 0) == y[va]).mean()))
-        log(f"cross-validation fold {k + 1}/{folds}: accuracy {accs[-1]:.4f} on {len(va)} reviews")
+        if progress:
+            log(f"cross-validation fold {k + 1}/{folds}: accuracy {accs[-1]:.4f} on {len(va)} reviews")
     probs = np.empty(len(y), dtype=np.float64)
     for k in range(folds):
         other, this = fold_of != k, fold_of == k
         a_k, b_k = fit_platt(oof[other], y[other])
         probs[this] = apply_platt(oof[this], a_k, b_k)
     a, b = fit_platt(oof, y)
-    return {
+    metrics = {
         "cv_folds": folds,
         "cv_accuracy_mean": float(np.mean(accs)),
         "cv_accuracy_std": float(np.std(accs)),
@@ -310,6 +313,7 @@ def cross_validate(
         "calibration_b": b,
         "calibration_fit_on": f"out-of-fold margins of {folds}-fold GroupKFold by movie ({len(y)} reviews)",
     }
+    return metrics, probs
 
 
 def write_outputs(
@@ -402,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     rounded = {k: round(v, 5) if isinstance(v, float) else v for k, v in metrics.items()}
     log(f"validation: {json.dumps(rounded)}")
     if args.cv_folds > 1:
-        cv = cross_validate(reviews, x, y, u, cfg, args.cv_folds)
+        cv, _ = cross_validate(reviews, x, y, u, cfg, args.cv_folds)
         metrics.update(cv)  # the shipped calibration comes from the out-of-fold margins
         print(f"cv_accuracy={cv['cv_accuracy_mean']:.5f}", flush=True)
         print(f"cv_ece={cv['cv_ece_cross_fitted']:.5f}", flush=True)

@@ -71,6 +71,7 @@ def test_given_sample_model_when_evaluated_holdout_then_held_out_movies_are_scor
 ) -> None:
     # When holdout mode refits the small model's recorded hyperparameters on the grouped train part
     args = ["--data", str(SAMPLE), "--artifact", str(small_artifact), "--out", str(tmp_path), "--name", "h"]
+    args += ["--mode", "holdout"]
     assert evaluate_main(args) == 0
     report = json.loads((tmp_path / "h.json").read_text())
     # Then only the held-out movies are scored: the size recorded at training, about 20% of the sample
@@ -81,3 +82,16 @@ def test_given_sample_model_when_evaluated_holdout_then_held_out_movies_are_scor
     assert report["metrics"]["n"] == recorded
     assert 40 <= recorded <= 120
     assert 0.5 < report["metrics"]["accuracy"] <= 1.0
+
+
+def test_given_sample_model_when_evaluated_by_cross_validation_then_every_review_is_scored_out_of_fold(
+    tmp_path: Path, small_artifact: Path
+) -> None:
+    # When the default (cv) mode refits the recorded hyperparameters in 5 folds grouped by movie
+    args = ["--data", str(SAMPLE), "--artifact", str(small_artifact), "--out", str(tmp_path), "--name", "cv"]
+    assert evaluate_main(args) == 0
+    report = json.loads((tmp_path / "cv.json").read_text())
+    # Then all 400 reviews are scored, each by a model that did not see its movie
+    assert report["mode"] == "cv"
+    assert report["metrics"]["n"] == 400
+    assert 0.5 < report["metrics"]["accuracy"] < 1.0
