@@ -66,8 +66,8 @@ class TrainConfig:
     word_bits: int = 22
     char_ngram: tuple[int, int] = (0, 0)
     char_bits: int = 22
-    C: float = 0.1
-    alpha: float = 1.0
+    C: float = 0.3
+    alpha: float = 1.5
     beta: float = 0.5  # Wang & Manning interpolation toward the mean |w| (1.0: plain NB-LR)
     min_df: int = 2
     loss: str = "logistic"
