@@ -15,10 +15,11 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from local.loopback import LoopbackServer
 
 logger = logging.getLogger("local.endpoint")
 
@@ -26,6 +27,16 @@ logger = logging.getLogger("local.endpoint")
 EndpointHandler = Callable[[bytes, str, str], tuple[bytes, str]]
 _INVOCATIONS = re.compile(r"^/endpoints/(?P<name>[^/]+)/invocations$")
 _ACCOUNT_ID = "123456789012"
+
+
+class EndpointFault(Exception):
+    """Raised by a model handler to answer with exactly this SageMaker error (how tests stage an outage)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
 
 
 def _original_status(error: Exception) -> int:
@@ -76,6 +87,14 @@ class _EndpointRequestHandler(BaseHTTPRequestHandler):
         accept = self.headers.get("Accept") or "application/json"
         try:
             answer, answer_type = self.server.model_handler(body, content_type, accept)
+        except EndpointFault as fault:
+            extra = (
+                {"OriginalStatusCode": 400, "OriginalMessage": fault.message}
+                if fault.code == "ModelError"
+                else {}
+            )
+            self._error(fault.status, fault.code, fault.message, **extra)
+            return
         except Exception as error:
             logger.warning("model error on %s: %s", name, error)
             original = _original_status(error)
@@ -95,27 +114,12 @@ class _EndpointRequestHandler(BaseHTTPRequestHandler):
         )
 
 
-class EndpointServer(ThreadingHTTPServer):
+class EndpointServer(LoopbackServer):
     """Serves one endpoint name with one model handler."""
 
-    daemon_threads = True
+    thread_name = "sagemaker-endpoint"
 
     def __init__(self, endpoint_name: str, model_handler: EndpointHandler, port: int = 0) -> None:
-        super().__init__(("127.0.0.1", port), _EndpointRequestHandler)
+        super().__init__(_EndpointRequestHandler, port)
         self.endpoint_name = endpoint_name
         self.model_handler = model_handler
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self.serve_forever, name="sagemaker-endpoint", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-        if self._thread is not None:
-            self._thread.join(5)

@@ -11,18 +11,18 @@ import base64
 import json
 import logging
 import re
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from local.function_host import Invocation
 from local.functions import HttpRoute
+from local.loopback import LoopbackServer
 
 logger = logging.getLogger("local.http_api")
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-www-form-urlencoded", "+json")
@@ -202,27 +202,14 @@ class _ApiRequestHandler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _handle
 
 
-class HttpApiServer(ThreadingHTTPServer):
-    daemon_threads = True
+class HttpApiServer(LoopbackServer):
+    """Turns HTTP requests into API Gateway HTTP API v2 events for the function behind the routes."""
+
+    thread_name = "http-api"
 
     def __init__(
         self, routes: list[HttpRoute], invoke: Callable[[str, dict[str, Any]], Invocation], port: int = 0
     ) -> None:
-        super().__init__(("127.0.0.1", port), _ApiRequestHandler)
+        super().__init__(_ApiRequestHandler, port)
         self.routes = RouteTable(routes)
         self.invoke = invoke
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self.serve_forever, name="http-api", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-        if self._thread is not None:
-            self._thread.join(5)
