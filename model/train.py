@@ -63,7 +63,7 @@ class TrainConfig:
     """Every hyperparameter; the defaults are the shipped model's."""
 
     word_ngram: tuple[int, int] = (1, 3)
-    word_bits: int = 22
+    word_bits: int = 23
     char_ngram: tuple[int, int] = (0, 0)
     char_bits: int = 22
     C: float = 0.3

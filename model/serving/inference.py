@@ -45,7 +45,7 @@ _QUOTES = (("\u2019", "'"), ("\u2018", "'"), ("`", "'"), ("\u00b4", "'"), ("\u20
 # a run of ! or ?, an ellipsis, or any other single non-space symbol.
 _TOKEN_RE = re.compile(r"\d+(?:\.\d+)?/\d+|[^\W\d_]+(?:'[^\W\d_]+)*|\d+(?:[.,]\d+)*|[!?]+|\.{2,}|[^\w\s]")
 # Contractions written without their apostrophe ("dont", "isnt") become the usual form, so both
-# spellings share one feature; "cannot" and "can not" both become "can't".
+# spellings share one feature; "cannot" becomes "can't".
 _NEGATIONS = {
     "dont": "don't", "doesnt": "doesn't", "didnt": "didn't", "isnt": "isn't", "wasnt": "wasn't",
     "arent": "aren't", "werent": "weren't", "cant": "can't", "cannot": "can't", "couldnt": "couldn't",

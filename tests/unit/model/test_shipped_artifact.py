@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tarfile
 import time
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 from model.data import read_reviews
 from model.serving import load_endpoint_handler
 from model.train import TrainConfig, fit_with_pseudo, grouped_split, load_unsup
-from tests.unit.model.conftest import SHARED_IMDB, SHIPPED
+from tests.unit.model.conftest import REPO, SHARED_IMDB, SHIPPED
 
 CARD = json.loads((SHIPPED.parent / "model_card.json").read_text()) if SHIPPED.exists() else {}
 needs_imdb = pytest.mark.skipif(
@@ -28,6 +29,16 @@ def test_given_shipped_artifact_then_it_is_small_and_matches_its_model_card() ->
     assert CARD["artifact"]["sha256"] == hashlib.sha256(data).hexdigest()
     assert CARD["artifact"]["bytes"] == len(data)
     assert CARD["training"]["command"].startswith("python -m model.train ")
+
+
+def test_given_shipped_artifact_then_its_serving_code_is_the_repo_s_single_source() -> None:
+    # A change to model/serving/inference.py must ship with a retrained artifact (python -m model.train),
+    # or the endpoint would serve other code than the repo's.
+    with tarfile.open(SHIPPED) as tar:
+        member = tar.extractfile("code/inference.py")
+        assert member is not None
+        shipped = member.read()
+    assert shipped == (REPO / "model" / "serving" / "inference.py").read_bytes()
 
 
 def test_given_shipped_artifact_when_loaded_then_under_a_second_and_it_reads_obvious_reviews() -> None:
