@@ -15,7 +15,6 @@ import json
 import os
 import platform
 import random
-import re
 import sys
 import tempfile
 import time
@@ -26,10 +25,11 @@ from typing import Any
 
 import requests
 
+from bench import report
 from local.stack import LocalStack, stop_on_sigterm
 
 REPO = Path(__file__).resolve().parents[1]
-DOC = REPO / "docs" / "benchmarks.md"
+DOC = report.DOC
 SHARED_TRAIN = REPO.parent / "shared" / "data" / "imdb" / "train.jsonl.gz"
 SAMPLES = REPO / "samples"
 SECTION = "## End to end (local emulator)"
@@ -200,14 +200,8 @@ def to_markdown(result: dict[str, Any]) -> str:
 
 
 def write_section(markdown: str, doc: Path = DOC) -> None:
-    """Replace (or append) this section of docs/benchmarks.md, keeping the others."""
-    text = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: markdown, text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + markdown
-    doc.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+    """Replace (or append) this benchmark's section of docs/benchmarks.md, keeping the others."""
+    report.write_section(SECTION, markdown, doc)
 
 
 def main(argv: list[str] | None = None) -> int:

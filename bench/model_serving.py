@@ -15,7 +15,6 @@ import math
 import os
 import pickle
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -26,11 +25,14 @@ from typing import Any
 
 import numpy as np
 
+from bench import report
+
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACT = REPO / "model" / "artifact" / "model.tar.gz"
 SHARED_TRAIN = REPO.parent / "shared" / "data" / "imdb" / "train.jsonl.gz"
 SAMPLE = REPO / "tests" / "unit" / "model" / "fixtures" / "imdb_sample.jsonl.gz"
-DOC = REPO / "docs" / "benchmarks.md"
+DOC = report.DOC
+SECTION = "## Model serving"
 BATCHES = (1, 100, 1000)
 COMMAND = "python -m bench.model_serving --write"
 
@@ -204,7 +206,7 @@ def run(quick: bool = False, data: Path | None = None) -> dict[str, Any]:
 
 def to_markdown(result: dict[str, Any]) -> str:
     lines = [
-        "## Model serving",
+        SECTION,
         "",
         f"Command: `{result['command']}` ({result['date']}; {result['machine']}).",
         "",
@@ -249,14 +251,8 @@ def to_markdown(result: dict[str, Any]) -> str:
 
 
 def write_section(markdown: str, doc: Path = DOC) -> None:
-    """Replace (or append) the "## Model serving" section of docs/benchmarks.md, keeping the others."""
-    text = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(r"^## Model serving\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: markdown, text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + markdown
-    doc.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+    """Replace (or append) this benchmark's section of docs/benchmarks.md, keeping the others."""
+    report.write_section(SECTION, markdown, doc)
 
 
 def main(argv: list[str] | None = None) -> int:

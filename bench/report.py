@@ -1,0 +1,20 @@
+"""docs/benchmarks.md: one section per benchmark, each regenerated in place and the others kept."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DOC = REPO / "docs" / "benchmarks.md"
+
+
+def write_section(heading: str, markdown: str, doc: Path = DOC) -> None:
+    """Replace the section that starts with `heading` (a '## ...' line), or append it."""
+    text = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n\n"
+    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: markdown, text, count=1)
+    else:
+        text = text.rstrip("\n") + "\n\n" + markdown
+    doc.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
