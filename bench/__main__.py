@@ -17,13 +17,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     chosen = args.only or list(BENCHMARKS)
     stop_on_sigterm()
+    command = " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])])
     if "model_serving" in chosen:
         print("Model serving benchmark...", flush=True)
-        model_serving.write_section(model_serving.to_markdown(model_serving.run()))
+        model_serving.write_section(model_serving.to_markdown(model_serving.run(command=command)))
         print(f"  wrote the 'Model serving' section of {model_serving.DOC}", flush=True)
     if "end_to_end" in chosen:
         print("End-to-end benchmark on the local emulator...", flush=True)
-        command = " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])])
         markdown = end_to_end.to_markdown(end_to_end.run(command=command))
         end_to_end.write_section(markdown)
         print(markdown)

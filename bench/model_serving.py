@@ -185,7 +185,7 @@ def _bench_baseline(
     }
 
 
-def run(quick: bool = False, data: Path | None = None) -> dict[str, Any]:
+def run(quick: bool = False, data: Path | None = None, command: str = COMMAND) -> dict[str, Any]:
     """Measure the shipped artifact and the baseline; returns every figure.
 
     data: labeled reviews to send (default: the IMDb training reviews beside the repo, else the test sample).
@@ -195,7 +195,7 @@ def run(quick: bool = False, data: Path | None = None) -> dict[str, Any]:
     ours = _bench_ours(texts, sizes)
     baseline = _bench_baseline(texts, labels, groups, sizes)
     return {
-        "command": COMMAND,
+        "command": command,
         "texts": source,
         "mean_review_chars": float(np.mean([len(t) for t in texts])),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",

@@ -12,6 +12,7 @@ DOC = REPO / "docs" / "benchmarks.md"
 def write_section(heading: str, markdown: str, doc: Path = DOC) -> None:
     """Replace the section that starts with `heading` (a '## ...' line), or append it."""
     text = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n\n"
+    markdown = markdown.rstrip("\n") + "\n\n"  # a blank line before the next section
     pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.S | re.M)
     if pattern.search(text):
         text = pattern.sub(lambda _: markdown, text, count=1)
