@@ -96,6 +96,7 @@ def test_broken_file_fails_its_job_with_a_readable_error(
         assert word in job["error"].lower()
 
 
+@pytest.mark.local_only  # re-sends S3's notification and a chunk message straight onto the emulator's queues
 def test_same_content_under_a_new_key_is_a_new_job_and_redeliveries_do_not_double_count(
     stack: LocalStack, api: Api, upload: Upload
 ) -> None:
@@ -171,7 +172,7 @@ def test_same_content_under_a_new_key_is_a_new_job_and_redeliveries_do_not_doubl
     assert jobs[0]["status"] == "COMPLETED"
 
 
-def test_predict_classifies_reviews_on_demand(stack: LocalStack, api: Api) -> None:
+def test_predict_classifies_reviews_on_demand(api: Api) -> None:
     # Given two reviews of opposite sentiment
     body = {
         "reviews": [
@@ -209,6 +210,7 @@ def test_openapi_document_and_unknown_routes(api: Api) -> None:
     assert api.get("/health")["status"] == "ok"
 
 
+@pytest.mark.local_only  # needs the emulator's 3 s visibility timeout and its queue URLs
 def test_message_the_function_keeps_failing_ends_in_the_dead_letter_queue(stack: LocalStack) -> None:
     # Given a message on the ingest queue that is not an S3 notification (the function fails it every time)
     sqs = stack.client("sqs")
