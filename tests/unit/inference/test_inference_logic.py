@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -18,21 +17,6 @@ from review_pipeline.models import ChunkMessage, JobStatus, ReviewRecord
 from review_pipeline.settings import load_settings
 from tests.endpoint_server import SentimentEndpointServer
 from tests.unit.inference.seed import put_chunk, seed_processing_job
-
-
-@pytest.fixture
-def metrics() -> Iterator[Metrics]:
-    collected = Metrics(namespace="Test", service="test")
-    collected.clear_metrics()
-    yield collected
-    collected.clear_metrics()
-
-
-@pytest.fixture
-def classifier(
-    pipeline_env: dict[str, str], sentiment_endpoint: SentimentEndpointServer, metrics: Metrics
-) -> ChunkClassifier:
-    return ChunkClassifier.from_settings(load_settings(), metrics)
 
 
 def _metric_total(metrics: Metrics, name: str) -> float:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -22,21 +21,6 @@ from tests.endpoint_server import SentimentEndpointServer
 from tests.unit.inference.seed import put_chunk, seed_processing_job
 
 LAST = 3  # MAX_RECEIVE_COUNT's default
-
-
-@pytest.fixture
-def metrics() -> Iterator[Metrics]:
-    collected = Metrics(namespace="Test", service="test")
-    collected.clear_metrics()
-    yield collected
-    collected.clear_metrics()
-
-
-@pytest.fixture
-def classifier(
-    pipeline_env: dict[str, str], sentiment_endpoint: SentimentEndpointServer, metrics: Metrics
-) -> ChunkClassifier:
-    return ChunkClassifier.from_settings(load_settings(), metrics)
 
 
 def _job(table: Any, job_id: str = "job-1") -> Job:
