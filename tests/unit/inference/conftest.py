@@ -25,3 +25,16 @@ def classifier(
     metrics: Metrics,
 ) -> ChunkClassifier:
     return ChunkClassifier.from_settings(load_settings(), metrics)
+
+
+@pytest.fixture
+def small_payload_classifier(
+    pipeline_env: dict[str, str],
+    sentiment_endpoint: SentimentEndpointServer,  # noqa: F811 - the fixture imported above
+    metrics: Metrics,
+    monkeypatch: pytest.MonkeyPatch,
+) -> ChunkClassifier:
+    """A classifier whose endpoint payload limit (1,000 bytes) a long review exceeds."""
+    monkeypatch.setenv("MAX_PAYLOAD_BYTES", "1000")
+    load_settings.cache_clear()
+    return ChunkClassifier.from_settings(load_settings(), metrics)

@@ -14,7 +14,6 @@ from review_pipeline.dal.results import ResultStore
 from review_pipeline.endpoint import EndpointError
 from review_pipeline.logic.inference import ChunkClassifier, JobNotFoundError, text_excerpt
 from review_pipeline.models import ChunkMessage, JobStatus, ReviewRecord
-from review_pipeline.settings import load_settings
 from tests.endpoint_server import SentimentEndpointServer
 from tests.unit.inference.seed import put_chunk, seed_processing_job
 
@@ -118,16 +117,9 @@ def test_given_a_chunk_when_classified_then_metrics_count_reviews_and_endpoint_c
 
 
 def test_given_a_review_too_large_for_the_endpoint_when_classified_then_it_is_rejected_with_its_reason(
-    pipeline_env: dict[str, str],
-    sentiment_endpoint: SentimentEndpointServer,
-    metrics: Metrics,
-    table: Any,
-    bucket: str,
-    monkeypatch: pytest.MonkeyPatch,
+    small_payload_classifier: ChunkClassifier, table: Any, bucket: str
 ) -> None:
-    monkeypatch.setenv("MAX_PAYLOAD_BYTES", "1000")
-    load_settings.cache_clear()
-    classifier = ChunkClassifier.from_settings(load_settings(), metrics)
+    classifier = small_payload_classifier
     seed_processing_job(table, bucket, "job-1", [])
     records = [
         ReviewRecord(review_id="ok", row=1, text="a great film"),

@@ -16,7 +16,6 @@ from review_pipeline.dal.results import ResultStore
 from review_pipeline.endpoint import EndpointError, SentimentEndpoint
 from review_pipeline.logic.inference import ChunkClassifier, JobNotFoundError
 from review_pipeline.models import Job, JobStatus, ReviewRecord
-from review_pipeline.settings import load_settings
 from tests.endpoint_server import SentimentEndpointServer
 from tests.unit.inference.seed import put_chunk, seed_processing_job
 
@@ -101,17 +100,13 @@ def test_given_results_stored_by_an_earlier_delivery_when_the_last_fails_then_th
 
 
 def test_given_a_review_too_large_when_its_chunk_is_given_up_then_it_keeps_its_own_reason(
-    pipeline_env: dict[str, str],
+    small_payload_classifier: ChunkClassifier,
     sentiment_endpoint: SentimentEndpointServer,
-    metrics: Metrics,
     table: Any,
     bucket: str,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given a chunk with one review the endpoint could never take, and an endpoint that fails
-    monkeypatch.setenv("MAX_PAYLOAD_BYTES", "1000")
-    load_settings.cache_clear()
-    classifier = ChunkClassifier.from_settings(load_settings(), metrics)
+    classifier = small_payload_classifier
     seed_processing_job(table, bucket, "job-1", [])
     message = put_chunk(
         bucket,
@@ -145,17 +140,10 @@ def test_given_a_review_too_large_when_its_chunk_is_given_up_then_it_keeps_its_o
 
 
 def test_given_a_review_too_large_when_its_chunk_is_classified_then_it_is_also_in_the_rejected_file(
-    pipeline_env: dict[str, str],
-    sentiment_endpoint: SentimentEndpointServer,
-    metrics: Metrics,
-    table: Any,
-    bucket: str,
-    monkeypatch: pytest.MonkeyPatch,
+    small_payload_classifier: ChunkClassifier, table: Any, bucket: str
 ) -> None:
     # Given a chunk of chunk index 4 with one review too long for the endpoint
-    monkeypatch.setenv("MAX_PAYLOAD_BYTES", "1000")
-    load_settings.cache_clear()
-    classifier = ChunkClassifier.from_settings(load_settings(), metrics)
+    classifier = small_payload_classifier
     seed_processing_job(table, bucket, "job-1", [])
     message = put_chunk(bucket, "job-1", 4, [ReviewRecord(review_id="long", row=9, text="great " * 400)])
 
