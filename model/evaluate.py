@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.metrics import confusion_matrix, f1_score, roc_auc_score
 
 from model.calibration import apply_platt, expected_calibration_error, fit_platt, reliability_bins
@@ -79,10 +80,11 @@ def _config(meta: dict[str, Any]) -> TrainConfig:
     return TrainConfig(**{**hp, "word_ngram": tuple(hp["word_ngram"]), "char_ngram": tuple(hp["char_ngram"])})
 
 
-def cv_scores(
-    reviews: list[Review], meta: dict[str, Any], unsup_path: str | None, folds: int = 5
-) -> np.ndarray:
-    """Out-of-fold, cross-fitted calibrated P(positive) of every review (GroupKFold by movie)."""
+def _features(
+    reviews: list[Review], meta: dict[str, Any], unsup_path: str | None
+) -> tuple[TrainConfig, np.ndarray, sp.csr_matrix, sp.csr_matrix | None]:
+    """The artifact's configuration, the labels, and the feature matrices of the labeled reviews and (when
+    the model self-trains) of the unlabeled ones."""
     cfg = _config(meta)
     y = np.array([r.label for r in reviews], dtype=np.int64)
     x = build_matrix([r.text for r in reviews], cfg.spec)
@@ -92,6 +94,14 @@ def cv_scores(
         else []
     )
     u = build_matrix([r.text for r in unsup], cfg.spec) if unsup else None
+    return cfg, y, x, u
+
+
+def cv_scores(
+    reviews: list[Review], meta: dict[str, Any], unsup_path: str | None, folds: int = 5
+) -> np.ndarray:
+    """Out-of-fold, cross-fitted calibrated P(positive) of every review (GroupKFold by movie)."""
+    cfg, y, x, u = _features(reviews, meta, unsup_path)
     _, probs = cross_validate(reviews, x, y, u, cfg, folds, progress=False)
     return probs
 
@@ -100,17 +110,8 @@ def holdout_scores(
     reviews: list[Review], meta: dict[str, Any], unsup_path: str | None, seed_half: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Held-out P(positive) and indices: refit on the grouped train part, cross-fitted Platt on the rest."""
-    hp = meta["hyperparameters"]
-    cfg = TrainConfig(**{**hp, "word_ngram": tuple(hp["word_ngram"]), "char_ngram": tuple(hp["char_ngram"])})
-    y = np.array([r.label for r in reviews], dtype=np.int64)
+    cfg, y, x, u = _features(reviews, meta, unsup_path)
     tr, va = grouped_split(reviews, cfg.val_size, cfg.seed)
-    x = build_matrix([r.text for r in reviews], cfg.spec)
-    unsup = (
-        load_unsup(unsup_path, int(meta["training"]["data"].get("max_unsup") or 0))
-        if cfg.pseudo_fraction
-        else []
-    )
-    u = build_matrix([r.text for r in unsup], cfg.spec) if unsup else None
     model = fit_with_pseudo(x[tr], y[tr], u, cfg, progress=False)
     margins = model.margins(x[va])
     rng = np.random.default_rng(cfg.seed + seed_half)

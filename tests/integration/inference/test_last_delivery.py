@@ -18,10 +18,10 @@ import pytest
 from local.template import load_template
 from review_pipeline.dal.jobs import JobStore
 from review_pipeline.dal.results import ResultStore
-from review_pipeline.models import ChunkMessage, Job, JobStatus
+from review_pipeline.models import ChunkMessage, JobStatus
 from tests.endpoint_server import SentimentEndpointServer
 from tests.handlers import lambda_context, load_handler
-from tests.unit.inference.seed import seed_processing_job
+from tests.unit.inference.seed import read_jsonl_object, seed_processing_job, stored_job
 
 EVENT = json.loads((Path(__file__).resolve().parents[3] / "events" / "inference_chunk.json").read_text())
 MAX_RECEIVE_COUNT = int(load_template()["Parameters"]["InferenceMaxReceiveCount"]["Default"])
@@ -55,17 +55,6 @@ def invoke(handler: ModuleType, *records: dict[str, Any]) -> dict[str, Any]:
     return response
 
 
-def job(table: Any) -> Job:
-    found = JobStore(table).get(JOB_ID)
-    assert found is not None
-    return found
-
-
-def read_jsonl(bucket: str, key: str) -> list[dict[str, Any]]:
-    body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
-    return [json.loads(line) for line in body.splitlines()]
-
-
 def rejected_keys(bucket: str) -> list[str]:
     listed = boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix=f"rejected/{JOB_ID}/")
     return sorted(item["Key"] for item in listed.get("Contents", []))
@@ -91,7 +80,7 @@ def test_given_the_endpoint_down_when_a_chunk_is_not_on_its_last_delivery_then_i
 
     # Then only chunk 0 is reported, so SQS delivers it again, and nothing of it is counted or rejected
     assert response == {"batchItemFailures": [{"itemIdentifier": "retry-me"}]}
-    after = job(table)
+    after = stored_job(table, JOB_ID)
     assert (after.status, after.chunks_done, after.counts.classified, after.counts.rejected) == (
         JobStatus.PROCESSING,
         0,
@@ -129,11 +118,11 @@ def test_given_the_endpoint_down_when_a_chunk_is_on_its_last_delivery_then_its_r
     assert in_table[0].raw_excerpt.startswith("An awful script")
     # And the same rows are in S3 next to preprocess's rejected.jsonl, in its line format
     assert rejected_keys(bucket) == [f"rejected/{JOB_ID}/chunk-00001.jsonl"]
-    in_s3 = read_jsonl(bucket, f"rejected/{JOB_ID}/chunk-00001.jsonl")
+    in_s3 = read_jsonl_object(bucket, f"rejected/{JOB_ID}/chunk-00001.jsonl")
     assert [(line["row"], line["reason"]) for line in in_s3] == [(4, expected_reason), (5, expected_reason)]
     assert set(in_s3[0]) == {"row", "reason", "raw"}
     # And the job is finished with errors, every row accounted for exactly once
-    after = job(table)
+    after = stored_job(table, JOB_ID)
     assert after.status is JobStatus.COMPLETED_WITH_ERRORS
     assert (after.chunks_done, after.chunks_total) == (2, 2)
     assert (after.counts.classified, after.counts.rejected, after.counts.total) == (3, 3, 6)
@@ -154,7 +143,7 @@ def test_given_a_chunk_retried_then_given_up_when_redelivered_again_then_it_is_c
         handler, delivery("early", chunks[0], 1), delivery("last", chunks[1], MAX_RECEIVE_COUNT)
     )
     assert response == {"batchItemFailures": [{"itemIdentifier": "early"}]}
-    assert job(table).status is JobStatus.PROCESSING
+    assert stored_job(table, JOB_ID).status is JobStatus.PROCESSING
 
     # When chunk 0 reaches its last delivery, and the same delivery arrives once more
     final = invoke(handler, delivery("early", chunks[0], MAX_RECEIVE_COUNT))
@@ -162,7 +151,7 @@ def test_given_a_chunk_retried_then_given_up_when_redelivered_again_then_it_is_c
 
     # Then the job is finished with every review rejected, and counted once
     assert final == again == {"batchItemFailures": []}
-    after = job(table)
+    after = stored_job(table, JOB_ID)
     assert after.status is JobStatus.COMPLETED_WITH_ERRORS
     assert (after.counts.classified, after.counts.rejected, after.counts.total, after.chunks_done) == (
         0,

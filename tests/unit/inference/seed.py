@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import TYPE_CHECKING, Any
 
 import boto3
+import pytest
 
 from review_pipeline.dal.jobs import JobStore, new_job
-from review_pipeline.models import ChunkMessage, ReviewRecord
+from review_pipeline.models import ChunkMessage, Job, ReviewRecord
+
+if TYPE_CHECKING:
+    from review_pipeline.logic.inference import ChunkClassifier
 
 REVIEW_TEXTS = [
     "A wonderful film, the cast is excellent and I loved it.",
@@ -54,3 +59,30 @@ def seed_processing_job(
         row += size
     jobs.mark_processing(job_id, total=row - 1 + rejected, rejected=rejected, chunks_total=len(chunk_sizes))
     return messages
+
+
+def stored_job(table: Any, job_id: str) -> Job:
+    """The job record as it is now in the table (it must exist)."""
+    job = JobStore(table).get(job_id)
+    assert job is not None, f"no job {job_id!r} in the table"
+    return job
+
+
+def read_jsonl_object(bucket: str, key: str) -> list[dict[str, Any]]:
+    """An S3 object of JSON lines (a chunk, or a rejected-rows file), one dict a line."""
+    body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+    return [json.loads(line) for line in body.splitlines()]
+
+
+def deliver_then_crash_before_counting(
+    classifier: ChunkClassifier, message: ChunkMessage, monkeypatch: pytest.MonkeyPatch, **classify_args: Any
+) -> None:
+    """A delivery that stores the chunk's results, then dies (a Lambda timeout) before counting them."""
+
+    def crash(*args: Any, **kwargs: Any) -> bool:
+        raise ConnectionError("Lambda timed out between the writes")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(classifier.jobs, "record_chunk", crash)
+        with pytest.raises(ConnectionError):
+            classifier.classify(message, **classify_args)

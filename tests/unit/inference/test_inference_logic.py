@@ -15,7 +15,7 @@ from review_pipeline.endpoint import EndpointError
 from review_pipeline.logic.inference import ChunkClassifier, JobNotFoundError, text_excerpt
 from review_pipeline.models import ChunkMessage, JobStatus, ReviewRecord
 from tests.endpoint_server import SentimentEndpointServer
-from tests.unit.inference.seed import put_chunk, seed_processing_job
+from tests.unit.inference.seed import deliver_then_crash_before_counting, put_chunk, seed_processing_job
 
 
 def _metric_total(metrics: Metrics, name: str) -> float:
@@ -84,13 +84,7 @@ def test_given_results_written_but_a_crash_before_counting_when_redelivered_then
 ) -> None:
     [message] = seed_processing_job(table, bucket, "job-1", [3])
 
-    def crash(*args: Any, **kwargs: Any) -> bool:
-        raise ConnectionError("Lambda timed out between the writes")
-
-    with monkeypatch.context() as patch:
-        patch.setattr(classifier.jobs, "record_chunk", crash)
-        with pytest.raises(ConnectionError):
-            classifier.classify(message)
+    deliver_then_crash_before_counting(classifier, message, monkeypatch)
     stored_before_count = len(ResultStore(table).list_results("job-1", limit=100).items)
 
     outcome = classifier.classify(message)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import boto3
@@ -11,26 +10,20 @@ from aws_lambda_powertools import Metrics
 from botocore.config import Config
 
 from review_pipeline.dal.chunks import ChunkUnreadableError
-from review_pipeline.dal.jobs import JobStore
 from review_pipeline.dal.results import ResultStore
 from review_pipeline.endpoint import EndpointError, SentimentEndpoint
 from review_pipeline.logic.inference import ChunkClassifier, JobNotFoundError
-from review_pipeline.models import Job, JobStatus, ReviewRecord
+from review_pipeline.models import JobStatus, ReviewRecord
 from tests.endpoint_server import SentimentEndpointServer
-from tests.unit.inference.seed import put_chunk, seed_processing_job
+from tests.unit.inference.seed import (
+    deliver_then_crash_before_counting,
+    put_chunk,
+    read_jsonl_object,
+    seed_processing_job,
+    stored_job,
+)
 
 LAST = 3  # MAX_RECEIVE_COUNT's default
-
-
-def _job(table: Any, job_id: str = "job-1") -> Job:
-    job = JobStore(table).get(job_id)
-    assert job is not None
-    return job
-
-
-def _rejected_file(bucket: str, key: str) -> list[dict[str, Any]]:
-    body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
-    return [json.loads(line) for line in body.splitlines()]
 
 
 def test_given_a_throttled_endpoint_when_the_last_delivery_fails_then_the_reason_names_the_throttling(
@@ -77,13 +70,7 @@ def test_given_results_stored_by_an_earlier_delivery_when_the_last_fails_then_th
     # Given a delivery that stored the chunk's 3 results, then crashed before counting them
     [message] = seed_processing_job(table, bucket, "job-1", [3])
 
-    def crash(*args: Any, **kwargs: Any) -> bool:
-        raise ConnectionError("Lambda timed out between the writes")
-
-    with monkeypatch.context() as patch:
-        patch.setattr(classifier.jobs, "record_chunk", crash)
-        with pytest.raises(ConnectionError):
-            classifier.classify(message, receive_count=1)
+    deliver_then_crash_before_counting(classifier, message, monkeypatch, receive_count=1)
     # And an endpoint that fails from then on
     sentiment_endpoint.fail_every_request(424, "ModelError", "model crashed")
 
@@ -91,7 +78,7 @@ def test_given_results_stored_by_an_earlier_delivery_when_the_last_fails_then_th
     outcome = classifier.classify(message, receive_count=LAST)
 
     # Then the stored results are counted as classified and nothing is rejected
-    job = _job(table)
+    job = stored_job(table, "job-1")
     assert (outcome.classified, outcome.rejected, outcome.counted) == (3, 0, True)
     assert ResultStore(table).list_rejected("job-1", limit=10).items == []
     assert job.status is JobStatus.COMPLETED
@@ -133,13 +120,13 @@ def test_given_a_review_too_large_when_its_chunk_is_given_up_then_it_keeps_its_o
     assert outcome.rejected == 2
     assert reasons[1].startswith("not classified: the sentiment endpoint failed")
     assert "too long for the sentiment endpoint" in reasons[2]
-    in_s3 = _rejected_file(bucket, "rejected/job-1/chunk-00000.jsonl")
+    in_s3 = read_jsonl_object(bucket, "rejected/job-1/chunk-00000.jsonl")
     assert [(line["row"], line["reason"]) for line in in_s3] == [(1, reasons[1]), (2, reasons[2])]
     assert in_s3[1]["raw"] == "great " * 400  # the file keeps the whole text; the table an excerpt
-    assert _job(table).status is JobStatus.COMPLETED_WITH_ERRORS
+    assert stored_job(table, "job-1").status is JobStatus.COMPLETED_WITH_ERRORS
 
 
-def test_given_a_review_too_large_when_its_chunk_is_classified_then_it_is_also_in_the_rejected_file(
+def test_given_a_review_too_large_when_its_chunk_is_classified_then_it_is_also_in_theread_jsonl_object(
     small_payload_classifier: ChunkClassifier, table: Any, bucket: str
 ) -> None:
     # Given a chunk of chunk index 4 with one review too long for the endpoint
@@ -152,7 +139,7 @@ def test_given_a_review_too_large_when_its_chunk_is_classified_then_it_is_also_i
 
     # Then the rejected review is in the table and in rejected/<job>/chunk-00004.jsonl
     assert (outcome.given_up, outcome.rejected) == (False, 1)
-    [line] = _rejected_file(bucket, "rejected/job-1/chunk-00004.jsonl")
+    [line] = read_jsonl_object(bucket, "rejected/job-1/chunk-00004.jsonl")
     [row] = ResultStore(table).list_rejected("job-1", limit=10).items
     assert (line["row"], line["reason"]) == (row.row, row.reason)
     assert row.row == 9
@@ -173,7 +160,7 @@ def test_given_a_chunk_object_gone_when_its_last_delivery_fails_then_the_job_fai
     outcome = classifier.classify(message, receive_count=LAST)
 
     # Then the job is FAILED, saying which reviews were lost and what to do
-    job = _job(table)
+    job = stored_job(table, "job-1")
     assert outcome.job_status is JobStatus.FAILED
     assert job.status is JobStatus.FAILED
     assert job.error is not None

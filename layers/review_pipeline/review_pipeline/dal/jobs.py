@@ -7,6 +7,7 @@ the condition and adds nothing. The final status is set by a conditional update 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -16,6 +17,8 @@ from review_pipeline.dal.pagination import Page, decode_cursor, encode_cursor
 from review_pipeline.models import Job, JobCounts, JobStatus, utc_now
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from mypy_boto3_dynamodb.service_resource import Table
 
 _JOB_ATTRIBUTES = set(Job.model_fields)
@@ -24,6 +27,17 @@ _JOB_ATTRIBUTES = set(Job.model_fields)
 def _is_condition_failure(error: ClientError) -> bool:
     code = error.response.get("Error", {}).get("Code", "")
     return code in {"ConditionalCheckFailedException", "TransactionCanceledException"}
+
+
+def _conditional_write(write: Callable[[], object]) -> bool:
+    """Run a conditional write; False when its condition did not hold (someone already did this step)."""
+    try:
+        write()
+    except ClientError as error:
+        if _is_condition_failure(error):
+            return False
+        raise
+    return True
 
 
 def _to_job(item: dict[str, Any]) -> Job:
@@ -52,13 +66,9 @@ class JobStore:
             "gsi2_pk": keys.source_pk(job.source_key),
             "gsi2_sk": keys.created_sk(job.created_at, job.job_id),
         }
-        try:
-            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
-        except ClientError as error:
-            if _is_condition_failure(error):
-                return False
-            raise
-        return True
+        return _conditional_write(
+            partial(self._table.put_item, Item=item, ConditionExpression="attribute_not_exists(pk)")
+        )
 
     def mark_processing(self, job_id: str, total: int, rejected: int, chunks_total: int) -> bool:
         """Every chunk is queued: record the file's counts, once; False if the job had already moved on.
@@ -67,8 +77,9 @@ class JobStore:
         so the file's own rejections are added, not set; the PENDING condition makes a repeated call
         add nothing.
         """
-        try:
-            self._table.update_item(
+        return _conditional_write(
+            partial(
+                self._table.update_item,
                 Key={"pk": keys.job_pk(job_id), "sk": keys.JOB_SK},
                 UpdateExpression=(
                     "SET #status = :processing, counts.#total = :total, "
@@ -85,11 +96,7 @@ class JobStore:
                     ":now": utc_now(),
                 },
             )
-        except ClientError as error:
-            if _is_condition_failure(error):
-                return False
-            raise
-        return True
+        )
 
     def fail(self, job_id: str, error: str, *, only_if_pending: bool = False) -> bool:
         """The file could not be processed: FAILED with a message the uploader can act on.
@@ -102,20 +109,17 @@ class JobStore:
         if only_if_pending:
             condition += " AND #status = :pending"
             values[":pending"] = JobStatus.PENDING.value
-        try:
-            self._table.update_item(
-                Key={"pk": keys.job_pk(job_id), "sk": keys.JOB_SK},
-                UpdateExpression=(
-                    "SET #status = :failed, #error = :error, updated_at = :now, finished_at = :now"
-                ),
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#status": "status", "#error": "error"},
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as failure:
-            if only_if_pending and _is_condition_failure(failure):
-                return False
-            raise
+        write = partial(
+            self._table.update_item,
+            Key={"pk": keys.job_pk(job_id), "sk": keys.JOB_SK},
+            UpdateExpression="SET #status = :failed, #error = :error, updated_at = :now, finished_at = :now",
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#status": "status", "#error": "error"},
+            ExpressionAttributeValues=values,
+        )
+        if only_if_pending:
+            return _conditional_write(write)
+        write()  # without only_if_pending the condition is only that the job exists: a miss is an error
         return True
 
     # -- inference --------------------------------------------------------------------------------------
@@ -133,20 +137,22 @@ class JobStore:
         `rejected` counts reviews of the chunk the endpoint could not take (too large to send).
         """
         table_name = self._table.name
+        job_pk = keys.job_pk(job_id)
+        now = utc_now()
         # The resource's client serializes plain Python values, as the Table methods do.
-        job_key = {"pk": keys.job_pk(job_id), "sk": keys.JOB_SK}
         client = self._table.meta.client
-        try:
-            client.transact_write_items(
+        return _conditional_write(
+            partial(
+                client.transact_write_items,
                 TransactItems=[
                     {
                         "Put": {
                             "TableName": table_name,
                             "Item": {
-                                "pk": keys.job_pk(job_id),
+                                "pk": job_pk,
                                 "sk": keys.chunk_sk(chunk_index),
                                 "classified": positive + negative,
-                                "recorded_at": utc_now(),
+                                "recorded_at": now,
                             },
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
@@ -154,7 +160,7 @@ class JobStore:
                     {
                         "Update": {
                             "TableName": table_name,
-                            "Key": job_key,
+                            "Key": {"pk": job_pk, "sk": keys.JOB_SK},
                             # ADD works on top-level attributes only; counts is a map created with the job.
                             "UpdateExpression": (
                                 "SET counts.classified = counts.classified + :classified, "
@@ -172,17 +178,13 @@ class JobStore:
                                 ":rejected": rejected,
                                 ":one": 1,
                                 ":version": model_version,
-                                ":now": utc_now(),
+                                ":now": now,
                             },
                         }
                     },
-                ]
+                ],
             )
-        except ClientError as error:
-            if _is_condition_failure(error):
-                return False
-            raise
-        return True
+        )
 
     def is_chunk_recorded(self, job_id: str, chunk_index: int) -> bool:
         """Whether this chunk's counts are already in the job (a redelivered message needs no new work)."""
@@ -204,8 +206,9 @@ class JobStore:
             return None
         final = JobStatus.COMPLETED_WITH_ERRORS if job.counts.rejected else JobStatus.COMPLETED
         now = utc_now()
-        try:
-            self._table.update_item(
+        closed = _conditional_write(
+            partial(
+                self._table.update_item,
                 Key={"pk": keys.job_pk(job_id), "sk": keys.JOB_SK},
                 UpdateExpression="SET #status = :final, updated_at = :now, finished_at = :now",
                 ConditionExpression="#status = :processing AND chunks_done = chunks_total",
@@ -216,11 +219,8 @@ class JobStore:
                     ":now": now,
                 },
             )
-        except ClientError as error:
-            if _is_condition_failure(error):
-                return None
-            raise
-        return final
+        )
+        return final if closed else None
 
     # -- query ------------------------------------------------------------------------------------------
     def get(self, job_id: str) -> Job | None:
