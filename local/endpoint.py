@@ -17,9 +17,11 @@ import logging
 import re
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 
 from local.loopback import LoopbackServer
+from local.template import PROJECT_ROOT
 
 logger = logging.getLogger("local.endpoint")
 
@@ -123,3 +125,19 @@ class EndpointServer(LoopbackServer):
         super().__init__(_EndpointRequestHandler, port)
         self.endpoint_name = endpoint_name
         self.model_handler = model_handler
+
+
+DEFAULT_ARTIFACT = PROJECT_ROOT / "model" / "artifact" / "model.tar.gz"
+
+
+def load_model_handler(artifact: Path = DEFAULT_ARTIFACT) -> EndpointHandler:
+    """The shipped model, run in-process through the artifact's own code/inference.py."""
+    if not artifact.is_file():
+        raise FileNotFoundError(
+            f"{artifact} is missing: the local endpoint serves the shipped model artifact "
+            "(train one with `make train`)"
+        )
+    from model.serving import load_endpoint_handler  # the model package is only needed when serving it
+
+    handler: EndpointHandler = load_endpoint_handler(artifact)
+    return handler

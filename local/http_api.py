@@ -77,14 +77,7 @@ def build_event(
 ) -> dict[str, Any]:
     """The API Gateway HTTP API payload format 2.0 event for one request."""
     target = urlsplit(raw_target)
-    merged: dict[str, str] = {}
-    cookies: list[str] = []
-    for name, value in headers:
-        key = name.lower()
-        if key == "cookie":
-            cookies.extend(part.strip() for part in value.split(";") if part.strip())
-            continue
-        merged[key] = f"{merged[key]},{value}" if key in merged else value
+    merged, cookies = _headers_and_cookies(headers)
     query: dict[str, str] = {}
     for name, value in parse_qsl(target.query, keep_blank_values=True):
         query[name] = f"{query[name]},{value}" if name in query else value
@@ -122,14 +115,31 @@ def build_event(
     if path_parameters:
         event["pathParameters"] = path_parameters
     if body:
-        if _is_text(merged.get("content-type", "")):
-            try:
-                event["body"] = body.decode("utf-8")
-            except UnicodeDecodeError:
-                event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
-        else:
-            event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
+        event["body"], event["isBase64Encoded"] = _event_body(body, merged.get("content-type", ""))
     return event
+
+
+def _headers_and_cookies(headers: list[tuple[str, str]]) -> tuple[dict[str, str], list[str]]:
+    """Headers by lower-case name (repeats joined by commas), and the cookies, as payload 2.0 has them."""
+    merged: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in headers:
+        key = name.lower()
+        if key == "cookie":
+            cookies.extend(part.strip() for part in value.split(";") if part.strip())
+            continue
+        merged[key] = f"{merged[key]},{value}" if key in merged else value
+    return merged, cookies
+
+
+def _event_body(body: bytes, content_type: str) -> tuple[str, bool]:
+    """The body as text when it is text in UTF-8, else base64 (and isBase64Encoded)."""
+    if _is_text(content_type):
+        try:
+            return body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            pass
+    return base64.b64encode(body).decode(), True
 
 
 def http_response(invocation: Invocation) -> tuple[int, list[tuple[str, str]], bytes]:

@@ -21,6 +21,8 @@ from urllib.parse import quote_plus
 
 from moto.s3 import notifications
 
+from local.resolve import UnresolvedReferenceError
+
 _installed = threading.Lock()
 _sequence = itertools.count(1)
 _ORIGINAL: Callable[..., dict[str, Any]] = notifications._get_s3_event
@@ -47,3 +49,29 @@ def install() -> None:
     """Make moto's S3 notifications complete (idempotent; affects moto in this process only)."""
     with _installed:
         notifications._get_s3_event = _complete_event
+
+
+def queue_configurations(
+    logical_id: str, notifications: dict[str, Any], resolve_str: Callable[[Any, str], str]
+) -> list[dict[str, Any]]:
+    """A template bucket's NotificationConfiguration as put_bucket_notification_configuration's queues."""
+    configurations = []
+    for index, entry in enumerate(notifications.get("QueueConfigurations", [])):
+        where = f"{logical_id}.NotificationConfiguration.QueueConfigurations[{index}]"
+        configuration: dict[str, Any] = {
+            "Id": f"{logical_id}-queue-{index}",
+            "QueueArn": resolve_str(entry["Queue"], where),
+            "Events": [entry["Event"]],
+        }
+        rules = entry.get("Filter", {}).get("S3Key", {}).get("Rules", [])
+        if rules:
+            configuration["Filter"] = {
+                "Key": {"FilterRules": [{"Name": r["Name"].lower(), "Value": r["Value"]} for r in rules]}
+            }
+        configurations.append(configuration)
+    unsupported = set(notifications) - {"QueueConfigurations"}
+    if unsupported:
+        raise UnresolvedReferenceError(
+            f"{logical_id}: the emulator does not emulate {sorted(unsupported)} notifications"
+        )
+    return configurations

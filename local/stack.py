@@ -25,7 +25,7 @@ import boto3
 import requests
 
 from local import s3_events
-from local.endpoint import EndpointHandler, EndpointServer
+from local.endpoint import DEFAULT_ARTIFACT, EndpointHandler, EndpointServer, load_model_handler
 from local.function_host import FunctionPool, Invocation
 from local.functions import FunctionSpec, function_specs, http_routes, sqs_event_sources
 from local.http_api import HttpApiServer
@@ -47,7 +47,6 @@ logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 DEFAULT_STACK_NAME = "review-sentiment-local"
 DEFAULT_REGION = "us-east-1"
-DEFAULT_ARTIFACT = PROJECT_ROOT / "model" / "artifact" / "model.tar.gz"
 MODEL_KEY = "model/model.tar.gz"
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local",
@@ -70,19 +69,6 @@ class StackInfo:
     table_name: str = ""
     queues: dict[str, str] = field(default_factory=dict)  # logical id -> queue URL
     logs_dir: str = ""
-
-
-def load_model_handler(artifact: Path = DEFAULT_ARTIFACT) -> EndpointHandler:
-    """The shipped model, run in-process through the artifact's own code/inference.py."""
-    if not artifact.is_file():
-        raise FileNotFoundError(
-            f"{artifact} is missing: the local endpoint serves the shipped model artifact "
-            "(train one with `make train`)"
-        )
-    from model.serving import load_endpoint_handler  # the model package is only needed when serving it
-
-    handler: EndpointHandler = load_endpoint_handler(artifact)
-    return handler
 
 
 def _condition_holds(resource: dict[str, Any], resolver: Resolver, logical_id: str) -> bool:
@@ -241,14 +227,13 @@ class LocalStack:
 
     def _name_resources(self, active: dict[str, dict[str, Any]]) -> None:
         names, region, stack = self.names, self.region, self.stack_name
+        account = f"{region}:{ACCOUNT_ID}"
         first_bucket = True
         for logical_id, resource in active.items():
             kind = resource["Type"]
             physical = f"{stack}-{logical_id}"
             if kind == "AWS::SQS::Queue":
-                names.attributes[(logical_id, "Arn")] = (
-                    f"arn:{PARTITION}:sqs:{region}:{ACCOUNT_ID}:{physical}"
-                )
+                names.attributes[(logical_id, "Arn")] = f"arn:{PARTITION}:sqs:{account}:{physical}"
                 names.attributes[(logical_id, "QueueName")] = physical
             elif kind == "AWS::S3::Bucket":
                 bucket = self.bucket_name if first_bucket else f"{stack}-{logical_id.lower()}"
@@ -257,20 +242,16 @@ class LocalStack:
                 names.attributes[(logical_id, "Arn")] = f"arn:{PARTITION}:s3:::{bucket}"
             elif kind == "AWS::DynamoDB::Table":
                 names.refs[logical_id] = physical
-                names.attributes[(logical_id, "Arn")] = (
-                    f"arn:{PARTITION}:dynamodb:{region}:{ACCOUNT_ID}:table/{physical}"
-                )
+                names.attributes[(logical_id, "Arn")] = f"arn:{PARTITION}:dynamodb:{account}:table/{physical}"
             elif kind == "AWS::SageMaker::Endpoint":
                 given = resource.get("Properties", {}).get("EndpointName")
                 physical = self.resolver.resolve_str(given, logical_id) if given else physical
                 names.attributes[(logical_id, "EndpointName")] = physical
-                names.refs[logical_id] = (
-                    f"arn:{PARTITION}:sagemaker:{region}:{ACCOUNT_ID}:endpoint/{physical}"
-                )
+                names.refs[logical_id] = f"arn:{PARTITION}:sagemaker:{account}:endpoint/{physical}"
             elif kind == "AWS::Serverless::Function":
                 names.refs[logical_id] = physical
                 names.attributes[(logical_id, "Arn")] = (
-                    f"arn:{PARTITION}:lambda:{region}:{ACCOUNT_ID}:function:{physical}"
+                    f"arn:{PARTITION}:lambda:{account}:function:{physical}"
                 )
             elif kind == "AWS::Serverless::HttpApi":
                 names.refs[logical_id] = "local"
@@ -322,28 +303,9 @@ class LocalStack:
             s3.create_bucket(Bucket=bucket)
             if properties.get("VersioningConfiguration", {}).get("Status") == "Enabled":
                 s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-            notifications = properties.get("NotificationConfiguration", {})
-            queue_configurations = []
-            for index, entry in enumerate(notifications.get("QueueConfigurations", [])):
-                where = f"{logical_id}.NotificationConfiguration.QueueConfigurations[{index}]"
-                configuration: dict[str, Any] = {
-                    "Id": f"{logical_id}-queue-{index}",
-                    "QueueArn": self.resolver.resolve_str(entry["Queue"], where),
-                    "Events": [entry["Event"]],
-                }
-                rules = entry.get("Filter", {}).get("S3Key", {}).get("Rules", [])
-                if rules:
-                    configuration["Filter"] = {
-                        "Key": {
-                            "FilterRules": [{"Name": r["Name"].lower(), "Value": r["Value"]} for r in rules]
-                        }
-                    }
-                queue_configurations.append(configuration)
-            unsupported = set(notifications) - {"QueueConfigurations"}
-            if unsupported:
-                raise UnresolvedReferenceError(
-                    f"{logical_id}: the emulator does not emulate {sorted(unsupported)} notifications"
-                )
+            queue_configurations = s3_events.queue_configurations(
+                logical_id, properties.get("NotificationConfiguration", {}), self.resolver.resolve_str
+            )
             if queue_configurations:
                 s3.put_bucket_notification_configuration(
                     Bucket=bucket, NotificationConfiguration={"QueueConfigurations": queue_configurations}

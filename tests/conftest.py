@@ -8,10 +8,14 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools import Metrics
 from moto import mock_aws
 
 from local.template import table_definition
-from review_pipeline.settings import load_settings
+from review_pipeline.settings import Settings, load_settings
+
+# The live sentiment endpoint fixture (`sentiment_endpoint`), for every test that asks for it.
+pytest_plugins = ["tests.endpoint_server"]
 
 REGION = "us-east-1"
 TABLE_NAME = "reviews-test"
@@ -20,8 +24,8 @@ ENDPOINT_NAME = "sentiment-test"
 
 
 @pytest.fixture(autouse=True)
-def _isolated_aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No test reaches real AWS: fake credentials, one region, Powertools' tracer off, fresh settings."""
+def _isolated_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reaches real AWS: fake credentials, one region, Powertools' tracer off."""
     for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -33,9 +37,6 @@ def _isolated_aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "review-sentiment")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "ReviewSentimentPipeline")
     monkeypatch.setenv("POWERTOOLS_DEV", "false")
-    load_settings.cache_clear()
-    yield
-    load_settings.cache_clear()
 
 
 @pytest.fixture
@@ -77,5 +78,27 @@ def pipeline_env(monkeypatch: pytest.MonkeyPatch, table: Any, bucket: str) -> di
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    load_settings.cache_clear()
     return env
+
+
+@pytest.fixture
+def settings(pipeline_env: dict[str, str]) -> Settings:
+    """The functions' settings in the pipeline environment (for others: `settings.model_copy(update=...)`)."""
+    return load_settings()
+
+
+@pytest.fixture
+def metrics() -> Iterator[Metrics]:
+    """A metrics collector for a service under test (what it would publish is in `metrics.metric_set`)."""
+    collected = Metrics(namespace="Test", service="test")
+    collected.clear_metrics()
+    yield collected
+    collected.clear_metrics()
+
+
+@pytest.fixture
+def classifier(settings: Settings, sentiment_endpoint: Any, metrics: Metrics) -> Any:
+    """InferenceFunction's service over the moto resources and the live sentiment endpoint."""
+    from review_pipeline.logic.inference import ChunkClassifier
+
+    return ChunkClassifier.from_settings(settings, metrics)

@@ -4,7 +4,7 @@ moto's sagemaker-runtime returns canned data, so tests point boto3 here through
 AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME. Requests are answered by the model artifact's own inference.py
 (model.serving.load_endpoint_handler); the fixture records each invocation and can stage failures.
 
-Use the `sentiment_endpoint` fixture (import it into a conftest or test module).
+A plugin of tests/conftest.py (`pytest_plugins`): any test can ask for the `sentiment_endpoint` fixture.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import pytest
 
 from local.endpoint import EndpointFault, EndpointServer
 from model.serving import load_endpoint_handler
-from review_pipeline.settings import load_settings
 from tests.conftest import ENDPOINT_NAME
 
 ARTIFACT = Path(__file__).resolve().parent.parent / "model" / "artifact" / "model.tar.gz"
@@ -88,7 +87,6 @@ def sentiment_endpoint(
     server.start()
     state.url = server.url
     monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", state.url)
-    load_settings.cache_clear()
     try:
         yield state
     finally:

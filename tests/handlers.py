@@ -1,32 +1,43 @@
-"""Load a function's handler module the way Lambda does, and a LambdaContext to call it with.
+"""A function's handler module, imported once the way Lambda does, and a LambdaContext to call it with.
 
-Every function's module is `app.py`, so each load gets a unique module name; loading again (after the test
-set its environment) gives a fresh module whose import-time clients see that environment.
+Every function's module is `app.py`, so each gets a unique module name. Nothing is built at import: a handler
+reaches its service through its cached `service()` getter. `handler_for` gives a test the module with a fresh
+getter (same code, a cache of its own), so the service is built on first use from that test's environment:
+no module is imported again and no cache is cleared.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import itertools
 import sys
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
-_LOADS = itertools.count()
 
 
+@cache
 def load_handler(name: str) -> ModuleType:
-    """Import functions/<name>/app.py as a new module (e.g. load_handler("inference").lambda_handler)."""
+    """functions/<name>/app.py, imported on first use (e.g. load_handler("inference").lambda_handler)."""
     path = FUNCTIONS_DIR / name / "app.py"
-    module_name = f"_function_{name}_app_{next(_LOADS)}"
+    module_name = f"_function_{name}_app"
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module  # pydantic and dataclasses resolve annotations through sys.modules
     spec.loader.exec_module(module)
+    return module
+
+
+def handler_for(name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """The handler module, its `service()` building a new service on its first call in this test."""
+    module = load_handler(name)
+    monkeypatch.setattr(module, "service", cache(module.service.__wrapped__))
     return module
 
 

@@ -1,32 +1,44 @@
 """PreprocessFunction: turns each file named by an IngestQueue message into a job and queued chunks.
 
 The door, not the room: each SQS record's body is parsed (Powertools' S3 notification model, or S3's test
-event) by the batch processor and handed to `logic.preprocess.handle_ingest_record`. A record that raises is
-reported in batchItemFailures, so only it is retried (and ends in IngestDeadLetterQueue after
-maxReceiveCount); a file that cannot be read does not raise: its job is FAILED with the reason, and so is a
-file that still fails on the message's last delivery.
+event; see review_pipeline/sqs_records.py) by the batch processor and handed to the `UploadSplitter` of
+logic/preprocess.py, built on first use by `service()`. A record that raises is reported in
+batchItemFailures, so only it is retried (and ends in IngestDeadLetterQueue after maxReceiveCount); a file
+that cannot be read does not raise: its job is FAILED with the reason, and so is a file that still fails on
+the message's last delivery.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from review_pipeline.logic.preprocess import IngestQueueRecord, handle_ingest_record
+from review_pipeline.settings import load_settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from review_pipeline.logic.preprocess import UploadSplitter
+    from review_pipeline.sqs_records import IngestQueueRecord
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-processor = BatchProcessor(event_type=EventType.SQS, model=IngestQueueRecord)
+
+
+@cache
+def service() -> UploadSplitter:
+    """The service of this execution environment, built on the first message (not at import)."""
+    from review_pipeline.logic.preprocess import UploadSplitter  # readers, boto3, idempotency: first use only
+
+    return UploadSplitter.from_settings(load_settings(), metrics)
 
 
 @tracer.capture_method
 def process_record(record: IngestQueueRecord, lambda_context: LambdaContext) -> None:
-    outcomes = handle_ingest_record(record, lambda_context)
-    for outcome in outcomes:
+    for outcome in service().handle_record(record, lambda_context):
         logger.info("Uploaded file handled", extra=outcome.model_dump(mode="json"))
 
 
@@ -34,8 +46,12 @@ def process_record(record: IngestQueueRecord, lambda_context: LambdaContext) -> 
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+
+    from review_pipeline.sqs_records import ingest_processor
+
     return dict(
         process_partial_response(
-            event=event, record_handler=process_record, processor=processor, context=context
+            event=event, record_handler=process_record, processor=ingest_processor(), context=context
         )
     )

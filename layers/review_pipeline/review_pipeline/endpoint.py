@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -25,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from review_pipeline.models import Prediction
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools import Metrics
     from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
 
 JSON_CONTENT_TYPE = "application/json"
@@ -91,6 +93,13 @@ class EndpointAnswer:
     too_large: list[TooLargeReview] = field(default_factory=list)
     # One entry per InvokeEndpoint call, for the EndpointLatency / EndpointCalls metrics.
     call_latencies_ms: list[float] = field(default_factory=list)
+
+
+def add_endpoint_metrics(metrics: Metrics, answer: EndpointAnswer) -> None:
+    """EndpointLatency per InvokeEndpoint call and EndpointCalls, for every function that asks the model."""
+    for latency in answer.call_latencies_ms:
+        metrics.add_metric(name="EndpointLatency", unit=MetricUnit.Milliseconds, value=latency)
+    metrics.add_metric(name="EndpointCalls", unit=MetricUnit.Count, value=len(answer.call_latencies_ms))
 
 
 def _json_bytes(model: BaseModel) -> bytes:

@@ -11,10 +11,18 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from review_pipeline.models import RejectedRow
 
+if TYPE_CHECKING:
+    from review_pipeline.dal.objects import ObjectStore
+    from review_pipeline.dal.results import ResultStore
+
 REJECTED_CONTENT_TYPE = "application/x-ndjson"
+# The table keeps the start of a rejected row (the file under rejected/ keeps all of it); the readers keep the
+# same 300 characters of a line they cannot parse.
+RAW_EXCERPT_CHARS = 300
 # Rows stay in memory up to this size, then spill to /tmp, so a file of only bad rows cannot exhaust memory.
 _SPOOL_BYTES = 8 << 20
 
@@ -36,7 +44,7 @@ class RejectedRowsFile:
         self.file.write(json.dumps(line, ensure_ascii=False).encode("utf-8") + b"\n")
         self.count += 1
 
-    def excerpts(self, raw_chars: int) -> Iterator[RejectedRow]:
+    def excerpts(self, raw_chars: int = RAW_EXCERPT_CHARS) -> Iterator[RejectedRow]:
         """The rows as the table keeps them: the raw row cut to `raw_chars` characters."""
         self.file.seek(0)
         for line in self.file:
@@ -44,6 +52,23 @@ class RejectedRowsFile:
             yield RejectedRow(
                 row=rejected["row"], reason=rejected["reason"], raw_excerpt=rejected["raw"][:raw_chars]
             )
+
+    def store(
+        self,
+        job_id: str,
+        *,
+        results: ResultStore,
+        objects: ObjectStore,
+        bucket: str,
+        key: str,
+        expiration: int | None,
+    ) -> None:
+        """Store the rows, if any: each in the table (as an excerpt), and all of them as the file `key`."""
+        if not self.count:
+            return
+        results.put_rejected(job_id, self.excerpts(), expiration=expiration)
+        # Last: the S3 transfer manager closes the file it uploads.
+        objects.put_file(bucket, key, self.file, REJECTED_CONTENT_TYPE)
 
     def __enter__(self) -> RejectedRowsFile:
         return self

@@ -1,13 +1,13 @@
 """Environment variables, parsed and checked once per cold start.
 
-Every function reads its configuration through `load_settings()`; nothing else touches os.environ.
-A missing or malformed variable fails the cold start with a message that names it.
+Every function reads its configuration through `load_settings()`, once: its handler's cached `service()`
+getter builds the service from them on first use. Nothing else touches os.environ. A missing or malformed
+variable fails the cold start with a message that names it.
 """
 
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,7 +35,6 @@ class Settings(BaseModel):
     max_receive_count: int = Field(default=3, alias="MAX_RECEIVE_COUNT", ge=1)
 
 
-@lru_cache(maxsize=1)
 def load_settings() -> Settings:
-    """The settings of this process, read from the environment on first use."""
+    """The settings in the environment now (not cached: the service built from them is)."""
     return Settings.model_validate(dict(os.environ))

@@ -16,7 +16,7 @@ from review_pipeline.dal.jobs import JobStore
 from review_pipeline.dal.results import ResultStore
 from review_pipeline.models import ChunkMessage, JobStatus
 from tests.endpoint_server import SentimentEndpointServer
-from tests.handlers import lambda_context, load_handler
+from tests.handlers import handler_for, lambda_context
 from tests.unit.inference.seed import seed_processing_job
 
 EVENT = json.loads((Path(__file__).resolve().parents[3] / "events" / "inference_chunk.json").read_text())
@@ -24,8 +24,10 @@ MESSAGE = ChunkMessage.model_validate_json(EVENT["Records"][0]["body"])
 
 
 @pytest.fixture
-def handler(pipeline_env: dict[str, str], sentiment_endpoint: SentimentEndpointServer) -> ModuleType:
-    return load_handler("inference")
+def handler(
+    pipeline_env: dict[str, str], sentiment_endpoint: SentimentEndpointServer, monkeypatch: pytest.MonkeyPatch
+) -> ModuleType:
+    return handler_for("inference", monkeypatch)
 
 
 @pytest.fixture

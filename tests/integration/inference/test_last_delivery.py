@@ -20,7 +20,7 @@ from review_pipeline.dal.jobs import JobStore
 from review_pipeline.dal.results import ResultStore
 from review_pipeline.models import ChunkMessage, JobStatus
 from tests.endpoint_server import SentimentEndpointServer
-from tests.handlers import lambda_context, load_handler
+from tests.handlers import handler_for, lambda_context
 from tests.unit.inference.seed import read_jsonl_object, seed_processing_job, stored_job
 
 EVENT = json.loads((Path(__file__).resolve().parents[3] / "events" / "inference_chunk.json").read_text())
@@ -33,7 +33,7 @@ def handler(
     pipeline_env: dict[str, str], sentiment_endpoint: SentimentEndpointServer, monkeypatch: pytest.MonkeyPatch
 ) -> ModuleType:
     monkeypatch.setenv("MAX_RECEIVE_COUNT", str(MAX_RECEIVE_COUNT))
-    return load_handler("inference")
+    return handler_for("inference", monkeypatch)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import copy
 import gzip
 import itertools
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -18,10 +17,9 @@ import pytest
 
 from review_pipeline.dal.jobs import JobStore
 from review_pipeline.dal.results import ResultStore
-from review_pipeline.logic import preprocess
 from review_pipeline.models import ChunkMessage, Job, RejectedRow
 from tests.conftest import REGION
-from tests.handlers import lambda_context, load_handler
+from tests.handlers import handler_for, lambda_context
 
 SAMPLE_EVENT = Path(__file__).resolve().parents[3] / "events" / "preprocess_s3_put.json"
 _MESSAGE_IDS = itertools.count(1)
@@ -98,8 +96,6 @@ class Pipeline:
 
 
 @pytest.fixture
-def pipeline(pipeline_env: dict[str, str], table: Any) -> Iterator[Pipeline]:
-    """A freshly loaded handler module over the moto resources (its clients are built on first use)."""
-    preprocess.dependencies.cache_clear()
-    yield Pipeline(handler=load_handler("preprocess"), env=pipeline_env, table=table)
-    preprocess.dependencies.cache_clear()
+def pipeline(pipeline_env: dict[str, str], table: Any, monkeypatch: pytest.MonkeyPatch) -> Pipeline:
+    """The handler over the moto resources; its service is built from this test's environment on first use."""
+    return Pipeline(handler=handler_for("preprocess", monkeypatch), env=pipeline_env, table=table)

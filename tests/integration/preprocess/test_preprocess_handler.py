@@ -15,7 +15,9 @@ from review_pipeline.dal import keys
 from review_pipeline.dal.jobs import JobStore
 from review_pipeline.logic import preprocess
 from review_pipeline.models import JobStatus
+from review_pipeline.sqs_records import S3Notification, S3TestEvent
 from tests.conftest import REGION
+from tests.handlers import handler_for
 from tests.integration.preprocess.conftest import Pipeline
 
 EVENTS = Path(__file__).resolve().parents[3] / "events"
@@ -246,8 +248,7 @@ def test_attempt_that_stopped_midway_is_completed_by_the_retry(
     obj = pipeline.upload("incoming/retry.jsonl", jsonl(good_rows(70)))
     event = pipeline.event_for(obj)
     monkeypatch.setenv("INFERENCE_QUEUE_URL", pipeline.env["INFERENCE_QUEUE_URL"] + "-missing")
-    preprocess.load_settings.cache_clear()
-    preprocess.dependencies.cache_clear()
+    pipeline.handler = handler_for("preprocess", monkeypatch)  # a new execution environment sees it
 
     # When it is handled, Then the invocation fails (the whole one-message batch failed: SQS redelivers it)
     with pytest.raises(BatchProcessingError):
@@ -258,8 +259,7 @@ def test_attempt_that_stopped_midway_is_completed_by_the_retry(
 
     # When the queue is back and SQS redelivers the message
     monkeypatch.setenv("INFERENCE_QUEUE_URL", pipeline.env["INFERENCE_QUEUE_URL"])
-    preprocess.load_settings.cache_clear()
-    preprocess.dependencies.cache_clear()
+    pipeline.handler = handler_for("preprocess", monkeypatch)
     second = pipeline.invoke(event)
 
     # Then the file is processed once: 2 chunks, 2 messages, counts of 70
@@ -337,8 +337,8 @@ def test_delivery_while_another_is_in_progress_is_retried_later_not_processed_tw
     # written through Powertools' own persistence layer exactly as the running invocation would have)
     obj = pipeline.upload("incoming/busy.jsonl", jsonl(good_rows(3)))
     event = pipeline.event_for(obj)
-    notification = preprocess.S3Notification.model_validate_json(event["Records"][0]["body"])
-    assert not isinstance(notification.root, preprocess.S3TestEvent)
+    notification = S3Notification.model_validate_json(event["Records"][0]["body"])
+    assert not isinstance(notification.root, S3TestEvent)
     upload = preprocess.uploaded_object(notification.root.Records[0], "incoming/")
     assert upload is not None
     running = DynamoDBPersistenceLayer(

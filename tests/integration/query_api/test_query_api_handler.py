@@ -9,15 +9,14 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from aws_lambda_powertools import Metrics
 
 from local.template import load_template
 from review_pipeline.dal.results import ResultStore
 from review_pipeline.logic.inference import ChunkClassifier
 from review_pipeline.models import RejectedRow
-from review_pipeline.settings import load_settings
+from review_pipeline.settings import Settings
 from tests.endpoint_server import SentimentEndpointServer
-from tests.handlers import lambda_context, load_handler
+from tests.handlers import handler_for, lambda_context
 from tests.unit.inference.seed import seed_processing_job
 
 EVENTS_DIR = Path(__file__).resolve().parents[3] / "events"
@@ -50,15 +49,16 @@ def call(handler: ModuleType, event: dict[str, Any]) -> tuple[int, dict[str, Any
 
 
 @pytest.fixture
-def handler(pipeline_env: dict[str, str], sentiment_endpoint: SentimentEndpointServer) -> ModuleType:
-    return load_handler("query_api")
+def handler(
+    pipeline_env: dict[str, str], sentiment_endpoint: SentimentEndpointServer, monkeypatch: pytest.MonkeyPatch
+) -> ModuleType:
+    return handler_for("query_api", monkeypatch)
 
 
 @pytest.fixture
-def event_job(pipeline_env: dict[str, str], sentiment_endpoint: SentimentEndpointServer, table: Any) -> str:
+def event_job(classifier: ChunkClassifier, settings: Settings, table: Any) -> str:
     """The job the events name: 6 reviews classified in two chunks and 2 rejected rows."""
-    classifier = ChunkClassifier.from_settings(load_settings(), Metrics(namespace="Test", service="test"))
-    for message in seed_processing_job(table, pipeline_env["BUCKET_NAME"], JOB_ID, [4, 2], rejected=2):
+    for message in seed_processing_job(table, settings.bucket_name, JOB_ID, [4, 2], rejected=2):
         classifier.classify(message)
     ResultStore(table).put_rejected(
         JOB_ID,
@@ -316,7 +316,7 @@ def test_given_an_unexpected_failure_when_invoked_then_500_without_internals(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("secret table name reviews-test")
 
-    monkeypatch.setattr(handler.service, "list_jobs", broken)
+    monkeypatch.setattr(handler.service(), "list_jobs", broken)
 
     status, body, _ = call(handler, api_event("api_list_jobs"))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from review_pipeline.dal.jobs import JobStore, new_job
+from review_pipeline.dal.jobs import ChunkCounts, JobStore, new_job
 from review_pipeline.models import JobStatus
 
 
@@ -30,8 +30,8 @@ def test_given_an_existing_job_when_created_again_then_it_is_not_replaced(table:
 def test_given_a_redelivered_chunk_when_recorded_twice_then_it_counts_once(table: Any) -> None:
     jobs = _processing_job(table)
 
-    first = jobs.record_chunk("job-1", 0, positive=3, negative=2, model_version="m1")
-    second = jobs.record_chunk("job-1", 0, positive=3, negative=2, model_version="m1")
+    first = jobs.record_chunk("job-1", 0, ChunkCounts(positive=3, negative=2, model_version="m1"))
+    second = jobs.record_chunk("job-1", 0, ChunkCounts(positive=3, negative=2, model_version="m1"))
 
     job = jobs.get("job-1")
     assert (first, second) == (True, False)
@@ -43,10 +43,10 @@ def test_given_a_redelivered_chunk_when_recorded_twice_then_it_counts_once(table
 
 def test_given_all_chunks_counted_when_finishing_then_exactly_one_caller_closes_the_job(table: Any) -> None:
     jobs = _processing_job(table, chunks=2)
-    jobs.record_chunk("job-1", 0, positive=5, negative=0, model_version="m1")
+    jobs.record_chunk("job-1", 0, ChunkCounts(positive=5, negative=0, model_version="m1"))
     assert jobs.finish_if_done("job-1") is None  # one chunk still outstanding
 
-    jobs.record_chunk("job-1", 1, positive=0, negative=5, model_version="m1")
+    jobs.record_chunk("job-1", 1, ChunkCounts(positive=0, negative=5, model_version="m1"))
 
     assert jobs.finish_if_done("job-1") is JobStatus.COMPLETED
     assert jobs.finish_if_done("job-1") is None
@@ -57,7 +57,7 @@ def test_given_all_chunks_counted_when_finishing_then_exactly_one_caller_closes_
 
 def test_given_rejected_rows_when_the_job_finishes_then_it_completes_with_errors(table: Any) -> None:
     jobs = _processing_job(table, chunks=1, rejected=2)
-    jobs.record_chunk("job-1", 0, positive=4, negative=4, model_version="m1")
+    jobs.record_chunk("job-1", 0, ChunkCounts(positive=4, negative=4, model_version="m1"))
 
     assert jobs.finish_if_done("job-1") is JobStatus.COMPLETED_WITH_ERRORS
 
@@ -68,7 +68,7 @@ def test_given_inference_counted_first_when_preprocess_marks_processing_then_rej
     # Chunks can be classified before preprocess records the file's totals: nothing may be overwritten.
     jobs = JobStore(table)
     jobs.create(new_job("job-1", "bucket", "incoming/a.jsonl", None))
-    jobs.record_chunk("job-1", 0, positive=1, negative=1, model_version="m1", rejected=1)
+    jobs.record_chunk("job-1", 0, ChunkCounts(positive=1, negative=1, model_version="m1", rejected=1))
 
     assert jobs.mark_processing("job-1", total=5, rejected=2, chunks_total=1)
     assert not jobs.mark_processing("job-1", total=5, rejected=2, chunks_total=1)

@@ -9,10 +9,10 @@ import pytest
 from aws_lambda_powertools import Metrics
 
 from review_pipeline.dal.chunks import ChunkReader, ChunkUnreadableError
-from review_pipeline.dal.jobs import JobStore
+from review_pipeline.dal.jobs import JobNotFoundError, JobStore
 from review_pipeline.dal.results import ResultStore
 from review_pipeline.endpoint import EndpointError
-from review_pipeline.logic.inference import ChunkClassifier, JobNotFoundError, text_excerpt
+from review_pipeline.logic.inference import ChunkClassifier, text_excerpt
 from review_pipeline.models import ChunkMessage, JobStatus, ReviewRecord
 from tests.endpoint_server import SentimentEndpointServer
 from tests.unit.inference.seed import deliver_then_crash_before_counting, put_chunk, seed_processing_job

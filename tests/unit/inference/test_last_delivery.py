@@ -10,9 +10,10 @@ from aws_lambda_powertools import Metrics
 from botocore.config import Config
 
 from review_pipeline.dal.chunks import ChunkUnreadableError
+from review_pipeline.dal.jobs import JobNotFoundError
 from review_pipeline.dal.results import ResultStore
 from review_pipeline.endpoint import EndpointError, SentimentEndpoint
-from review_pipeline.logic.inference import ChunkClassifier, JobNotFoundError
+from review_pipeline.logic.inference import ChunkClassifier
 from review_pipeline.models import JobStatus, ReviewRecord
 from tests.endpoint_server import SentimentEndpointServer
 from tests.unit.inference.seed import (

@@ -11,13 +11,12 @@ import pytest
 from review_pipeline.chunking import chunk_body, chunk_key, chunked
 from review_pipeline.logic.preprocess import (
     JOB_ID_HEX_CHARS,
-    S3Notification,
-    S3TestEvent,
     UploadedObject,
     job_id_for,
     uploaded_object,
 )
 from review_pipeline.models import ReviewRecord
+from review_pipeline.sqs_records import S3Notification, S3TestEvent
 
 EVENTS = Path(__file__).resolve().parents[3] / "events"
 

@@ -7,20 +7,15 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools import Metrics
 
+from review_pipeline.api.errors import ResultNotFoundError, ReviewTextUnavailableError
 from review_pipeline.dal import keys
+from review_pipeline.dal.jobs import JobNotFoundError
 from review_pipeline.dal.results import ResultStore
 from review_pipeline.endpoint import EndpointError
 from review_pipeline.logic.inference import ChunkClassifier
-from review_pipeline.logic.query import (
-    JobNotFoundError,
-    QueryService,
-    ResultNotFoundError,
-    ReviewTextUnavailableError,
-)
+from review_pipeline.logic.query import QueryService
 from review_pipeline.models import RejectedRow
-from review_pipeline.settings import load_settings
 from tests.endpoint_server import SentimentEndpointServer
 from tests.unit.inference.seed import REVIEW_TEXTS, seed_processing_job
 
@@ -29,20 +24,11 @@ NEGATIVE_ROW = 2
 NEGATIVE_WORDS = {"boring", "dull", "worst", "waste", "awful", "terrible"}
 
 
-def _classifier() -> ChunkClassifier:
-    return ChunkClassifier.from_settings(load_settings(), Metrics(namespace="Test", service="test"))
-
-
 @pytest.fixture
-def service(pipeline_env: dict[str, str], sentiment_endpoint: SentimentEndpointServer) -> QueryService:
-    return QueryService.from_settings(load_settings(), Metrics(namespace="Test", service="test"))
-
-
-@pytest.fixture
-def classified_job(service: QueryService, table: Any, bucket: str) -> str:
+def classified_job(service: QueryService, classifier: ChunkClassifier, table: Any, bucket: str) -> str:
     """A completed job of 7 reviews in two chunks (rows 1-4 in chunk 0, rows 5-7 in chunk 1)."""
     for message in seed_processing_job(table, bucket, "job-1", [4, 3]):
-        _classifier().classify(message)
+        classifier.classify(message)
     return "job-1"
 
 
@@ -124,11 +110,11 @@ def test_given_a_positive_review_in_the_second_chunk_when_explained_then_positiv
 
 
 def test_given_results_without_chunk_index_when_explained_then_their_chunk_is_found_by_row(
-    service: QueryService, table: Any, bucket: str
+    classifier: ChunkClassifier, service: QueryService, table: Any, bucket: str
 ) -> None:
     # Given an older job of 5 chunks whose results do not say which chunk they came from
     for message in seed_processing_job(table, bucket, "old-job", [2, 2, 2, 2, 1]):
-        _classifier().classify(message)
+        classifier.classify(message)
     _forget_chunk_indexes(table, "old-job", range(1, 10))
 
     # When rows of the first, a middle and the last chunk are explained
@@ -148,10 +134,10 @@ def test_given_an_unknown_job_when_explained_then_job_not_found(service: QuerySe
 
 
 def test_given_a_rejected_row_when_explained_then_not_found_with_its_reason_and_where_to_look(
-    service: QueryService, table: Any, bucket: str
+    classifier: ChunkClassifier, service: QueryService, table: Any, bucket: str
 ) -> None:
     for chunk in seed_processing_job(table, bucket, "job-r", [2], rejected=1):
-        _classifier().classify(chunk)
+        classifier.classify(chunk)
     ResultStore(table).put_rejected("job-r", [RejectedRow(row=3, reason="text: the review is empty")])
 
     with pytest.raises(ResultNotFoundError) as raised:
@@ -172,10 +158,10 @@ def test_given_a_row_past_the_end_of_the_file_when_explained_then_not_found_sayi
 
 
 def test_given_a_job_still_processing_when_a_pending_row_is_explained_then_not_found_yet(
-    service: QueryService, table: Any, bucket: str
+    classifier: ChunkClassifier, service: QueryService, table: Any, bucket: str
 ) -> None:
     first, _second = seed_processing_job(table, bucket, "job-p", [2, 2])
-    _classifier().classify(first)
+    classifier.classify(first)
 
     with pytest.raises(ResultNotFoundError, match="no result yet: the job is PROCESSING"):
         service.explain_review("job-p", 3)

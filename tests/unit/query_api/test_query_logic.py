@@ -6,34 +6,21 @@ import json
 from typing import Any
 
 import pytest
-from aws_lambda_powertools import Metrics
 from pydantic import ValidationError
 
-from review_pipeline.dal.jobs import JobStore, new_job
+from review_pipeline.api.errors import UnpredictableReviewsError, describe_validation_errors
+from review_pipeline.api.models import JobView, PredictRequest
+from review_pipeline.dal.jobs import JobNotFoundError, JobStore, new_job
 from review_pipeline.dal.pagination import InvalidCursorError
 from review_pipeline.logic.inference import ChunkClassifier
-from review_pipeline.logic.query import (
-    JobNotFoundError,
-    JobView,
-    PredictRequest,
-    QueryService,
-    UnpredictableReviewsError,
-    describe_validation_errors,
-)
-from review_pipeline.settings import load_settings
+from review_pipeline.logic.query import QueryService
 from tests.endpoint_server import SentimentEndpointServer
 from tests.unit.inference.seed import seed_processing_job
 
 
 @pytest.fixture
-def service(pipeline_env: dict[str, str], sentiment_endpoint: SentimentEndpointServer) -> QueryService:
-    return QueryService.from_settings(load_settings(), Metrics(namespace="Test", service="test"))
-
-
-@pytest.fixture
-def classified_job(service: QueryService, table: Any, bucket: str) -> str:
+def classified_job(service: QueryService, classifier: ChunkClassifier, table: Any, bucket: str) -> str:
     """A completed job of 7 reviews in two chunks."""
-    classifier = ChunkClassifier.from_settings(load_settings(), Metrics(namespace="Test", service="test"))
     for message in seed_processing_job(table, bucket, "job-1", [4, 3]):
         classifier.classify(message)
     return "job-1"

@@ -7,6 +7,7 @@ the condition and adds nothing. The final status is set by a conditional update 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,28 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
 _JOB_ATTRIBUTES = set(Job.model_fields)
+
+
+class JobNotFoundError(LookupError):
+    """No job has this id (a chunk names an unknown job, or an id asked for over the API)."""
+
+    def __init__(self, job_id: str, message: str | None = None) -> None:
+        super().__init__(message or f"No job with id {job_id!r}")
+        self.job_id = job_id
+
+
+@dataclass(frozen=True)
+class ChunkCounts:
+    """What one chunk adds to its job: reviews classified (by label) and rejected, and the model used."""
+
+    positive: int
+    negative: int
+    model_version: str
+    rejected: int = 0  # reviews of the chunk that were not classified (too large to send, or given up)
+
+    @property
+    def classified(self) -> int:
+        return self.positive + self.negative
 
 
 def _is_condition_failure(error: ClientError) -> bool:
@@ -98,93 +121,34 @@ class JobStore:
             )
         )
 
-    def fail(self, job_id: str, error: str, *, only_if_pending: bool = False) -> bool:
+    def fail(self, job_id: str, error: str) -> None:
         """The file could not be processed: FAILED with a message the uploader can act on.
 
-        With `only_if_pending`, a job whose chunks are already queued (PROCESSING or later) is left alone and
-        False is returned: its chunks will finish it.
+        The job must exist (a missing job is an error, raised); whatever its status, it becomes FAILED.
         """
-        condition = "attribute_exists(pk)"
-        values = {":failed": JobStatus.FAILED.value, ":error": error[:1000], ":now": utc_now()}
-        if only_if_pending:
-            condition += " AND #status = :pending"
-            values[":pending"] = JobStatus.PENDING.value
-        write = partial(
-            self._table.update_item,
-            Key={"pk": keys.job_pk(job_id), "sk": keys.JOB_SK},
-            UpdateExpression="SET #status = :failed, #error = :error, updated_at = :now, finished_at = :now",
-            ConditionExpression=condition,
-            ExpressionAttributeNames={"#status": "status", "#error": "error"},
-            ExpressionAttributeValues=values,
-        )
-        if only_if_pending:
-            return _conditional_write(write)
-        write()  # without only_if_pending the condition is only that the job exists: a miss is an error
-        return True
+        self._table.update_item(**_fail_update(job_id, error, condition="attribute_exists(pk)"))
+
+    def fail_if_pending(self, job_id: str, error: str) -> bool:
+        """FAILED with the message only while the job is PENDING; False (nothing changed) once its chunks are
+        queued (PROCESSING or later), since those chunks will finish it."""
+        update = _fail_update(job_id, error, condition="#status = :pending")
+        update["ExpressionAttributeValues"][":pending"] = JobStatus.PENDING.value
+        return _conditional_write(partial(self._table.update_item, **update))
 
     # -- inference --------------------------------------------------------------------------------------
-    def record_chunk(
-        self,
-        job_id: str,
-        chunk_index: int,
-        positive: int,
-        negative: int,
-        model_version: str,
-        rejected: int = 0,
-    ) -> bool:
+    def record_chunk(self, job_id: str, chunk_index: int, counts: ChunkCounts) -> bool:
         """Add one chunk's counts exactly once; False when this chunk was already counted.
 
-        `rejected` counts reviews of the chunk the endpoint could not take (too large to send).
+        One transaction: the chunk's marker is created (only if absent) and its counts are added to the job.
         """
-        table_name = self._table.name
-        job_pk = keys.job_pk(job_id)
         now = utc_now()
+        items = [
+            _chunk_marker_put(self._table.name, job_id, chunk_index, counts, now),
+            _counts_update(self._table.name, job_id, counts, now),
+        ]
         # The resource's client serializes plain Python values, as the Table methods do.
         client = self._table.meta.client
-        return _conditional_write(
-            partial(
-                client.transact_write_items,
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": table_name,
-                            "Item": {
-                                "pk": job_pk,
-                                "sk": keys.chunk_sk(chunk_index),
-                                "classified": positive + negative,
-                                "recorded_at": now,
-                            },
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": table_name,
-                            "Key": {"pk": job_pk, "sk": keys.JOB_SK},
-                            # ADD works on top-level attributes only; counts is a map created with the job.
-                            "UpdateExpression": (
-                                "SET counts.classified = counts.classified + :classified, "
-                                "counts.positive = counts.positive + :positive, "
-                                "counts.negative = counts.negative + :negative, "
-                                "counts.rejected = counts.rejected + :rejected, "
-                                "chunks_done = chunks_done + :one, "
-                                "model_version = :version, updated_at = :now"
-                            ),
-                            "ConditionExpression": "attribute_exists(pk)",
-                            "ExpressionAttributeValues": {
-                                ":classified": positive + negative,
-                                ":positive": positive,
-                                ":negative": negative,
-                                ":rejected": rejected,
-                                ":one": 1,
-                                ":version": model_version,
-                                ":now": now,
-                            },
-                        }
-                    },
-                ],
-            )
-        )
+        return _conditional_write(partial(client.transact_write_items, TransactItems=items))
 
     def is_chunk_recorded(self, job_id: str, chunk_index: int) -> bool:
         """Whether this chunk's counts are already in the job (a redelivered message needs no new work)."""
@@ -223,6 +187,13 @@ class JobStore:
         return final if closed else None
 
     # -- query ------------------------------------------------------------------------------------------
+    def require(self, job_id: str, message: str | None = None) -> Job:
+        """The job; JobNotFoundError (with `message`, if given) when there is none."""
+        job = self.get(job_id)
+        if job is None:
+            raise JobNotFoundError(job_id, message)
+        return job
+
     def get(self, job_id: str) -> Job | None:
         response = self._table.get_item(
             Key={"pk": keys.job_pk(job_id), "sk": keys.JOB_SK}, ConsistentRead=True
@@ -271,3 +242,52 @@ def new_job(job_id: str, bucket: str, key: str, version: str | None) -> Job:
         created_at=now,
         updated_at=now,
     )
+
+
+def _fail_update(job_id: str, error: str, condition: str) -> dict[str, Any]:
+    """The update_item arguments that make a job FAILED with `error`, when `condition` holds."""
+    return {
+        "Key": {"pk": keys.job_pk(job_id), "sk": keys.JOB_SK},
+        "UpdateExpression": "SET #status = :failed, #error = :error, updated_at = :now, finished_at = :now",
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": {"#status": "status", "#error": "error"},
+        "ExpressionAttributeValues": {
+            ":failed": JobStatus.FAILED.value,
+            ":error": error[:1000],
+            ":now": utc_now(),
+        },
+    }
+
+
+def _chunk_marker_put(table_name: str, job_id: str, chunk_index: int, counts: ChunkCounts, now: str) -> Any:
+    """Creates the chunk's CHUNK#<n> marker; fails the transaction if a delivery before counted the chunk."""
+    item = {"pk": keys.job_pk(job_id), "sk": keys.chunk_sk(chunk_index), "classified": counts.classified}
+    return {
+        "Put": {
+            "TableName": table_name,
+            "Item": {**item, "recorded_at": now},
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
+
+
+def _counts_update(table_name: str, job_id: str, counts: ChunkCounts, now: str) -> Any:
+    """Adds the chunk's counts to its job's (SET a = a + :n: ADD works on top-level attributes only, and
+    counts is a map created with the job)."""
+    added = ("classified", "positive", "negative", "rejected")
+    sums = ", ".join(f"counts.{name} = counts.{name} + :{name}" for name in added)
+    return {
+        "Update": {
+            "TableName": table_name,
+            "Key": {"pk": keys.job_pk(job_id), "sk": keys.JOB_SK},
+            "UpdateExpression": f"SET {sums}, chunks_done = chunks_done + :one, model_version = :version, "
+            "updated_at = :now",
+            "ConditionExpression": "attribute_exists(pk)",
+            "ExpressionAttributeValues": {
+                **{f":{name}": getattr(counts, name) for name in added},
+                ":one": 1,
+                ":version": counts.model_version,
+                ":now": now,
+            },
+        }
+    }

@@ -21,6 +21,14 @@ _RESULT_FIELDS = set(ReviewResult.model_fields)
 _BATCH_GET_KEYS = 100  # BatchGetItem reads at most 100 keys per call
 _BATCH_GET_ATTEMPTS = 5
 _REJECTED_FIELDS = set(RejectedRow.model_fields)
+SECONDS_PER_DAY = 86_400
+
+
+def expiration_after(ttl_days: int) -> int | None:
+    """The TTL epoch of rows stored now and kept `ttl_days` days; None keeps them (RESULTS_TTL_DAYS=0)."""
+    if not ttl_days:
+        return None
+    return int(time.time()) + ttl_days * SECONDS_PER_DAY
 
 
 def _plain(value: Any) -> Any:

@@ -14,53 +14,42 @@ written to rejected/<job_id>/chunk-<n:05d>.jsonl, in the line format of preproce
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
-from pydantic import BaseModel, Json
+from pydantic import BaseModel
 
 from review_pipeline.chunking import chunk_key
 from review_pipeline.dal.chunks import ChunkReader, ChunkUnreadableError
-from review_pipeline.dal.jobs import JobStore
+from review_pipeline.dal.jobs import ChunkCounts, JobNotFoundError, JobStore
 from review_pipeline.dal.objects import ObjectStore
-from review_pipeline.dal.results import ResultStore
+from review_pipeline.dal.results import ResultStore, expiration_after
 from review_pipeline.endpoint import (
     EndpointError,
     EndpointInstance,
     SentimentEndpoint,
     TooLargeReview,
+    add_endpoint_metrics,
     plan_requests,
 )
 from review_pipeline.models import ChunkMessage, JobStatus, ReviewRecord, ReviewResult
-from review_pipeline.rejections import REJECTED_CONTENT_TYPE, RejectedRowsFile
+from review_pipeline.rejections import RejectedRowsFile
 from review_pipeline.retries import describe_error, is_last_delivery
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools import Metrics
+
     from review_pipeline.settings import Settings
+    from review_pipeline.sqs_records import ChunkQueueRecord
 
 logger = Logger(child=True)
 tracer = Tracer()
 
 TEXT_EXCERPT_CHARS = 280
-RAW_EXCERPT_CHARS = 200
-SECONDS_PER_DAY = 86_400
-
-
-class ChunkQueueRecord(SqsRecordModel):
-    """An InferenceQueue message: the SQS record, its body parsed as a ChunkMessage claim check."""
-
-    body: Json[ChunkMessage]
-
-
-class JobNotFoundError(Exception):
-    """A chunk names a job that does not exist: the message is retried, then goes to the dead-letter queue."""
 
 
 class ChunkOutcome(BaseModel):
@@ -175,11 +164,10 @@ class ChunkClassifier:
 
     def _classify(self, message: ChunkMessage) -> ChunkOutcome:
         outcome = ChunkOutcome(job_id=message.job_id, chunk_index=message.chunk_index)
-        job = self.jobs.get(message.job_id)
-        if job is None:
-            raise JobNotFoundError(
-                f"job {message.job_id} of chunk s3://{message.bucket}/{message.key} does not exist"
-            )
+        job = self.jobs.require(
+            message.job_id,
+            f"job {message.job_id} of chunk s3://{message.bucket}/{message.key} does not exist",
+        )
         if job.status == JobStatus.FAILED:
             logger.info("Job already failed; chunk not classified", extra=outcome.model_dump())
             return outcome
@@ -196,39 +184,16 @@ class ChunkClassifier:
             )
         # The row is unique within a job (review ids given by users need not be), so it is the endpoint's id.
         answer = self.endpoint.predict([(str(record.row), record.text) for record in records])
-        for latency in answer.call_latencies_ms:
-            self.metrics.add_metric(name="EndpointLatency", unit=MetricUnit.Milliseconds, value=latency)
-        self.metrics.add_metric(
-            name="EndpointCalls", unit=MetricUnit.Count, value=len(answer.call_latencies_ms)
-        )
+        add_endpoint_metrics(self.metrics, answer)
 
         labels = {int(p.id): (p.label, p.score) for p in answer.predictions}
         results = to_results(message.job_id, records, labels, answer.model_version, message.chunk_index)
-        self.results.put_results(results, expiration=self._expiration())
+        self.results.put_results(results, expiration=expiration_after(self.results_ttl_days))
         with RejectedRowsFile() as rejected:
             self._add_too_large(rejected, records, answer.too_large)
             self._store_rejected(message, rejected)
-
-        outcome.classified = len(results)
-        outcome.positive = sum(1 for result in results if result.label == "positive")
-        outcome.negative = outcome.classified - outcome.positive
-        outcome.rejected = rejected.count
         # A chunk with nothing sent to the model (every review too large) has no version of its own.
-        outcome.counted = self.jobs.record_chunk(
-            message.job_id,
-            message.chunk_index,
-            positive=outcome.positive,
-            negative=outcome.negative,
-            model_version=answer.model_version or job.model_version or "unknown",
-            rejected=outcome.rejected,
-        )
-        if outcome.counted:
-            # Counted here, once per chunk, so the metrics agree with the job's counts even on redelivery.
-            self.metrics.add_metric(name="ReviewsClassified", unit=MetricUnit.Count, value=outcome.classified)
-            self.metrics.add_metric(name="PositiveReviews", unit=MetricUnit.Count, value=outcome.positive)
-            self.metrics.add_metric(name="NegativeReviews", unit=MetricUnit.Count, value=outcome.negative)
-        outcome.job_status = self.jobs.finish_if_done(message.job_id)
-        return outcome
+        return self._settle(outcome, results, rejected.count, answer.model_version or job.model_version)
 
     def _give_up(self, message: ChunkMessage, error: Exception, receive_count: int) -> ChunkOutcome:
         """The last delivery failed too: reject what has no result, count the chunk once, close the job.
@@ -263,26 +228,9 @@ class ChunkClassifier:
                 rejected.add(record.row, never_sendable.get(str(record.row), reason), record.text)
             self._store_rejected(message, rejected)
 
-        outcome.classified = len(stored)
-        outcome.positive = sum(1 for result in stored if result.label == "positive")
-        outcome.negative = outcome.classified - outcome.positive
-        outcome.rejected = rejected.count
         job = self.jobs.get(message.job_id)
         model_version = next((result.model_version for result in stored), None)
-        outcome.counted = self.jobs.record_chunk(
-            message.job_id,
-            message.chunk_index,
-            positive=outcome.positive,
-            negative=outcome.negative,
-            model_version=model_version or (job.model_version if job else None) or "unknown",
-            rejected=outcome.rejected,
-        )
-        if outcome.counted:
-            self.metrics.add_metric(name="ChunksGivenUp", unit=MetricUnit.Count, value=1)
-            self.metrics.add_metric(name="ReviewsClassified", unit=MetricUnit.Count, value=outcome.classified)
-            self.metrics.add_metric(name="PositiveReviews", unit=MetricUnit.Count, value=outcome.positive)
-            self.metrics.add_metric(name="NegativeReviews", unit=MetricUnit.Count, value=outcome.negative)
-        outcome.job_status = self.jobs.finish_if_done(message.job_id)
+        self._settle(outcome, stored, rejected.count, model_version or (job.model_version if job else None))
         logger.exception(
             "Chunk failed on its last delivery: its unclassified reviews are rejected with the reason",
             extra={**where, "rejected": outcome.rejected, "reason": reason},
@@ -313,45 +261,39 @@ class ChunkClassifier:
         for review in too_large:
             rejected.add(by_row[review.id].row, review.reason, by_row[review.id].text)
 
+    def _settle(
+        self, outcome: ChunkOutcome, results: Sequence[ReviewResult], rejected: int, model_version: str | None
+    ) -> ChunkOutcome:
+        """Count the chunk once (its results and rejected reviews), its metrics with it; close the job."""
+        outcome.classified = len(results)
+        outcome.positive = sum(1 for result in results if result.label == "positive")
+        outcome.negative = outcome.classified - outcome.positive
+        outcome.rejected = rejected
+        counts = ChunkCounts(
+            positive=outcome.positive,
+            negative=outcome.negative,
+            model_version=model_version or "unknown",
+            rejected=rejected,
+        )
+        outcome.counted = self.jobs.record_chunk(outcome.job_id, outcome.chunk_index, counts)
+        if outcome.counted:
+            # Counted here, once per chunk, so the metrics agree with the job's counts even on redelivery.
+            if outcome.given_up:
+                self.metrics.add_metric(name="ChunksGivenUp", unit=MetricUnit.Count, value=1)
+            self.metrics.add_metric(name="ReviewsClassified", unit=MetricUnit.Count, value=outcome.classified)
+            self.metrics.add_metric(name="PositiveReviews", unit=MetricUnit.Count, value=outcome.positive)
+            self.metrics.add_metric(name="NegativeReviews", unit=MetricUnit.Count, value=outcome.negative)
+        outcome.job_status = self.jobs.finish_if_done(outcome.job_id)
+        return outcome
+
     def _store_rejected(self, message: ChunkMessage, rejected: RejectedRowsFile) -> None:
-        """Rejected reviews of a chunk: in the table, and as rejected/<job_id>/chunk-<n:05d>.jsonl."""
-        if not rejected.count:
-            return
-        self.results.put_rejected(
-            message.job_id, rejected.excerpts(RAW_EXCERPT_CHARS), expiration=self._expiration()
+        """Rejected reviews of a chunk: in the table, and as rejected/<job_id>/chunk-<n:05d>.jsonl (named like
+        the chunk it comes from, same scheme as processed/, under the rejected prefix)."""
+        rejected.store(
+            message.job_id,
+            results=self.results,
+            objects=self.objects,
+            bucket=self.bucket_name,
+            key=chunk_key(self.rejected_prefix, message.job_id, message.chunk_index),
+            expiration=expiration_after(self.results_ttl_days),
         )
-        # Last: the S3 transfer manager closes the file it uploads.
-        self.objects.put_file(
-            self.bucket_name,
-            # Named like the chunk it comes from (same scheme as processed/), under the rejected prefix.
-            chunk_key(self.rejected_prefix, message.job_id, message.chunk_index),
-            rejected.file,
-            REJECTED_CONTENT_TYPE,
-        )
-
-    def _expiration(self) -> int | None:
-        if not self.results_ttl_days:
-            return None
-        return int(time.time()) + self.results_ttl_days * SECONDS_PER_DAY
-
-
-class ChunkBatchProcessor(BatchProcessor):
-    """BatchProcessor that logs every failed message with why, so a chunk bound for the DLQ is explained."""
-
-    def failure_handler(self, record: Any, exception: Any) -> Any:
-        _, error, _ = exception
-        message_id = getattr(record, "message_id", None) or getattr(record, "messageId", None)
-        if isinstance(record, ChunkQueueRecord):
-            logger.exception(
-                "Chunk failed; it will be retried and, after maxReceiveCount, moved to the dead-letter queue",
-                extra={"message_id": message_id, "job_id": record.body.job_id, "key": record.body.key},
-                exc_info=exception,
-            )
-        else:
-            # Model validation failed: the body is not a ChunkMessage. Retrying will not fix it, but the
-            # redrive policy moves it to InferenceDeadLetterQueue where it can be inspected.
-            logger.error(
-                "InferenceQueue message is not a ChunkMessage; reported as failed, bound for the DLQ",
-                extra={"message_id": message_id, "error": str(error)[:1000]},
-            )
-        return super().failure_handler(record, exception)

@@ -1,6 +1,6 @@
 """One uploaded file -> a job, processed/ chunks on the inference queue, and rejected rows with their reasons.
 
-For each S3 record of an ingest queue message (`handle_notification`):
+`UploadSplitter` does it, for each S3 record of an ingest queue message (`handle_notification`):
   1. Only ObjectCreated events for keys under the incoming prefix are files to process; S3's test event,
      folder markers and other keys are logged and skipped.
   2. The job id is derived from what identifies the upload (bucket, key, version or etag+sequencer), so a
@@ -21,16 +21,14 @@ message that names no file to attribute the error to still ends in the DLQ.
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import unquote_plus
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -38,55 +36,34 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
-from aws_lambda_powertools.utilities.parser.models import S3Model, S3RecordModel, SqsRecordModel
-from pydantic import BaseModel, ConfigDict, Json, RootModel, computed_field
+from pydantic import BaseModel, computed_field
 
 from review_pipeline.chunking import chunk_body, chunk_key, chunked
 from review_pipeline.dal.jobs import JobStore, new_job
 from review_pipeline.dal.objects import ObjectMissingError, ObjectStore
 from review_pipeline.dal.queue import ChunkQueue
-from review_pipeline.dal.results import ResultStore
+from review_pipeline.dal.results import ResultStore, expiration_after
 from review_pipeline.logic.validation import RowValidator
 from review_pipeline.models import ChunkMessage, JobStatus, ReviewRecord
 from review_pipeline.readers import DEFAULT_MAX_LINE_BYTES, FileFormatError, ParsedRow, RowError, read_rows
-from review_pipeline.rejections import REJECTED_CONTENT_TYPE, RejectedRowsFile, rejected_file_key
+from review_pipeline.rejections import RejectedRowsFile, rejected_file_key
 from review_pipeline.retries import describe_error, error_code, is_last_delivery
-from review_pipeline.settings import Settings, load_settings
+from review_pipeline.sqs_records import IngestQueueRecord, S3Notification, S3TestEvent
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools import Metrics
+    from aws_lambda_powertools.utilities.parser.models import S3RecordModel
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from review_pipeline.settings import Settings
 
 logger = Logger(child=True)
 tracer = Tracer()
-metrics = Metrics()
 
 JOB_ID_HEX_CHARS = 20
-RAW_EXCERPT_CHARS = 300
 _JSONL = "application/x-ndjson"
 # Codes of errors a policy or permission causes (moto answers a bucket policy's deny with a bare 403).
 _ACCESS_CODES = {"AccessDenied", "AccessDeniedException", "AllAccessDisabled", "403"}
-
-
-# -- event shapes --------------------------------------------------------------------------------------------
-class S3TestEvent(BaseModel):
-    """What S3 sends once when a notification configuration is saved; not an upload."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    Event: Literal["s3:TestEvent"]
-    Service: str | None = None
-    Bucket: str | None = None
-
-
-class S3Notification(RootModel[S3Model | S3TestEvent]):
-    """The body of an ingest queue message: an S3 event notification (Powertools' model) or S3's test
-    event."""
-
-
-class IngestQueueRecord(SqsRecordModel):
-    """An SQS record whose body (a JSON string) is parsed into an S3 notification by the batch processor."""
-
-    body: Json[S3Notification]
 
 
 class UploadedObject(BaseModel):
@@ -124,95 +101,6 @@ def job_id_for(upload: UploadedObject) -> str:
     return hashlib.sha256(identity.encode("utf-8")).hexdigest()[:JOB_ID_HEX_CHARS]
 
 
-# -- wiring (built once per execution environment) -----------------------------------------------------------
-@dataclass(frozen=True)
-class PreprocessDependencies:
-    settings: Settings
-    objects: ObjectStore
-    queue: ChunkQueue
-    jobs: JobStore
-    results: ResultStore
-    idempotency_config: IdempotencyConfig
-    process_upload: Callable[..., FileOutcome]
-
-
-@lru_cache(maxsize=1)
-def dependencies() -> PreprocessDependencies:
-    """Settings and AWS clients, created on first use (not at import, so tests can set the environment first).
-
-    Clients get no endpoint_url: the local emulator sets AWS_ENDPOINT_URL, which boto3 honours.
-    """
-    settings = load_settings()
-    session = boto3.session.Session()
-    table = session.resource("dynamodb").Table(settings.table_name)
-    persistence = DynamoDBPersistenceLayer(
-        table_name=settings.table_name,
-        key_attr="pk",
-        sort_key_attr="sk",
-        expiry_attr="expiration",
-        boto3_client=session.client("dynamodb"),
-    )
-    config = IdempotencyConfig(
-        event_key_jmespath="[bucket, key, revision]",
-        expires_after_seconds=settings.idempotency_ttl_seconds,
-        raise_on_no_idempotency_key=True,
-    )
-    process_upload = idempotent_function(
-        _process_upload,
-        data_keyword_argument="upload",
-        persistence_store=persistence,
-        config=config,
-        output_serializer=PydanticSerializer(FileOutcome),
-    )
-    return PreprocessDependencies(
-        settings=settings,
-        objects=ObjectStore(session.client("s3")),
-        queue=ChunkQueue(session.client("sqs"), settings.inference_queue_url),
-        jobs=JobStore(table),
-        results=ResultStore(table),
-        idempotency_config=config,
-        process_upload=process_upload,
-    )
-
-
-# -- entry point --------------------------------------------------------------------------------------------
-def handle_ingest_record(
-    record: IngestQueueRecord, lambda_context: LambdaContext | None = None
-) -> list[FileOutcome]:
-    """Process the files of one ingest queue message, knowing which delivery of the message this is."""
-    receive_count = int(record.attributes.ApproximateReceiveCount)
-    return handle_notification(record.body, lambda_context, receive_count=receive_count)
-
-
-@tracer.capture_method
-def handle_notification(
-    notification: S3Notification, lambda_context: LambdaContext | None = None, receive_count: int = 1
-) -> list[FileOutcome]:
-    """Process every uploaded file an ingest queue message names; what happened to each.
-
-    `receive_count` is the message's ApproximateReceiveCount: on its last delivery a file that fails with an
-    unexpected error fails its job instead of raising.
-    """
-    event = notification.root
-    if isinstance(event, S3TestEvent):
-        logger.info(
-            "Ignoring S3 test event (sent when the bucket notification is configured)",
-            extra={"bucket": event.Bucket},
-        )
-        return []
-    deps = dependencies()
-    if lambda_context is not None:
-        # Lets an in-progress idempotency record expire with this invocation if the function times out.
-        deps.idempotency_config.register_lambda_context(lambda_context)
-    outcomes: list[FileOutcome] = []
-    for record in event.Records:
-        upload = uploaded_object(record, deps.settings.incoming_prefix)
-        if upload is not None:
-            # Only `upload` keys the idempotency record; receive_count is passed through to the function.
-            outcomes.append(deps.process_upload(upload=upload, receive_count=receive_count))
-    return outcomes
-
-
 def uploaded_object(record: S3RecordModel, incoming_prefix: str) -> UploadedObject | None:
     """The upload an S3 record names, or None (logged) when the record is not a file to process."""
     s3_object = record.s3.object
@@ -237,70 +125,6 @@ def uploaded_object(record: S3RecordModel, incoming_prefix: str) -> UploadedObje
     )
 
 
-# -- one file ------------------------------------------------------------------------------------------------
-def _process_upload(*, upload: UploadedObject, receive_count: int = 1) -> FileOutcome:
-    deps = dependencies()
-    job_id = job_id_for(upload)
-    where = {"job_id": job_id, "bucket": upload.bucket, "key": upload.key}
-    if not deps.jobs.create(new_job(job_id, upload.bucket, upload.key, upload.version_id)):
-        existing = deps.jobs.get(job_id)
-        if existing is not None and existing.status != JobStatus.PENDING:
-            # Every chunk was queued by an earlier delivery; only closing the job may be left to do.
-            if existing.status == JobStatus.PROCESSING:
-                deps.jobs.finish_if_done(job_id)
-            logger.info(f"Duplicate delivery: job is already {existing.status.value}", extra=where)
-            return FileOutcome(
-                job_id=job_id,
-                status="already_processed",
-                rows=existing.counts.total,
-                rejected=existing.counts.rejected,
-                chunks=existing.chunks_total,
-                error=existing.error,
-            )
-        logger.info(
-            "Job exists but is PENDING: an earlier attempt stopped midway; reading the file again",
-            extra=where,
-        )
-    try:
-        outcome = _split_file(deps, upload, job_id)
-    except (FileFormatError, ObjectMissingError) as error:
-        message = str(error)
-        deps.jobs.fail(job_id, message)
-        metrics.add_metric(name="FilesFailed", unit=MetricUnit.Count, value=1)
-        logger.warning(f"File cannot be processed: {message}", extra=where)
-        return FileOutcome(job_id=job_id, status="failed", error=message)
-    except Exception as error:
-        if not is_last_delivery(receive_count, deps.settings.max_receive_count):
-            raise  # SQS redelivers the message; the job stays PENDING until then
-        return _give_up(deps, upload, job_id, error, receive_count)
-    metrics.add_metric(name="FilesProcessed", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="RowsRead", unit=MetricUnit.Count, value=outcome.rows)
-    metrics.add_metric(name="RowsRejected", unit=MetricUnit.Count, value=outcome.rejected)
-    metrics.add_metric(name="ChunksQueued", unit=MetricUnit.Count, value=outcome.chunks)
-    logger.info("File split into chunks", extra={**where, **outcome.model_dump(exclude={"job_id", "error"})})
-    return outcome
-
-
-def _give_up(
-    deps: PreprocessDependencies, upload: UploadedObject, job_id: str, error: Exception, receive_count: int
-) -> FileOutcome:
-    """The last delivery failed too: the job is FAILED with the error and what to do, and nothing raises.
-
-    Returning (not raising) also stores the idempotency record, which only this upload's redeliveries
-    match: an upload of the key again is a new version (or etag and sequencer), hence a new job.
-    """
-    message = give_up_message(upload.key, error, receive_count)
-    where = {"job_id": job_id, "bucket": upload.bucket, "key": upload.key, "receive_count": receive_count}
-    if not deps.jobs.fail(job_id, message, only_if_pending=True):
-        # Every chunk was queued before the error (only closing the job failed): inference finishes it.
-        logger.warning("Last delivery failed after the file was queued; job left as it is", extra=where)
-        return FileOutcome(job_id=job_id, status="queued", error=message)
-    metrics.add_metric(name="FilesFailed", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="FilesGivenUp", unit=MetricUnit.Count, value=1)
-    logger.exception(f"File failed on its last delivery; job FAILED: {message}", extra=where)
-    return FileOutcome(job_id=job_id, status="failed", error=message)
-
-
 def give_up_message(key: str, error: Exception, attempts: int) -> str:
     """What failed, how often, and what the uploader (or the operator) can do about it."""
     code = error_code(error)
@@ -319,19 +143,220 @@ def give_up_message(key: str, error: Exception, attempts: int) -> str:
     return f"could not process {key} after {attempts} attempts ({describe_error(error)}); {advice}"
 
 
-@tracer.capture_method
-def _split_file(deps: PreprocessDependencies, upload: UploadedObject, job_id: str) -> FileOutcome:
-    settings = deps.settings
-    validator = RowValidator(settings.max_text_chars)
-    messages: list[ChunkMessage] = []
-    max_line_bytes = max(DEFAULT_MAX_LINE_BYTES, 8 * settings.max_text_chars)
-    with RejectedRowsFile() as rejections:
+def idempotency_config(settings: Settings) -> IdempotencyConfig:
+    """An upload (bucket, key, revision) is processed once while its record lives."""
+    return IdempotencyConfig(
+        event_key_jmespath="[bucket, key, revision]",
+        expires_after_seconds=settings.idempotency_ttl_seconds,
+        raise_on_no_idempotency_key=True,
+    )
+
+
+def _process_upload(
+    *, upload: UploadedObject, splitter: UploadSplitter, receive_count: int = 1
+) -> FileOutcome:
+    """The function Powertools Idempotency wraps: its module and name key the idempotency records."""
+    return splitter.process_upload(upload, receive_count)
+
+
+@dataclass
+class UploadSplitter:
+    """PreprocessFunction's service: one uploaded file -> a job, its queued chunks and its rejected rows."""
+
+    settings: Settings
+    objects: ObjectStore
+    queue: ChunkQueue
+    jobs: JobStore
+    results: ResultStore
+    metrics: Metrics
+    idempotency_config: IdempotencyConfig
+    # `_process_upload` as Powertools Idempotency wraps it (set by from_settings); None: not idempotent.
+    idempotent_process_upload: Callable[..., FileOutcome] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, metrics: Metrics) -> UploadSplitter:
+        """Clients get no endpoint_url: the local emulator sets AWS_ENDPOINT_URL, which boto3 honours."""
+        session = boto3.session.Session()
+        table = session.resource("dynamodb").Table(settings.table_name)
+        config = idempotency_config(settings)
+        persistence = DynamoDBPersistenceLayer(
+            table_name=settings.table_name,
+            key_attr="pk",
+            sort_key_attr="sk",
+            expiry_attr="expiration",
+            boto3_client=session.client("dynamodb"),
+        )
+        return cls(
+            settings=settings,
+            objects=ObjectStore(session.client("s3")),
+            queue=ChunkQueue(session.client("sqs"), settings.inference_queue_url),
+            jobs=JobStore(table),
+            results=ResultStore(table),
+            metrics=metrics,
+            idempotency_config=config,
+            idempotent_process_upload=idempotent_function(
+                _process_upload,
+                data_keyword_argument="upload",
+                persistence_store=persistence,
+                config=config,
+                output_serializer=PydanticSerializer(FileOutcome),
+            ),
+        )
+
+    # -- entry points ---------------------------------------------------------------------------------------
+    def handle_record(
+        self, record: IngestQueueRecord, lambda_context: LambdaContext | None = None
+    ) -> list[FileOutcome]:
+        """Process the files of one ingest queue message, knowing which delivery of the message this is."""
+        receive_count = int(record.attributes.ApproximateReceiveCount)
+        return self.handle_notification(record.body, lambda_context, receive_count=receive_count)
+
+    @tracer.capture_method
+    def handle_notification(
+        self,
+        notification: S3Notification,
+        lambda_context: LambdaContext | None = None,
+        receive_count: int = 1,
+    ) -> list[FileOutcome]:
+        """Process every uploaded file an ingest queue message names; what happened to each.
+
+        `receive_count` is the message's ApproximateReceiveCount: on its last delivery a file that fails with
+        an unexpected error fails its job instead of raising.
+        """
+        event = notification.root
+        if isinstance(event, S3TestEvent):
+            logger.info(
+                "Ignoring S3 test event (sent when the bucket notification is configured)",
+                extra={"bucket": event.Bucket},
+            )
+            return []
+        if lambda_context is not None:
+            # Lets an in-progress idempotency record expire with this invocation if the function times out.
+            self.idempotency_config.register_lambda_context(lambda_context)
+        outcomes: list[FileOutcome] = []
+        for record in event.Records:
+            upload = uploaded_object(record, self.settings.incoming_prefix)
+            if upload is None:
+                continue
+            if self.idempotent_process_upload is None:
+                outcomes.append(self.process_upload(upload, receive_count))
+            else:
+                # Only `upload` keys the idempotency record; the other arguments are passed through.
+                outcomes.append(
+                    self.idempotent_process_upload(upload=upload, splitter=self, receive_count=receive_count)
+                )
+        return outcomes
+
+    # -- one file -------------------------------------------------------------------------------------------
+    def process_upload(self, upload: UploadedObject, receive_count: int = 1) -> FileOutcome:
+        job_id = job_id_for(upload)
+        where = {"job_id": job_id, "bucket": upload.bucket, "key": upload.key}
+        if not self.jobs.create(new_job(job_id, upload.bucket, upload.key, upload.version_id)):
+            existing = self._existing_outcome(job_id, where)
+            if existing is not None:
+                return existing
         try:
-            with closing(deps.objects.open(upload.bucket, upload.key, upload.version_id)) as body:
+            outcome = self._split_file(upload, job_id)
+        except (FileFormatError, ObjectMissingError) as error:
+            message = str(error)
+            self.jobs.fail(job_id, message)
+            self._count(FilesFailed=1)
+            logger.warning(f"File cannot be processed: {message}", extra=where)
+            return FileOutcome(job_id=job_id, status="failed", error=message)
+        except Exception as error:
+            if not is_last_delivery(receive_count, self.settings.max_receive_count):
+                raise  # SQS redelivers the message; the job stays PENDING until then
+            return self._give_up(upload, job_id, error, receive_count)
+        self._count(
+            FilesProcessed=1,
+            RowsRead=outcome.rows,
+            RowsRejected=outcome.rejected,
+            ChunksQueued=outcome.chunks,
+        )
+        logger.info(
+            "File split into chunks", extra={**where, **outcome.model_dump(exclude={"job_id", "error"})}
+        )
+        return outcome
+
+    def _existing_outcome(self, job_id: str, where: dict[str, str]) -> FileOutcome | None:
+        """A redelivery's answer when an earlier delivery queued the file; None if the job must be redone."""
+        existing = self.jobs.get(job_id)
+        if existing is None or existing.status == JobStatus.PENDING:
+            logger.info(
+                "Job exists but is PENDING: an earlier attempt stopped midway; reading the file again",
+                extra=where,
+            )
+            return None
+        # Every chunk was queued by an earlier delivery; only closing the job may be left to do.
+        if existing.status == JobStatus.PROCESSING:
+            self.jobs.finish_if_done(job_id)
+        logger.info(f"Duplicate delivery: job is already {existing.status.value}", extra=where)
+        return FileOutcome(
+            job_id=job_id,
+            status="already_processed",
+            rows=existing.counts.total,
+            rejected=existing.counts.rejected,
+            chunks=existing.chunks_total,
+            error=existing.error,
+        )
+
+    def _give_up(
+        self, upload: UploadedObject, job_id: str, error: Exception, receive_count: int
+    ) -> FileOutcome:
+        """The last delivery failed too: the job is FAILED with the error and what to do, and nothing raises.
+
+        Returning (not raising) also stores the idempotency record, which only this upload's redeliveries
+        match: an upload of the key again is a new version (or etag and sequencer), hence a new job.
+        """
+        message = give_up_message(upload.key, error, receive_count)
+        where = {"job_id": job_id, "bucket": upload.bucket, "key": upload.key, "receive_count": receive_count}
+        if not self.jobs.fail_if_pending(job_id, message):
+            # Every chunk was queued before the error (only closing the job failed): inference finishes it.
+            logger.warning("Last delivery failed after the file was queued; job left as it is", extra=where)
+            return FileOutcome(job_id=job_id, status="queued", error=message)
+        self._count(FilesFailed=1, FilesGivenUp=1)
+        logger.exception(f"File failed on its last delivery; job FAILED: {message}", extra=where)
+        return FileOutcome(job_id=job_id, status="failed", error=message)
+
+    @tracer.capture_method
+    def _split_file(self, upload: UploadedObject, job_id: str) -> FileOutcome:
+        settings = self.settings
+        with RejectedRowsFile() as rejections:
+            messages = self._write_chunks(upload, job_id, rejections)
+            rejections.store(
+                job_id,
+                results=self.results,
+                objects=self.objects,
+                bucket=settings.bucket_name,
+                key=rejected_file_key(settings.rejected_prefix, job_id, "rejected.jsonl"),
+                expiration=expiration_after(settings.results_ttl_days),
+            )
+        total = rejections.count + sum(message.review_count for message in messages)
+        self.queue.send(messages)
+        self.jobs.mark_processing(job_id, total=total, rejected=rejections.count, chunks_total=len(messages))
+        final = self.jobs.finish_if_done(job_id)  # a file without valid rows has no chunk to wait for
+        return FileOutcome(
+            job_id=job_id,
+            status="completed" if final is not None else "queued",
+            rows=total,
+            rejected=rejections.count,
+            chunks=len(messages),
+        )
+
+    def _write_chunks(
+        self, upload: UploadedObject, job_id: str, rejections: RejectedRowsFile
+    ) -> list[ChunkMessage]:
+        """Stream the file into processed/ chunks; the message of each. A file that fails leaves no chunk."""
+        settings = self.settings
+        validator = RowValidator(settings.max_text_chars)
+        max_line_bytes = max(DEFAULT_MAX_LINE_BYTES, 8 * settings.max_text_chars)
+        messages: list[ChunkMessage] = []
+        try:
+            with closing(self.objects.open(upload.bucket, upload.key, upload.version_id)) as body:
                 rows = read_rows(body, upload.key, max_line_bytes)
                 for index, records in chunked(_accepted(rows, validator, rejections), settings.chunk_size):
                     key = chunk_key(settings.processed_prefix, job_id, index)
-                    deps.objects.put_bytes(settings.bucket_name, key, chunk_body(records), _JSONL)
+                    self.objects.put_bytes(settings.bucket_name, key, chunk_body(records), _JSONL)
                     messages.append(
                         ChunkMessage(
                             job_id=job_id,
@@ -348,30 +373,13 @@ def _split_file(deps: PreprocessDependencies, upload: UploadedObject, job_id: st
                 )
         except FileFormatError:
             # Chunks of a file that fails are never queued; do not leave them behind.
-            deps.objects.delete(settings.bucket_name, [message.key for message in messages])
+            self.objects.delete(settings.bucket_name, [message.key for message in messages])
             raise
-        if rejections.count:
-            deps.results.put_rejected(
-                job_id, rejections.excerpts(RAW_EXCERPT_CHARS), expiration=_expiration(settings)
-            )
-            # Last: the S3 transfer manager closes the file it uploads.
-            deps.objects.put_file(
-                settings.bucket_name,
-                rejected_file_key(settings.rejected_prefix, job_id, "rejected.jsonl"),
-                rejections.file,
-                REJECTED_CONTENT_TYPE,
-            )
-    total = rejections.count + sum(message.review_count for message in messages)
-    deps.queue.send(messages)
-    deps.jobs.mark_processing(job_id, total=total, rejected=rejections.count, chunks_total=len(messages))
-    final = deps.jobs.finish_if_done(job_id)  # a file without valid rows has no chunk to wait for
-    return FileOutcome(
-        job_id=job_id,
-        status="completed" if final is not None else "queued",
-        rows=total,
-        rejected=rejections.count,
-        chunks=len(messages),
-    )
+        return messages
+
+    def _count(self, **counts: int) -> None:
+        for name, value in counts.items():
+            self.metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
 def _accepted(
@@ -384,10 +392,3 @@ def _accepted(
             rejections.add(checked.row, checked.reason, checked.raw)
         else:
             yield checked
-
-
-def _expiration(settings: Settings) -> int | None:
-    """TTL epoch for stored rows, when the deployment keeps results for a limited time."""
-    if not settings.results_ttl_days:
-        return None
-    return int(time.time()) + settings.results_ttl_days * 86_400

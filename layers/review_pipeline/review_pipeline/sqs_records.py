@@ -1,0 +1,79 @@
+"""What the two SQS functions receive: Powertools record models and the batch processors that parse them.
+
+One place for both queues, so PreprocessFunction and InferenceFunction read their batches the same way:
+`IngestQueueRecord` (an S3 notification, or S3's test event) for IngestQueue, `ChunkQueueRecord` (a
+ChunkMessage claim check) for InferenceQueue; `ingest_processor()` and `chunk_processor()` build the
+processors their handlers hand to `process_partial_response`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.parser.models import S3Model, SqsRecordModel
+from pydantic import BaseModel, ConfigDict, Json, RootModel
+
+from review_pipeline.models import ChunkMessage
+
+logger = Logger(child=True)
+
+
+class S3TestEvent(BaseModel):
+    """What S3 sends once when a notification configuration is saved; not an upload."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    Event: Literal["s3:TestEvent"]
+    Service: str | None = None
+    Bucket: str | None = None
+
+
+class S3Notification(RootModel[S3Model | S3TestEvent]):
+    """The body of an ingest queue message: an S3 event notification (Powertools' model) or S3's test
+    event."""
+
+
+class IngestQueueRecord(SqsRecordModel):
+    """An SQS record whose body (a JSON string) is parsed into an S3 notification by the batch processor."""
+
+    body: Json[S3Notification]
+
+
+class ChunkQueueRecord(SqsRecordModel):
+    """An InferenceQueue message: the SQS record, its body parsed as a ChunkMessage claim check."""
+
+    body: Json[ChunkMessage]
+
+
+class ChunkBatchProcessor(BatchProcessor):
+    """BatchProcessor that logs every failed message with why, so a chunk bound for the DLQ is explained."""
+
+    def failure_handler(self, record: Any, exception: Any) -> Any:
+        _, error, _ = exception
+        message_id = getattr(record, "message_id", None) or getattr(record, "messageId", None)
+        if isinstance(record, ChunkQueueRecord):
+            logger.exception(
+                "Chunk failed; it will be retried and, after maxReceiveCount, moved to the dead-letter queue",
+                extra={"message_id": message_id, "job_id": record.body.job_id, "key": record.body.key},
+                exc_info=exception,
+            )
+        else:
+            # Model validation failed: the body is not a ChunkMessage. Retrying will not fix it, but the
+            # redrive policy moves it to InferenceDeadLetterQueue where it can be inspected.
+            logger.error(
+                "InferenceQueue message is not a ChunkMessage; reported as failed, bound for the DLQ",
+                extra={"message_id": message_id, "error": str(error)[:1000]},
+            )
+        return super().failure_handler(record, exception)
+
+
+def ingest_processor() -> BatchProcessor:
+    """IngestQueue batches: each record's body parsed as an S3 notification."""
+    return BatchProcessor(event_type=EventType.SQS, model=IngestQueueRecord)
+
+
+def chunk_processor() -> ChunkBatchProcessor:
+    """InferenceQueue batches: each record's body parsed as a ChunkMessage; failures logged with why."""
+    return ChunkBatchProcessor(event_type=EventType.SQS, model=ChunkQueueRecord)

@@ -1,1 +1,0 @@
-from tests.endpoint_server import _scoring_handler, sentiment_endpoint  # noqa: F401 - fixtures
