@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import end_to_end, model_serving
+from bench import cold_start, end_to_end, model_serving
 from local.stack import stop_on_sigterm
 
-BENCHMARKS = ("model_serving", "end_to_end")
+BENCHMARKS = ("model_serving", "end_to_end", "cold_start")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,6 +28,12 @@ def main(argv: list[str] | None = None) -> int:
         end_to_end.write_section(markdown)
         print(markdown)
         print(f"  wrote the {end_to_end.SECTION!r} section of {end_to_end.DOC}", flush=True)
+    if "cold_start" in chosen:
+        print("Cold start benchmark (handler imports, fresh processes)...", flush=True)
+        markdown = cold_start.to_markdown(cold_start.run(command=command))
+        cold_start.write_section(markdown)
+        print(markdown)
+        print(f"  wrote the {cold_start.SECTION!r} section of {cold_start.DOC}", flush=True)
     return 0
 
 

@@ -19,7 +19,6 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,8 @@ import requests
 
 from bench import report
 from local.stack import LocalStack, stop_on_sigterm
+from review_pipeline.dal.results import result_item
+from review_pipeline.models import ReviewResult
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = report.DOC
@@ -81,18 +82,24 @@ def _seconds_between(start: str, end: str) -> float:
 
 
 def _result_like_items(count: int, text_chars: int) -> list[dict[str, Any]]:
-    """Items the size and shape of the pipeline's result items (see review_pipeline.dal.results)."""
+    """Result items as the pipeline stores them (the store's own `result_item`), of `text_chars` excerpts."""
     excerpt = ("lorem ipsum dolor sit amet " * 20)[:text_chars]
-    return [
-        {
-            "pk": "JOB#raw-write-bench", "sk": f"RESULT#{row:010d}",
-            "gsi3_pk": "JOB#raw-write-bench#negative", "gsi3_sk": f"RESULT#{row:010d}",
-            "job_id": "raw-write-bench", "review_id": f"bench-{row:06d}", "row": row, "label": "negative",
-            "score": Decimal("0.123456"), "model_version": "nbsvm-bench", "text_excerpt": excerpt,
-            "movie_id": "tt0000000", "rating": 3,
-        }
+    results = (
+        ReviewResult(
+            job_id="raw-write-bench",
+            review_id=f"bench-{row:06d}",
+            row=row,
+            label="negative",
+            score=0.123456,
+            model_version="nbsvm-bench",
+            text_excerpt=excerpt,
+            movie_id="tt0000000",
+            rating=3,
+            chunk_index=row // 500,
+        )
         for row in range(1, count + 1)
-    ]  # fmt: skip
+    )
+    return [result_item(result) for result in results]
 
 
 def run(reviews: int = 5_000, deadline_s: float = 600.0, command: str = COMMAND) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
-from review_pipeline.settings import load_settings
+from review_pipeline.tracing import LazyXRayProvider
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -23,17 +23,18 @@ if TYPE_CHECKING:
     from review_pipeline.sqs_records import ChunkQueueRecord
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(provider=LazyXRayProvider(), auto_patch=False)  # X-Ray loads on first use
 metrics = Metrics()
 
 
 @cache
 def service() -> ChunkClassifier:
     """The service of this execution environment, built on the first message (not at import)."""
-    from review_pipeline.logic.inference import (
-        ChunkClassifier,
-    )  # boto3 and the endpoint client: first use only
+    # Imported here, not at the top: the service's modules (boto3, pydantic models) are most of a cold start.
+    from review_pipeline.logic.inference import ChunkClassifier
+    from review_pipeline.settings import load_settings
 
+    tracer.patch()  # before the service creates its clients, so that their calls are traced
     return ChunkClassifier.from_settings(load_settings(), metrics)
 
 

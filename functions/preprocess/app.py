@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
-from review_pipeline.settings import load_settings
+from review_pipeline.tracing import LazyXRayProvider
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -24,15 +24,18 @@ if TYPE_CHECKING:
     from review_pipeline.sqs_records import IngestQueueRecord
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(provider=LazyXRayProvider(), auto_patch=False)  # X-Ray loads on first use
 metrics = Metrics()
 
 
 @cache
 def service() -> UploadSplitter:
     """The service of this execution environment, built on the first message (not at import)."""
-    from review_pipeline.logic.preprocess import UploadSplitter  # readers, boto3, idempotency: first use only
+    # Imported here, not at the top: the service's modules (boto3, pydantic models) are most of a cold start.
+    from review_pipeline.logic.preprocess import UploadSplitter
+    from review_pipeline.settings import load_settings
 
+    tracer.patch()  # before the service creates its clients, so that their calls are traced
     return UploadSplitter.from_settings(load_settings(), metrics)
 
 

@@ -298,8 +298,8 @@ def test_s3_test_event_is_consumed_without_a_job(pipeline: Pipeline) -> None:
     event = json.loads((EVENTS / "preprocess_s3_test_event.json").read_text())
     assert pipeline.invoke(event) == {"batchItemFailures": []}
     jobs = pipeline.table.query(
-        IndexName=keys.JOBS_INDEX,
-        KeyConditionExpression="gsi1_pk = :p",
+        IndexName=keys.JOBS_BY_CREATED.name,
+        KeyConditionExpression=f"{keys.JOBS_BY_CREATED.pk} = :p",
         ExpressionAttributeValues={":p": "JOBS"},
     )["Items"]
     assert jobs == []

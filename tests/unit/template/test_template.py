@@ -370,7 +370,7 @@ def test_every_http_api_route_is_served_by_the_query_function_and_vice_versa(
     declared = _template_routes(template)
 
     # When the function's Powertools resolver is loaded as on Lambda
-    resolver = _load_query_api_app().app
+    resolver = _load_query_api_app().resolver()
     served = {
         (route.method, route.openapi_path) for route in resolver._static_routes + resolver._dynamic_routes
     }

@@ -84,10 +84,10 @@ class JobStore:
             **job.model_dump(exclude_none=True, mode="json"),
             "pk": keys.job_pk(job.job_id),
             "sk": keys.JOB_SK,
-            "gsi1_pk": keys.ALL_JOBS_PK,
-            "gsi1_sk": keys.created_sk(job.created_at, job.job_id),
-            "gsi2_pk": keys.source_pk(job.source_key),
-            "gsi2_sk": keys.created_sk(job.created_at, job.job_id),
+            keys.JOBS_BY_CREATED.pk: keys.ALL_JOBS_PK,
+            keys.JOBS_BY_CREATED.sk: keys.created_sk(job.created_at, job.job_id),
+            keys.JOBS_BY_SOURCE.pk: keys.source_pk(job.source_key),
+            keys.JOBS_BY_SOURCE.sk: keys.created_sk(job.created_at, job.job_id),
         }
         return _conditional_write(
             partial(self._table.put_item, Item=item, ConditionExpression="attribute_not_exists(pk)")
@@ -204,23 +204,18 @@ class JobStore:
     def list(self, limit: int, cursor: str | None = None, source_key: str | None = None) -> Page[Job]:
         """Jobs newest first, optionally only those of one uploaded object key."""
         if source_key is None:
-            index, pk_name, pk_value, sk_name = keys.JOBS_INDEX, "gsi1_pk", keys.ALL_JOBS_PK, "gsi1_sk"
+            index, pk_value = keys.JOBS_BY_CREATED, keys.ALL_JOBS_PK
         else:
-            index, pk_name, pk_value, sk_name = (
-                keys.SOURCE_INDEX,
-                "gsi2_pk",
-                keys.source_pk(source_key),
-                "gsi2_sk",
-            )
+            index, pk_value = keys.JOBS_BY_SOURCE, keys.source_pk(source_key)
         query: dict[str, Any] = {
-            "IndexName": index,
+            "IndexName": index.name,
             "KeyConditionExpression": "#pk = :pk",
-            "ExpressionAttributeNames": {"#pk": pk_name},
+            "ExpressionAttributeNames": {"#pk": index.pk},
             "ExpressionAttributeValues": {":pk": pk_value},
             "ScanIndexForward": False,
             "Limit": limit,
         }
-        start = decode_cursor(cursor, {"pk", "sk", pk_name, sk_name})
+        start = decode_cursor(cursor, {"pk", "sk", index.pk, index.sk})
         if start:
             query["ExclusiveStartKey"] = start
         response = self._table.query(**query)

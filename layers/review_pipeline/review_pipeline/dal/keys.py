@@ -1,22 +1,37 @@
 """One DynamoDB table holds jobs, results, rejected rows, chunk markers and idempotency records.
 
-Item                 pk               sk                  index attributes
-job                  JOB#<job_id>     JOB                 gsi1 (all jobs, newest first), gsi2 (by source key)
-review result        JOB#<job_id>     RESULT#<row>        gsi3 (a job's results by sentiment)
+Item                 pk               sk                  indexes it is in (each index's key attributes)
+job                  JOB#<job_id>     JOB                 JOBS_BY_CREATED (all jobs, newest first),
+                                                          JOBS_BY_SOURCE (a source key's jobs, newest first)
+review result        JOB#<job_id>     RESULT#<row>        RESULTS_BY_SENTIMENT (a job's results by sentiment)
 rejected row         JOB#<job_id>     REJECTED#<row>
 chunk marker         JOB#<job_id>     CHUNK#<index>       (makes a redelivered chunk count once)
 idempotency record   (Powertools: static pk per function, sk = hash of the idempotency key)
 
-The key schema itself is declared once, in template.yaml (ReviewsTable); tests build their moto table from it.
+The key schema itself is declared once, in template.yaml (ReviewsTable); tests and the local emulator build
+their table from it. Each index's attributes are named for the index (`<index>_pk`, `<index>_sk`).
 Rows are zero-padded so a job's results list in file order.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Index:
+    """A global secondary index of the table (template.yaml) and its key attributes."""
+
+    name: str
+    pk: str
+    sk: str
+
+
+JOBS_BY_CREATED = Index("JobsByCreatedAt", "jobs_by_created_pk", "jobs_by_created_sk")
+JOBS_BY_SOURCE = Index("JobsBySource", "jobs_by_source_pk", "jobs_by_source_sk")
+RESULTS_BY_SENTIMENT = Index("ResultsBySentiment", "results_by_sentiment_pk", "results_by_sentiment_sk")
+
 JOB_SK = "JOB"
-JOBS_INDEX = "JobsByCreatedAt"
-SOURCE_INDEX = "JobsBySource"
-SENTIMENT_INDEX = "ResultsBySentiment"
 ALL_JOBS_PK = "JOBS"
 ROW_DIGITS = 10
 
@@ -45,5 +60,5 @@ def created_sk(created_at: str, job_id: str) -> str:
     return f"{created_at}#{job_id}"
 
 
-def sentiment_pk(job_id: str, label: str) -> str:
-    return f"JOB#{job_id}#{label}"
+def sentiment_pk(job_id: str, sentiment: str) -> str:
+    return f"JOB#{job_id}#{sentiment}"

@@ -38,14 +38,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _result_item(result: ReviewResult, expiration: int | None) -> dict[str, Any]:
+def result_item(result: ReviewResult, expiration: int | None = None) -> dict[str, Any]:
+    """The table item of a result: its fields, its keys and the keys of the index by sentiment."""
     item: dict[str, Any] = {
         **result.model_dump(exclude_none=True, exclude={"score"}),
         "score": Decimal(str(round(result.score, 6))),
         "pk": keys.job_pk(result.job_id),
         "sk": keys.result_sk(result.row),
-        "gsi3_pk": keys.sentiment_pk(result.job_id, result.label),
-        "gsi3_sk": keys.result_sk(result.row),
+        keys.RESULTS_BY_SENTIMENT.pk: keys.sentiment_pk(result.job_id, result.label),
+        keys.RESULTS_BY_SENTIMENT.sk: keys.result_sk(result.row),
     }
     if expiration:
         item["expiration"] = expiration
@@ -63,7 +64,7 @@ class ResultStore:
         written = 0
         with self._table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
             for result in results:
-                batch.put_item(Item=_result_item(result, expiration))
+                batch.put_item(Item=result_item(result, expiration))
                 written += 1
         return written
 
@@ -135,11 +136,11 @@ class ResultStore:
             allowed = {"pk", "sk"}
         else:
             query = {
-                "IndexName": keys.SENTIMENT_INDEX,
-                "KeyConditionExpression": "gsi3_pk = :pk",
+                "IndexName": keys.RESULTS_BY_SENTIMENT.name,
+                "KeyConditionExpression": f"{keys.RESULTS_BY_SENTIMENT.pk} = :pk",
                 "ExpressionAttributeValues": {":pk": keys.sentiment_pk(job_id, sentiment)},
             }
-            allowed = {"pk", "sk", "gsi3_pk", "gsi3_sk"}
+            allowed = {"pk", "sk", keys.RESULTS_BY_SENTIMENT.pk, keys.RESULTS_BY_SENTIMENT.sk}
         items, next_cursor = self._query(query, limit, cursor, allowed)
         return Page[ReviewResult](
             items=[

@@ -50,6 +50,8 @@ logger = Logger(child=True)
 tracer = Tracer()
 
 TEXT_EXCERPT_CHARS = 280
+# The fields a review keeps from its record into its result (the text is kept as an excerpt instead).
+_CARRIED_FIELDS = (set(ReviewRecord.model_fields) & set(ReviewResult.model_fields)) - {"text"}
 
 
 class ChunkOutcome(BaseModel):
@@ -99,16 +101,14 @@ def to_results(
         results.append(
             ReviewResult.model_validate(
                 {
+                    # What the review carries through (review_id, row, movie_id, rating, given_label, and any
+                    # field added to both models), then what classifying it added.
+                    **record.model_dump(include=_CARRIED_FIELDS),
                     "job_id": job_id,
-                    "review_id": record.review_id,
-                    "row": record.row,
                     "label": label,
                     "score": score,
                     "model_version": model_version,
                     "text_excerpt": text_excerpt(record.text),
-                    "movie_id": record.movie_id,
-                    "rating": record.rating,
-                    "given_label": record.given_label,
                     "chunk_index": chunk_index,
                 }
             )
