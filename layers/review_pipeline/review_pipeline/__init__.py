@@ -3,5 +3,7 @@
 The flow of one review, module by module:
     readers  -> cleaning -> models.ReviewRecord -> chunking -> logic.preprocess  (functions/preprocess)
     endpoint (SageMaker InvokeEndpoint)         -> logic.inference              (functions/inference)
-    dal.jobs / dal.results                      -> logic.query                  (functions/query_api)
+    dal.jobs / dal.results                      -> logic.query, api.routes      (functions/query_api)
+Each function's service (UploadSplitter, ChunkClassifier, QueryService) is built by `from_settings(settings,
+metrics)` in its handler's cached `service()` getter; sqs_records holds what the two SQS functions receive.
 """
