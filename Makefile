@@ -23,12 +23,15 @@ ENV ?= default
 help: ## list the targets
 	@grep -E '^[a-z0-9]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements/dev.txt layers/review_pipeline/requirements.txt
+# Then this project itself, editable and without dependencies (they are pinned above): the console script
+# .venv/bin/review-sentiment.
+$(VENV)/.installed: requirements/dev.txt layers/review_pipeline/requirements.txt pyproject.toml
 	@test -n "$(PYTHON313)" || { echo "python3.13 not found: install it or set PYTHON313=/path/to/python3.13"; exit 1; }
 	@echo "creating $(VENV) with $(PYTHON313) and installing requirements/dev.txt"
 	@$(PYTHON313) -m venv $(VENV)
 	@$(PY) -m $(PIP_INSTALL) --upgrade pip
 	@$(PY) -m $(PIP_INSTALL) -r requirements/dev.txt
+	@$(PY) -m $(PIP_INSTALL) --no-deps -e .
 	@touch $@
 
 $(VENV_SAM)/.installed: requirements/sam.txt

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import signal
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
@@ -39,6 +38,7 @@ from local.resolve import (
     UnresolvedReferenceError,
     parameter_values,
 )
+from local.state import STATE_FILE_NAME, StackInfo
 from local.template import PROJECT_ROOT, load_template, table_definition
 
 logger = logging.getLogger("local.stack")
@@ -53,22 +53,6 @@ FAKE_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "local",
     "AWS_SESSION_TOKEN": "local",
 }
-
-
-@dataclass
-class StackInfo:
-    """What `.local/stack.json` holds: where to upload, where to ask."""
-
-    aws_endpoint_url: str
-    region: str
-    bucket: str
-    incoming_prefix: str
-    api_url: str
-    sagemaker_runtime_url: str
-    endpoint_name: str
-    table_name: str = ""
-    queues: dict[str, str] = field(default_factory=dict)  # logical id -> queue URL
-    logs_dir: str = ""
 
 
 def _condition_holds(resource: dict[str, Any], resolver: Resolver, logical_id: str) -> bool:
@@ -187,8 +171,7 @@ class LocalStack:
             logs_dir=str(self.state_dir / "logs"),
         )
         if self._write_state:
-            self.state_dir.mkdir(parents=True, exist_ok=True)
-            (self.state_dir / "stack.json").write_text(json.dumps(asdict(self.info), indent=2) + "\n")
+            self.info.write(self.state_dir / STATE_FILE_NAME)
         return self.info
 
     def stop(self) -> None:
@@ -209,7 +192,7 @@ class LocalStack:
             self._moto.stop()
             self._moto = None
         if self._write_state:
-            (self.state_dir / "stack.json").unlink(missing_ok=True)
+            (self.state_dir / STATE_FILE_NAME).unlink(missing_ok=True)
 
     # ------------------------------------------------------------------------------------------------------
     def invoke(self, function_id: str, event: dict[str, Any]) -> Invocation:

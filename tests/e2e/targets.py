@@ -11,23 +11,26 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from local.stack import StackInfo
+from local.state import StackInfo
+from review_sentiment_cli.target import (
+    DEFAULT_INCOMING_PREFIX,
+    MissingStackOutputError,
+    StackOutputs,
+)
+
+# Imported by the tests from here, where the suite's targets live.
+__all__ = ["DEFAULT_INCOMING_PREFIX", "DeployedStack", "LocalEmulator", "MissingStackOutputError"]
 
 # The emulator has warm function hosts and an in-process model: a job finishes in seconds.
 LOCAL_POLL_TIMEOUT = 60.0
 # A deployed stack may start cold: Lambda init, then the serverless endpoint's cold start (some seconds each
 # time it scaled to zero), and two queues in between. Generous, as a test that waits too little lies.
 DEPLOYED_POLL_TIMEOUT = 300.0
-DEFAULT_INCOMING_PREFIX = "incoming/"
 
 
 def new_run_id() -> str:
     """Sortable and unique: when the run started, plus randomness for runs started in the same second."""
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
-
-
-class MissingStackOutputError(LookupError):
-    """The stack lacks an output the tests need (wrong stack, or a template without it)."""
 
 
 class E2ETarget(Protocol):
@@ -98,30 +101,17 @@ class DeployedStack:
 
     @classmethod
     def from_outputs(cls, stack_name: str, cloudformation: Any, run_id: str | None = None) -> DeployedStack:
-        """Read BucketName and CloudFrontUrl (or ApiUrl) from the stack's outputs.
+        """Read BucketName and CloudFrontUrl (or ApiUrl) from the stack's outputs, as the CLI does.
 
         `cloudformation` is a boto3 CloudFormation client; its region is the stack's region.
         """
-        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
-
-        def output(*keys: str) -> str:
-            for key in keys:
-                if outputs.get(key):
-                    return str(outputs[key])
-            wanted, present = " or ".join(keys), ", ".join(sorted(outputs)) or "none"
-            raise MissingStackOutputError(
-                f"stack {stack_name!r} has no output {wanted} (it has: {present});"
-                " is it a review-sentiment stack deployed from this template.yaml?"
-            )
-
-        bucket = output("BucketName")
+        outputs = StackOutputs.read(stack_name, cloudformation)
         return cls(
             stack_name=stack_name,
-            api_url=output("CloudFrontUrl", "ApiUrl").rstrip("/"),
-            bucket=bucket,
-            incoming_prefix=_incoming_prefix(outputs.get("IncomingUri", ""), bucket),
-            region=str(cloudformation.meta.region_name),
+            api_url=outputs.api_url,
+            bucket=outputs.bucket,
+            incoming_prefix=outputs.incoming_prefix,
+            region=outputs.region,
             run_id=run_id or new_run_id(),
         )
 
@@ -133,11 +123,3 @@ class DeployedStack:
     def upload_prefix(self) -> str:
         # The bucket outlives every run (and is shared by whoever else tests the stack): one folder per run.
         return f"{self.incoming_prefix}e2e/{self.run_id}/"
-
-
-def _incoming_prefix(incoming_uri: str, bucket: str) -> str:
-    """The key prefix of the IncomingUri output (s3://<bucket>/incoming/), or the template's default."""
-    location = f"s3://{bucket}/"
-    if incoming_uri.startswith(location) and incoming_uri != location:
-        return incoming_uri.removeprefix(location).rstrip("/") + "/"
-    return DEFAULT_INCOMING_PREFIX

@@ -1,0 +1,105 @@
+"""Review files to S3 under the stack's incoming/ prefix, with a progress bar per file.
+
+boto3's managed transfer splits a big file into parts (multipart upload, several parts at once) and calls back
+with the bytes sent, which is what the progress bars show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from boto3.s3.transfer import TransferConfig
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+from review_sentiment_cli.target import Target
+
+# The formats the preprocess function reads (optionally gzip-compressed).
+DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".jsonl.gz", ".json.gz", ".csv.gz")
+MIB = 1024 * 1024
+# Parts of 16 MiB, four at a time: a 1 GiB file is 64 parts (S3 allows 10,000), each retried on its own.
+DEFAULT_TRANSFER = TransferConfig(
+    multipart_threshold=16 * MIB, multipart_chunksize=16 * MIB, max_concurrency=4
+)
+
+
+class NoReviewFilesError(ValueError):
+    """A path names nothing to upload."""
+
+
+@dataclass(frozen=True)
+class PlannedUpload:
+    path: Path
+    key: str
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file in the bucket, and the ids of the jobs its key had before: the next new one is its job."""
+
+    path: Path
+    key: str
+    size: int
+    earlier_job_ids: frozenset[str]
+
+
+def is_review_file(path: Path) -> bool:
+    return path.is_file() and path.name.endswith(DATA_SUFFIXES) and not path.name.startswith(".")
+
+
+def plan_uploads(paths: Iterable[Path], incoming_prefix: str, folder: str = "") -> list[PlannedUpload]:
+    """A file goes to <incoming><folder><name>; a directory's review files keep their relative paths."""
+    base = incoming_prefix + (folder.strip("/") + "/" if folder.strip("/") else "")
+    planned: list[PlannedUpload] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if is_review_file(p))
+            if not found:
+                raise NoReviewFilesError(f"{path}: no review files in it ({', '.join(DATA_SUFFIXES)})")
+            planned.extend(PlannedUpload(p, base + p.relative_to(path).as_posix()) for p in found)
+        elif is_review_file(path):
+            planned.append(PlannedUpload(path, base + path.name))
+        elif path.exists():
+            raise NoReviewFilesError(
+                f"{path}: not a review file (expected one of {', '.join(DATA_SUFFIXES)})"
+            )
+        else:
+            raise NoReviewFilesError(f"{path}: no such file or directory")
+    return planned
+
+
+def transfer_progress(*, disable: bool, console: Any = None) -> Progress:
+    return Progress(
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=console,
+        disable=disable,
+    )
+
+
+def upload_files(
+    target: Target,
+    planned: list[PlannedUpload],
+    known_job_ids: Any,
+    progress: Progress,
+    config: TransferConfig = DEFAULT_TRANSFER,
+) -> Iterator[Upload]:
+    """Upload each file; `known_job_ids(key)` says which jobs the key had before (to tell the new one)."""
+    s3 = target.client("s3")
+    for item in planned:
+        size = item.path.stat().st_size
+        earlier = frozenset(known_job_ids(item.key))
+        task = progress.add_task(item.key, total=size)
+        s3.upload_file(
+            str(item.path),
+            target.bucket,
+            item.key,
+            Config=config,
+            Callback=lambda sent, task=task: progress.advance(task, sent),
+        )
+        progress.update(task, completed=size)
+        yield Upload(path=item.path, key=item.key, size=size, earlier_job_ids=earlier)
