@@ -112,12 +112,12 @@ def upload(
         return
     with job_progress(disable=not err.is_terminal, console=err) as progress:
         followed = follow_jobs(api, uploads, progress, timeout)
-    for item in followed:
+    for outcome in followed:
         if as_json:
-            _print_json(item.summary())
+            _print_json(outcome.summary())
         else:
-            error = f"  {item.job.get('error')}" if item.job and item.job.get("error") else ""
-            typer.echo(f"{item.status:<22} {item.upload.key}{error}")
+            error = f"  {outcome.job.get('error')}" if outcome.job and outcome.job.get("error") else ""
+            typer.echo(f"{outcome.status:<22} {outcome.upload.key}{error}")
     if not all_succeeded(followed):
         raise typer.Exit(1)
 
@@ -138,9 +138,12 @@ def jobs(
     for job in found:
         counts = job["counts"]
         table.add_row(
-            job["job_id"], job["source_key"], job["status"], *(str(counts[k]) for k in
-            ("total", "classified", "rejected", "positive")), job["created_at"],
-        )  # fmt: skip
+            job["job_id"],
+            job["source_key"],
+            job["status"],
+            *(str(counts[k]) for k in ("total", "classified", "rejected", "positive")),
+            job["created_at"],
+        )
     Console().print(table)
 
 
@@ -166,7 +169,7 @@ def results(
     label = sentiment.value if sentiment else None
     rows = job_rows(api.reviews(job_id, label), None if label else api.rejected(job_id))
     with open_output(output) as out:
-        written = write_rows(rows, out, export_format.value)  # type: ignore[arg-type]
+        written = write_rows(rows, out, export_format.value)
     err.print(f"{written} rows of job {job_id} written to {output or 'stdout'}", highlight=False)
 
 
@@ -202,7 +205,7 @@ def redrive_command(
     method = via or (Via.receive_send if target.is_local else Via.move_task)
     sqs = target.client("sqs")
     for url in target.dead_letter_queue_urls:
-        outcome = redrive(sqs, url, method.value)  # type: ignore[arg-type]
+        outcome = redrive(sqs, url, method.value)
         moved = f"{outcome.moved} messages moved" if outcome.moved is not None else "move task started"
         typer.echo(f"{url} -> {outcome.source_queue_url}: {moved}")
 

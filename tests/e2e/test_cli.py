@@ -1,0 +1,154 @@
+"""The `review-sentiment` console script, run as a user runs it, against the suite's target.
+
+Upload with --follow --json, then export every row of each job and compare with the job's counts and the
+HTTP API's own pages.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from local.template import PROJECT_ROOT
+from tests.e2e.conftest import Api, deployed_stack_name
+from tests.e2e.targets import E2ETarget
+
+pytestmark = pytest.mark.e2e
+SAMPLES = PROJECT_ROOT / "samples"
+# `make setup` installs the console script beside the interpreter that runs the tests.
+CONSOLE_SCRIPT = Path(sys.executable).parent / "review-sentiment"
+
+
+@pytest.fixture(scope="module")
+def cli_target(request: pytest.FixtureRequest, target: E2ETarget) -> list[str]:
+    """The options that point the CLI at the suite's target: --stack for a deployed one, else stack.json."""
+    if not target.is_local:
+        return ["--stack", deployed_stack_name(), "--region", target.region]
+    return ["--state-file", str(request.getfixturevalue("stack").state_dir / "stack.json")]
+
+
+def run_cli(cli_target: list[str], *arguments: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(CONSOLE_SCRIPT), *cli_target, *arguments],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+def upload_folder(target: E2ETarget) -> str:
+    """Under the suite's own upload folder (a per-run one on a deployed stack)."""
+    return target.upload_prefix.removeprefix(target.incoming_prefix) + "cli"
+
+
+def test_upload_follow_and_export_every_row(
+    cli_target: list[str], target: E2ETarget, api: Api, tmp_path: Path
+) -> None:
+    # Given two sample files, one with five bad rows
+    files = [SAMPLES / "imdb_reviews.jsonl", SAMPLES / "imperfect_reviews.jsonl"]
+    # When the CLI uploads them and follows their jobs, answering JSON
+    uploaded = run_cli(
+        cli_target, "upload", *map(str, files), "--folder", upload_folder(target), "--follow", "--json"
+    )
+    # Then it exits 0, with one JSON object per job, both ended successfully
+    assert uploaded.returncode == 0, uploaded.stderr
+    jobs = {Path(j["source_key"]).name: j for j in map(json.loads, uploaded.stdout.splitlines())}
+    assert set(jobs) == {"imdb_reviews.jsonl", "imperfect_reviews.jsonl"}
+    assert jobs["imdb_reviews.jsonl"]["status"] == "COMPLETED"
+    assert jobs["imperfect_reviews.jsonl"]["status"] == "COMPLETED_WITH_ERRORS"
+    assert jobs["imperfect_reviews.jsonl"]["counts"]["rejected"] == 5
+    # And the job the CLI reports is the one the API knows for that key
+    for job in jobs.values():
+        assert api.get(f"/jobs/{job['job_id']}")["source_key"] == job["source_key"]
+
+    # When every row of the imperfect file's job is exported as CSV
+    job = jobs["imperfect_reviews.jsonl"]
+    csv_path = tmp_path / "imperfect.csv"
+    exported = run_cli(cli_target, "results", job["job_id"], "--format", "csv", "--output", str(csv_path))
+    assert exported.returncode == 0, exported.stderr
+    rows = list(csv.DictReader(csv_path.open(encoding="utf-8")))
+    # Then it has every row of the upload once, in order: results with their labels, rejected with reasons
+    counts = job["counts"]
+    assert [int(r["row"]) for r in rows] == list(range(1, counts["total"] + 1))
+    results = [r for r in rows if not r["reason"]]
+    rejected = [r for r in rows if r["reason"]]
+    assert (len(results), len(rejected)) == (counts["classified"], counts["rejected"])
+    assert sum(r["label"] == "positive" for r in results) == counts["positive"]
+    assert all(r["id"] and r["model_version"] and 0 <= float(r["score"]) <= 1 for r in results)
+    reasons = {int(r["row"]): r["reason"] for r in rejected}
+    api_reasons = {r["row"]: r["reason"] for r in api.all_pages(f"/jobs/{job['job_id']}/rejected", 100)[0]}
+    assert reasons == api_reasons
+
+    # When only the negatives of the 200-row job are exported as gzip JSON lines
+    big = jobs["imdb_reviews.jsonl"]
+    jsonl_path = tmp_path / "negatives.jsonl.gz"
+    negatives = run_cli(
+        cli_target,
+        "results",
+        big["job_id"],
+        "--format",
+        "jsonl",
+        "--sentiment",
+        "negative",
+        "--output",
+        str(jsonl_path),
+    )
+    assert negatives.returncode == 0, negatives.stderr
+    lines = [json.loads(line) for line in gzip.decompress(jsonl_path.read_bytes()).decode().splitlines()]
+    # Then it holds exactly the job's negatives, as the API pages them
+    assert len(lines) == big["counts"]["negative"] > 0
+    assert {line["label"] for line in lines} == {"negative"}
+    api_negatives, _ = api.all_pages(f"/jobs/{big['job_id']}/reviews", 100, sentiment="negative")
+    assert [line["id"] for line in lines] == [r["review_id"] for r in api_negatives]
+
+
+def test_follow_exits_non_zero_when_a_job_fails(
+    cli_target: list[str], target: E2ETarget, tmp_path: Path
+) -> None:
+    # Given a CSV file without a text column
+    broken = tmp_path / "no_text_column.csv"
+    broken.write_text("id,rating\n1,7\n")
+    # When the CLI uploads and follows it
+    followed = run_cli(cli_target, "upload", str(broken), "--folder", upload_folder(target), "--follow")
+    # Then it exits 1 and says the job FAILED, and why
+    assert followed.returncode == 1, followed.stderr
+    assert "FAILED" in followed.stdout
+    assert "text" in followed.stdout.lower()
+
+
+def test_status_jobs_and_predict_answer_what_the_api_answers(cli_target: list[str], api: Api) -> None:
+    # Given the target's newest job, as the API lists it
+    newest = api.get("/jobs", limit=1)["items"]
+    # When the CLI lists jobs as JSON, shows the newest one's status, and classifies two texts
+    listed = run_cli(cli_target, "jobs", "--limit", "1", "--json")
+    predicted = run_cli(
+        cli_target, "predict", "A wonderful, moving film.", "Dull, boring and far too long.", "--json"
+    )
+    # Then each answers what the API answers
+    assert listed.returncode == predicted.returncode == 0, listed.stderr + predicted.stderr
+    assert [json.loads(line)["job_id"] for line in listed.stdout.splitlines()] == [
+        j["job_id"] for j in newest
+    ]
+    if newest:
+        shown = run_cli(cli_target, "status", newest[0]["job_id"])
+        assert json.loads(shown.stdout)["job_id"] == newest[0]["job_id"]
+    labels = [p["label"] for p in json.loads(predicted.stdout)["predictions"]]
+    assert labels == ["positive", "negative"]
+
+
+def test_an_unknown_job_is_a_clear_error(cli_target: list[str]) -> None:
+    # Given a job id nobody uploaded
+    # When the CLI is asked for its results
+    answer = run_cli(cli_target, "results", "0000000000000000", "--format", "csv")
+    # Then it exits 2 with the API's 404 message and writes nothing to stdout
+    assert answer.returncode == 2
+    assert "404" in answer.stderr
+    assert answer.stdout == ""

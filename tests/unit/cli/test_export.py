@@ -1,0 +1,82 @@
+"""A job's results and rejected rows become one file in file order, as CSV or JSON lines."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from pathlib import Path
+
+from review_sentiment_cli.export import EXPORT_FIELDS, job_rows, open_output, write_rows
+
+
+def review(row: int, label: str = "positive") -> dict[str, object]:
+    """A result as GET /jobs/{job_id}/reviews serves it."""
+    return {
+        "review_id": f"r{row}",
+        "row": row,
+        "label": label,
+        "score": 0.9,
+        "text_excerpt": "Fine.",
+        "movie_id": None,
+        "rating": None,
+        "model_version": "m1",
+    }
+
+
+def rejected(row: int) -> dict[str, object]:
+    return {"row": row, "reason": f"row {row}: text is empty", "raw_excerpt": "{}"}
+
+
+def test_results_and_rejected_rows_interleave_by_row_number() -> None:
+    # Given results of rows 1, 2, 5 and rejected rows 3, 4 (each stream in file order, as the API pages them)
+    rows = job_rows(iter([review(1), review(2), review(5)]), iter([rejected(3), rejected(4)]))
+    # When they are written as CSV
+    out = io.StringIO()
+    written = write_rows(rows, out, "csv")
+    # Then every row is there once, in file order, with a reason only on the rejected ones
+    table = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert written == 5
+    assert tuple(table[0]) == EXPORT_FIELDS
+    assert [int(r["row"]) for r in table] == [1, 2, 3, 4, 5]
+    assert table[0] == {
+        "row": "1",
+        "id": "r1",
+        "label": "positive",
+        "score": "0.9",
+        "model_version": "m1",
+        "reason": "",
+    }
+    assert table[2]["reason"] == "row 3: text is empty"
+    assert table[2]["id"] == table[2]["label"] == ""
+
+
+def test_json_lines_keep_types_and_nulls(tmp_path: Path) -> None:
+    # Given a result and a rejected row, written to a .jsonl.gz file
+    path = tmp_path / "out" / "job.jsonl.gz"
+    with open_output(path) as out:
+        write_rows(job_rows([review(2, "negative")], [rejected(1)]), out, "jsonl")
+    # Then the file is gzip JSON lines with numbers as numbers and nulls for what a row does not have
+    lines = [json.loads(line) for line in gzip.decompress(path.read_bytes()).decode().splitlines()]
+    assert lines == [
+        {
+            "row": 1,
+            "id": None,
+            "label": None,
+            "score": None,
+            "model_version": None,
+            "reason": "row 1: text is empty",
+        },
+        {"row": 2, "id": "r2", "label": "negative", "score": 0.9, "model_version": "m1", "reason": None},
+    ]
+
+
+def test_without_rejected_rows_only_results_are_written() -> None:
+    # Given a sentiment filter (rejected rows have no sentiment, so none are asked for)
+    out = io.StringIO()
+    # When only results are exported
+    written = write_rows(job_rows([review(1, "negative"), review(3, "negative")], None), out, "jsonl")
+    # Then only those rows are in the file
+    assert written == 2
+    assert [json.loads(line)["row"] for line in out.getvalue().splitlines()] == [1, 3]
