@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import requests
+from rich.console import Console
 
 from local.stack import LocalStack, StackInfo, stop_on_sigterm
 from local.template import PROJECT_ROOT
+from review_sentiment_cli.api import ApiClient
+from review_sentiment_cli.follow import FINAL_STATUSES, FollowedJob, follow_jobs, job_progress
+from review_sentiment_cli.target import Target
+from review_sentiment_cli.uploads import is_review_file, plan_uploads, transfer_progress, upload_files
 
 SAMPLES_DIR = PROJECT_ROOT / "samples"
-DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".jsonl.gz", ".json.gz", ".csv.gz")
-FINAL = {"COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED"}
 EXCERPT_CHARS = 90
 
 
@@ -43,77 +44,32 @@ class FileReport:
 
 
 def sample_files(folder: Path = SAMPLES_DIR) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(DATA_SUFFIXES))
+    return sorted(p for p in folder.iterdir() if is_review_file(p))
 
 
-class Api:
-    """The HTTP API, used as any client would (plain HTTP, JSON)."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-        self._session = requests.Session()
-
-    def get(self, path: str, **params: Any) -> Any:
-        response = self._session.get(f"{self.base_url}{path}", params=params, timeout=30)
-        response.raise_for_status()
-        return response.json()
-
-    def job_of(self, key: str) -> dict[str, Any] | None:
-        items = self.get("/jobs", source_key=key, limit=1)["items"]
-        return items[0] if items else None
-
-    def all_items(self, path: str, **params: Any) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        cursor = None
-        while True:
-            page = self.get(path, limit=100, **params, **({"cursor": cursor} if cursor else {}))
-            items.extend(page["items"])
-            cursor = page.get("cursor")
-            if not cursor:
-                return items
+def upload_and_follow(
+    target: Target, api: ApiClient, files: list[Path], deadline: float
+) -> list[FollowedJob]:
+    """What `review-sentiment upload FILE... --follow` does, with the CLI's functions and progress bars."""
+    console = Console()
+    planned = plan_uploads(files, target.incoming_prefix)
+    with transfer_progress(disable=False, console=console) as progress:
+        uploads = list(upload_files(target, planned, lambda key: [], progress))
+    print("Waiting for the pipeline:")
+    with job_progress(disable=False, console=console) as progress:
+        return follow_jobs(api, uploads, progress, deadline)
 
 
-def upload(stack: LocalStack, files: list[Path]) -> list[str]:
-    assert stack.info is not None
-    s3 = stack.client("s3")
-    keys = []
-    for path in files:
-        key = f"{stack.info.incoming_prefix}{path.name}"
-        s3.upload_file(str(path), stack.info.bucket, key)
-        keys.append(key)
-        print(f"  uploaded {path.relative_to(PROJECT_ROOT)} -> s3://{stack.info.bucket}/{key}")
-    return keys
-
-
-def wait_for_jobs(api: Api, keys: list[str], deadline_seconds: float) -> dict[str, dict[str, Any] | None]:
-    started = time.monotonic()
-    jobs: dict[str, dict[str, Any] | None] = dict.fromkeys(keys)
-    while True:
-        for key in keys:
-            job = jobs[key]
-            if job is None or job["status"] not in FINAL:
-                jobs[key] = api.job_of(key)
-        known = [job for job in jobs.values() if job]
-        done = sum(job["status"] in FINAL for job in known)
-        classified = sum(job["counts"]["classified"] for job in known)
-        total = sum(job["counts"]["total"] for job in known)
-        elapsed = time.monotonic() - started
-        progress = f"jobs done {done}/{len(keys)}, reviews classified {classified}/{total or '?'}"
-        print(f"  [{elapsed:5.1f} s] {progress}")
-        if done == len(keys) or elapsed > deadline_seconds:
-            return jobs
-        time.sleep(1.5)
-
-
-def build_reports(api: Api, jobs: dict[str, dict[str, Any] | None]) -> list[FileReport]:
+def build_reports(api: ApiClient, followed: list[FollowedJob]) -> list[FileReport]:
     reports = []
-    for key, job in jobs.items():
-        report = FileReport(key=key, job=job)
-        if job and job["status"] in FINAL:
-            negatives = api.all_items(f"/jobs/{job['job_id']}/reviews", sentiment="negative")
+    for item in followed:
+        job = item.job
+        report = FileReport(key=item.upload.key, job=job)
+        if job and job["status"] in FINAL_STATUSES:
+            negatives = api.reviews(job["job_id"], sentiment="negative")
             report.most_negative = sorted(negatives, key=lambda r: r["score"])[:3]
             if job["counts"]["rejected"]:
-                report.rejected = api.all_items(f"/jobs/{job['job_id']}/rejected")
+                report.rejected = list(api.rejected(job["job_id"]))
         reports.append(report)
     return reports
 
@@ -162,6 +118,8 @@ def print_how_to(info: StackInfo, reports: list[FileReport]) -> None:
         f"\nHTTP API: {info.api_url}  (OpenAPI: {info.api_url}/openapi.json, Swagger UI: {info.api_url}/docs)"
     )
     print("Examples (they stop working when this demo exits; `make local` keeps the emulator running):")
+    print("  .venv/bin/review-sentiment jobs")
+    print(f"  .venv/bin/review-sentiment results {job_id} --format csv --output results.csv")
     print(f"  curl -s '{info.api_url}/jobs'")
     print(f"  curl -s '{info.api_url}/jobs/{job_id}/reviews?sentiment=negative&limit=5'")
     print(f"  curl -s '{info.api_url}/jobs/{job_id}/rejected'")
@@ -184,12 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     print("Starting the local emulator (moto, SageMaker-compatible endpoint, function hosts, HTTP API)...")
     with LocalStack() as stack:
         assert stack.info is not None
-        api = Api(stack.info.api_url)
-        print(f"Uploading {len(files)} sample files:")
-        keys = upload(stack, files)
-        print("Waiting for the pipeline:")
-        jobs = wait_for_jobs(api, keys, args.deadline)
-        reports = build_reports(api, jobs)
+        target = Target.of_emulator(stack.info)
+        api = ApiClient(target.api_url)
+        print(f"Uploading {len(files)} sample files (as `review-sentiment upload samples/ --follow` does):")
+        reports = build_reports(api, upload_and_follow(target, api, files, args.deadline))
         print_summary(reports)
         print_how_to(stack.info, reports)
         print("\nStopping the local emulator...")
