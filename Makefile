@@ -14,14 +14,17 @@ SAM := $(VENV_SAM)/bin/sam
 PIP_INSTALL := pip install -qq --disable-pip-version-check --no-input --progress-bar off
 # sam build looks for python3.13 on PATH: the project venv provides it. Telemetry off: no prompt, no stdin.
 SAM_ENV := PATH=$(CURDIR)/$(VENV)/bin:$$PATH SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1}
-DATA ?= ../shared/data/imdb/train.jsonl.gz
+# IMDb's Large Movie Review Dataset as downloaded (aclImdb_v1.tar.gz from the Stanford AI Lab page), put in
+# data/ (gitignored): see "The model" in README.md. An aclImdb folder, .jsonl(.gz) or .csv(.gz) works too.
+DATA ?= data/aclImdb_v1.tar.gz
 # samconfig.toml environment: default (dev) or prod.
 ENV ?= default
 
-.PHONY: help setup demo local test unit integration e2e lint build train bench deploy delete clean
+.PHONY: help setup demo local test unit integration e2e lint format build train bench deploy delete clean \
+	outputs env-json logs invoke invoke-usage
 
 help: ## list the targets
-	@grep -E '^[a-z0-9]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 # Then this project itself, editable and without dependencies (they are pinned above): the console script
 # .venv/bin/review-sentiment.
@@ -74,10 +77,15 @@ lint: setup ## ruff, mypy, cfn-lint and sam validate --lint
 	if [ -n "$$failed" ]; then echo "lint failed:$$failed"; exit 1; fi; \
 	echo "lint passed"
 
+format: $(VENV)/.installed ## ruff format and ruff check --fix: what `make lint` asks for, done
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
 build: setup ## sam build
 	$(SAM_ENV) $(SAM) build --config-env $(ENV) < /dev/null
 
-train: $(VENV)/.installed ## train the model: make train DATA=path/to/aclImdb|file.jsonl.gz|file.csv
+train: $(VENV)/.installed ## train the model: make train [DATA=data/aclImdb_v1.tar.gz|folder|file.jsonl.gz|file.csv]
+	@test -e "$(DATA)" || { echo "$(DATA) not found: get IMDb as README.md says (Train the model), or set DATA="; exit 1; }
 	$(PY) -m model.train --data $(DATA)
 
 bench: $(VENV)/.installed ## benchmarks, written to docs/benchmarks.md
@@ -103,6 +111,26 @@ deploy: build ## upload the model and sam deploy: make deploy [ENV=prod] [EXISTI
 	echo "sam deploy --config-env $(ENV) --region $$region --parameter-overrides $${overrides[*]}"; \
 	$(SAM_ENV) $(SAM) deploy --config-env $(ENV) --region "$$region" \
 	  --parameter-overrides "$${overrides[@]}" $(if $(GUIDED),--guided)
+
+# The commands below act on the deployed stack of samconfig.toml's environment (ENV=prod for [prod]).
+outputs: $(VENV)/.installed ## the deployed stack's outputs (bucket, API and CloudFront URLs, queues): [ENV=prod]
+	$(PY) -m scripts.stack_outputs --config-env $(ENV) outputs
+
+env-json: $(VENV)/.installed ## fill events/env.json from the deployed functions' environment: [ENV=prod]
+	$(PY) -m scripts.stack_outputs --config-env $(ENV) env-json
+
+# FN is a function's logical id (PreprocessFunction, InferenceFunction, QueryApiFunction); without it, all.
+logs: setup ## tail the deployed functions' logs: make logs [FN=QueryApiFunction] [ENV=prod]
+	$(SAM_ENV) $(SAM) logs --config-env $(ENV) --tail $(if $(FN),--name $(FN)) < /dev/null
+
+# sam local invoke runs the built function in a container (Docker) against the deployed stack's resources,
+# with events/env.json (samconfig's local_invoke section names it; `make env-json` fills it).
+# Without FN and EVENT it says how to call it, before building anything.
+invoke: $(if $(and $(FN),$(EVENT)),build,invoke-usage) ## sam local invoke: make invoke FN=QueryApiFunction EVENT=events/api_health.json
+	$(SAM_ENV) $(SAM) local invoke --config-env $(ENV) $(FN) --event $(EVENT) < /dev/null
+
+invoke-usage:
+	@echo "usage: make invoke FN=<function logical id> EVENT=events/<file>.json (events/README.md lists them)"; exit 2
 
 delete: setup ## delete the stack (the bucket and table are retained): make delete [ENV=prod]
 	$(SAM_ENV) $(SAM) delete --config-env $(ENV)

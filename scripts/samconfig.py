@@ -4,6 +4,7 @@
 them, so the Makefile asks this module for the environment's list with the deploy-time values merged in.
 
     python -m scripts.samconfig --config-env prod region
+    python -m scripts.samconfig --config-env prod stack-name
     python -m scripts.samconfig --config-env prod overrides ModelDataUrl=s3://b/k ExistingEndpointName=
 """
 
@@ -75,6 +76,13 @@ def region(environment: str, path: Path = SAMCONFIG_PATH) -> str:
     return str(configured)
 
 
+def stack_name(environment: str, path: Path = SAMCONFIG_PATH) -> str:
+    configured = command_parameters(environment, "deploy", path).get("stack_name")
+    if not configured:
+        raise SamConfigError(f"{path.name} sets no stack_name for environment {environment!r}")
+    return str(configured)
+
+
 def _unquote(raw: str) -> str:
     if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
         raw = raw[1:-1]
@@ -98,12 +106,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--config-file", type=Path, default=SAMCONFIG_PATH)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("region", help="print the environment's region")
+    commands.add_parser("stack-name", help="print the environment's stack name")
     overrides = commands.add_parser("overrides", help="print the merged parameter overrides, one per line")
     overrides.add_argument("extra", nargs="*", type=_key_value, metavar="Name=value")
     args = parser.parse_args(argv)
     try:
         if args.command == "region":
             print(region(args.config_env, args.config_file))
+        elif args.command == "stack-name":
+            print(stack_name(args.config_env, args.config_file))
         else:
             print("\n".join(merged_overrides(args.config_env, dict(args.extra), args.config_file)))
     except SamConfigError as error:

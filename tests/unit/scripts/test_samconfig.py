@@ -14,6 +14,7 @@ from scripts.samconfig import (
     merged_overrides,
     parse_overrides,
     region,
+    stack_name,
 )
 
 SAMPLE = """
@@ -89,3 +90,12 @@ def test_the_projects_samconfig_has_dev_and_prod_stages(capsys: pytest.CaptureFi
     assert dev[-2:] == ["ModelDataUrl=s3://b/k", 'ExistingEndpointName=""']
     assert "Stage=prod" in prod
     assert SAMCONFIG_PATH.is_file()
+
+
+def test_the_stack_name_is_the_environments_and_a_missing_one_is_named(config: Path) -> None:
+    # Given an environment with a stack name and one without
+    # When make logs / outputs / env-json ask for them
+    # Then the first answers its name and the second says what is missing, where
+    assert stack_name("default", config) == "app-dev"
+    with pytest.raises(SamConfigError, match="no stack_name for environment 'prod'"):
+        stack_name("prod", config)
