@@ -14,8 +14,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.table import Table
 
+from review_pipeline.export_rows import job_rows, row_writer, write_rows
 from review_sentiment_cli.api import ApiClient, ApiError
-from review_sentiment_cli.export import job_rows, open_output, write_rows
+from review_sentiment_cli.export import open_output
 from review_sentiment_cli.follow import all_succeeded, follow_jobs, job_progress
 from review_sentiment_cli.redrive import NoSourceQueueError, redrive
 from review_sentiment_cli.target import LOCAL_STATE_FILE, NoTargetError, Target, resolve_target
@@ -169,7 +170,7 @@ def results(
     label = sentiment.value if sentiment else None
     rows = job_rows(api.reviews(job_id, label), None if label else api.rejected(job_id))
     with open_output(output) as out:
-        written = write_rows(rows, out, export_format.value)
+        written = write_rows(rows, row_writer(out, export_format.value))
     err.print(f"{written} rows of job {job_id} written to {output or 'stdout'}", highlight=False)
 
 

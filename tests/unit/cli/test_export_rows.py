@@ -8,7 +8,8 @@ import io
 import json
 from pathlib import Path
 
-from review_sentiment_cli.export import EXPORT_FIELDS, job_rows, open_output, write_rows
+from review_pipeline.export_rows import EXPORT_FIELDS, CsvRowWriter, JsonLinesRowWriter, job_rows, write_rows
+from review_sentiment_cli.export import open_output
 
 
 def review(row: int, label: str = "positive") -> dict[str, object]:
@@ -34,7 +35,7 @@ def test_results_and_rejected_rows_interleave_by_row_number() -> None:
     rows = job_rows(iter([review(1), review(2), review(5)]), iter([rejected(3), rejected(4)]))
     # When they are written as CSV
     out = io.StringIO()
-    written = write_rows(rows, out, "csv")
+    written = write_rows(rows, CsvRowWriter(out))
     # Then every row is there once, in file order, with a reason only on the rejected ones
     table = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert written == 5
@@ -56,7 +57,7 @@ def test_json_lines_keep_types_and_nulls(tmp_path: Path) -> None:
     # Given a result and a rejected row, written to a .jsonl.gz file
     path = tmp_path / "out" / "job.jsonl.gz"
     with open_output(path) as out:
-        write_rows(job_rows([review(2, "negative")], [rejected(1)]), out, "jsonl")
+        write_rows(job_rows([review(2, "negative")], [rejected(1)]), JsonLinesRowWriter(out))
     # Then the file is gzip JSON lines with numbers as numbers and nulls for what a row does not have
     lines = [json.loads(line) for line in gzip.decompress(path.read_bytes()).decode().splitlines()]
     assert lines == [
@@ -76,7 +77,24 @@ def test_without_rejected_rows_only_results_are_written() -> None:
     # Given a sentiment filter (rejected rows have no sentiment, so none are asked for)
     out = io.StringIO()
     # When only results are exported
-    written = write_rows(job_rows([review(1, "negative"), review(3, "negative")], None), out, "jsonl")
+    written = write_rows(
+        job_rows([review(1, "negative"), review(3, "negative")], None), JsonLinesRowWriter(out)
+    )
     # Then only those rows are in the file
     assert written == 2
     assert [json.loads(line)["row"] for line in out.getvalue().splitlines()] == [1, 3]
+
+
+def test_one_pass_writes_both_formats_alike() -> None:
+    # Given a CSV and a JSON lines writer fed from one stream of rows
+    csv_out, jsonl_out = io.StringIO(), io.StringIO()
+    # When the rows are written once
+    written = write_rows(
+        job_rows([review(1), review(2)], [rejected(3)]), CsvRowWriter(csv_out), JsonLinesRowWriter(jsonl_out)
+    )
+    # Then both files hold the same rows
+    table = list(csv.DictReader(io.StringIO(csv_out.getvalue())))
+    lines = [json.loads(line) for line in jsonl_out.getvalue().splitlines()]
+    assert written == len(table) == len(lines) == 3
+    assert [int(r["row"]) for r in table] == [line["row"] for line in lines] == [1, 2, 3]
+    assert table[2]["reason"] == lines[2]["reason"]

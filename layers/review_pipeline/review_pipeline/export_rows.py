@@ -1,0 +1,83 @@
+"""The export format of a job: every row of the uploaded file, as CSV or JSON lines, in file order.
+
+One row shape for both: `row, id, label, score, model_version, reason`; a result has no reason, a rejected row
+only its reason. The export the pipeline writes to S3 (results/<job_id>/) and the one the CLI writes while a
+job is not exported yet both come from here, so they cannot drift. Standard library only: the CLI imports it
+without the layer's dependencies.
+"""
+
+from __future__ import annotations
+
+import csv
+import heapq
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from typing import IO, Any, Literal, Protocol
+
+EXPORT_FIELDS = ("row", "id", "label", "score", "model_version", "reason")
+ExportFormat = Literal["csv", "jsonl"]
+
+
+def result_row(result: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored or served result (it has review_id, row, label, score, model_version) as an export row."""
+    return {
+        "row": result["row"],
+        "id": result["review_id"],
+        "label": result["label"],
+        "score": result["score"],
+        "model_version": result["model_version"],
+        "reason": None,
+    }
+
+
+def rejected_row(rejected: Mapping[str, Any]) -> dict[str, Any]:
+    return {**dict.fromkeys(EXPORT_FIELDS), "row": rejected["row"], "reason": rejected["reason"]}
+
+
+def job_rows(
+    results: Iterable[Mapping[str, Any]], rejected: Iterable[Mapping[str, Any]] | None
+) -> Iterator[dict[str, Any]]:
+    """Results and rejected rows merged by row number (each stream already in file order), lazily."""
+    streams: list[Iterator[dict[str, Any]]] = [map(result_row, results)]
+    if rejected is not None:
+        streams.append(map(rejected_row, rejected))
+    return heapq.merge(*streams, key=lambda r: int(r["row"]))
+
+
+class RowWriter(Protocol):
+    def write(self, row: Mapping[str, Any]) -> None: ...
+
+
+class CsvRowWriter:
+    """A header, then one line per row; missing values are empty cells."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self._writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, lineterminator="\n")
+        self._writer.writeheader()
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        self._writer.writerow({key: "" if value is None else value for key, value in row.items()})
+
+
+class JsonLinesRowWriter:
+    """One JSON object per line; missing values are null, numbers stay numbers."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self._out = out
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        self._out.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def row_writer(out: IO[str], export_format: ExportFormat) -> RowWriter:
+    return CsvRowWriter(out) if export_format == "csv" else JsonLinesRowWriter(out)
+
+
+def write_rows(rows: Iterable[Mapping[str, Any]], *writers: RowWriter) -> int:
+    """Write every row to every writer, in one pass; how many rows."""
+    written = 0
+    for row in rows:
+        for writer in writers:
+            writer.write(row)
+        written += 1
+    return written
