@@ -6,7 +6,7 @@ Writes are keyed by (job, row), so writing the same chunk twice leaves the same 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -173,3 +173,28 @@ class ResultStore:
         response = self._table.query(Limit=limit, **query)
         items = [{k: _plain(v) for k, v in item.items()} for item in response.get("Items", [])]
         return items, encode_cursor(response.get("LastEvaluatedKey"))
+
+    # -- whole-job streams (the export) ---------------------------------------------------------------------
+    def iter_results(self, job_id: str) -> Iterator[ReviewResult]:
+        """Every result of a job in file order, one DynamoDB page (up to 1 MB) in memory at a time."""
+        for item in self._all_of(job_id, "RESULT#"):
+            yield ReviewResult.model_validate({k: v for k, v in item.items() if k in _RESULT_FIELDS})
+
+    def iter_rejected(self, job_id: str) -> Iterator[RejectedRow]:
+        for item in self._all_of(job_id, "REJECTED#"):
+            yield RejectedRow.model_validate({k: v for k, v in item.items() if k in _REJECTED_FIELDS})
+
+    def _all_of(self, job_id: str, prefix: str) -> Iterator[dict[str, Any]]:
+        query: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": keys.job_pk(job_id), ":prefix": prefix},
+            # The job has just ended: read what its last writes wrote, not an older replica.
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self._table.query(**query)
+            for item in response.get("Items", []):
+                yield {k: _plain(v) for k, v in item.items()}
+            if "LastEvaluatedKey" not in response:
+                return
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
