@@ -22,7 +22,7 @@ LOCAL_CREDENTIALS = {
     "aws_secret_access_key": "local",
     "aws_session_token": "local",
 }
-DEAD_LETTER_OUTPUTS = ("IngestDeadLetterQueueUrl", "InferenceDeadLetterQueueUrl")
+DEAD_LETTER_OUTPUTS = ("IngestDeadLetterQueueUrl", "InferenceDeadLetterQueueUrl", "ExportDeadLetterQueueUrl")
 
 
 class MissingStackOutputError(LookupError):

@@ -14,36 +14,14 @@ import pytest
 from review_pipeline.dal.jobs import JobStore, new_job
 from review_pipeline.dal.results import ResultStore
 from review_pipeline.logic.export import ExportIncompleteError, JobExporter, export_key
-from review_pipeline.models import RejectedRow, ReviewResult
 from tests.conftest import REGION
+from tests.unit.export.seed import REJECTED_ROWS, RESULT_ROWS, seed_finished_job
 
 JOB_ID = "0123456789abcdef0123"
-REJECTED_ROWS = (3, 7)
-RESULT_ROWS = (1, 2, 4, 5, 6, 8, 9)
 
 
 def finished_job(table: Any, bucket: str, *, store_rows: tuple[int, ...] = RESULT_ROWS) -> None:
-    """A job of 9 rows, 7 classified and 2 rejected, closed as COMPLETED_WITH_ERRORS by its one chunk."""
-    jobs, results = JobStore(table), ResultStore(table)
-    jobs.create(new_job(JOB_ID, bucket, "incoming/reviews.jsonl", "v1"))
-    jobs.mark_processing(JOB_ID, total=9, rejected=len(REJECTED_ROWS), chunks_total=1)
-    results.put_rejected(
-        JOB_ID, [RejectedRow(row=r, reason=f"row {r}: text is empty") for r in REJECTED_ROWS]
-    )
-    results.put_results(
-        ReviewResult(
-            job_id=JOB_ID,
-            review_id=f"id-{row}",
-            row=row,
-            label="positive" if row % 2 else "negative",
-            score=0.9 if row % 2 else 0.1,
-            model_version="m-1",
-        )
-        for row in store_rows
-    )
-    positive = sum(row % 2 for row in RESULT_ROWS)
-    jobs.record_chunk(JOB_ID, 0, positive=positive, negative=len(RESULT_ROWS) - positive, model_version="m-1")
-    assert jobs.finish_if_done(JOB_ID) is not None
+    seed_finished_job(table, bucket, JOB_ID, store_rows=store_rows)
 
 
 @pytest.fixture

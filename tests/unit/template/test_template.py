@@ -69,7 +69,7 @@ def test_every_queue_hides_a_message_for_at_least_six_times_its_consumers_timeou
 ) -> None:
     # Given every SQS event source and the function it feeds
     consumers = _sqs_consumers(template)
-    assert {queue for _, queue, _ in consumers} == {"IngestQueue", "InferenceQueue"}
+    assert {queue for _, queue, _ in consumers} == {"IngestQueue", "InferenceQueue", "ExportQueue"}
 
     for function_id, queue_id, event in consumers:
         # When the function's timeout (own or global) and any batching window are known
@@ -125,9 +125,11 @@ def test_every_consumer_is_told_its_queues_max_receive_count(template: dict[str,
     } == {
         "IngestQueue": {"Ref": "IngestMaxReceiveCount"},
         "InferenceQueue": {"Ref": "InferenceMaxReceiveCount"},
+        "ExportQueue": {"Ref": "ExportMaxReceiveCount"},
     }
     assert template["Parameters"]["IngestMaxReceiveCount"]["Default"] == 3
     assert template["Parameters"]["InferenceMaxReceiveCount"]["Default"] == 5
+    assert template["Parameters"]["ExportMaxReceiveCount"]["Default"] == 3
     # And it is not a global that one function could silently inherit from another's queue
     assert "MAX_RECEIVE_COUNT" not in template["Globals"]["Function"]["Environment"]["Variables"]
 
@@ -210,7 +212,7 @@ def test_the_table_is_on_demand_encrypted_and_point_in_time_recoverable(template
 # ------------------------------------------------------------------------------------------------ functions
 def test_every_function_runs_python_313_with_the_pipeline_layer(template: dict[str, Any]) -> None:
     functions = _functions(template)
-    assert set(functions) == {"PreprocessFunction", "InferenceFunction", "QueryApiFunction"}
+    assert set(functions) == {"PreprocessFunction", "InferenceFunction", "QueryApiFunction", "ExportFunction"}
 
     for function_id, function in functions.items():
         assert _function_setting(template, function, "Runtime") == "python3.13", function_id
@@ -269,8 +271,8 @@ def _alarms(template: dict[str, Any]) -> list[dict[str, Any]]:
     return [alarm["Properties"] for alarm in resources_of_type("AWS::CloudWatch::Alarm", template).values()]
 
 
-def test_a_message_in_either_dead_letter_queue_raises_an_alarm(template: dict[str, Any]) -> None:
-    for dead_letter_id in ("IngestDeadLetterQueue", "InferenceDeadLetterQueue"):
+def test_a_message_in_any_dead_letter_queue_raises_an_alarm(template: dict[str, Any]) -> None:
+    for dead_letter_id in ("IngestDeadLetterQueue", "InferenceDeadLetterQueue", "ExportDeadLetterQueue"):
         (alarm,) = [
             alarm
             for alarm in _alarms(template)
@@ -337,6 +339,7 @@ def test_the_outputs_say_where_to_upload_and_where_to_query(template: dict[str, 
         "TableName",
         "IngestDeadLetterQueueUrl",
         "InferenceDeadLetterQueueUrl",
+        "ExportDeadLetterQueueUrl",
         "AlarmTopicArn",
     }
     assert expected <= set(template["Outputs"])

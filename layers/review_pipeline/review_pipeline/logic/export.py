@@ -17,8 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import boto3
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from pydantic import BaseModel, Json
+
+from review_pipeline.dal.jobs import JobStore
+from review_pipeline.dal.results import ResultStore
 from review_pipeline.export_rows import CsvRowWriter, ExportFormat, JsonLinesRowWriter, job_rows, write_rows
 from review_pipeline.models import Job, JobStatus
+from review_pipeline.settings import Settings
 
 EXPORT_PREFIX = "results/"
 EXPORTABLE = frozenset({JobStatus.COMPLETED, JobStatus.COMPLETED_WITH_ERRORS})
@@ -28,6 +35,16 @@ EXPORT_FILE_NAMES: dict[ExportFormat, str] = {"csv": "results.csv", "jsonl": "re
 
 def export_key(job_id: str, export_format: ExportFormat, prefix: str = EXPORT_PREFIX) -> str:
     return f"{prefix}{job_id}/{EXPORT_FILE_NAMES[export_format]}"
+
+
+class ExportRequest(BaseModel):
+    """An ExportQueue message: the job that has just finished."""
+
+    job_id: str
+
+
+class ExportQueueRecord(SqsRecordModel):
+    body: Json[ExportRequest]
 
 
 class ExportIncompleteError(RuntimeError):
@@ -52,6 +69,16 @@ class JobExporter:
     bucket_name: str
     prefix: str = EXPORT_PREFIX
     work_dir: Path | None = None  # default: the system's temporary folder (/tmp on Lambda)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> JobExporter:
+        table = boto3.resource("dynamodb").Table(settings.table_name)
+        return cls(
+            jobs=JobStore(table),
+            results=ResultStore(table),
+            s3=boto3.client("s3"),
+            bucket_name=settings.bucket_name,
+        )
 
     def export(self, job_id: str) -> ExportOutcome:
         job: Job | None = self.jobs.get(job_id)

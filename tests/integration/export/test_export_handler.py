@@ -1,0 +1,55 @@
+"""ExportFunction's handler, invoked with events/export_job_finished.json against moto."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.conftest import REGION
+from tests.handlers import lambda_context, load_handler
+from tests.unit.export.seed import seed_finished_job
+
+EVENT = json.loads((Path(__file__).resolve().parents[3] / "events" / "export_job_finished.json").read_text())
+JOB_ID = json.loads(EVENT["Records"][0]["body"])["job_id"]
+
+
+@pytest.fixture
+def handler(pipeline_env: dict[str, str]) -> ModuleType:
+    return load_handler("export")
+
+
+def test_given_the_sample_event_when_invoked_then_both_files_are_written(
+    handler: ModuleType, table: Any, bucket: str
+) -> None:
+    seed_finished_job(table, bucket, JOB_ID)
+
+    response = handler.lambda_handler(EVENT, lambda_context("ExportFunction"))
+
+    listed = boto3.client("s3", region_name=REGION).list_objects_v2(
+        Bucket=bucket, Prefix=f"results/{JOB_ID}/"
+    )
+    assert response == {"batchItemFailures": []}
+    assert sorted(o["Key"] for o in listed["Contents"]) == [
+        f"results/{JOB_ID}/results.csv",
+        f"results/{JOB_ID}/results.jsonl.gz",
+    ]
+
+
+def test_given_rows_missing_then_the_message_is_retried(handler: ModuleType, table: Any, bucket: str) -> None:
+    seed_finished_job(table, bucket, JOB_ID, store_rows=(1, 2))
+    second = copy.deepcopy(EVENT["Records"][0]) | {
+        "messageId": "second",
+        "body": json.dumps({"job_id": "other"}),
+    }
+    event = {"Records": [EVENT["Records"][0], second]}
+
+    response = handler.lambda_handler(event, lambda_context("ExportFunction"))
+
+    # The incomplete job's message is retried; an unknown job's is done (nothing to export)
+    assert response == {"batchItemFailures": [{"itemIdentifier": EVENT["Records"][0]["messageId"]}]}

@@ -1,0 +1,41 @@
+"""A finished job as the pipeline leaves it, for the export tests (unit and handler)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from review_pipeline.dal.jobs import JobStore, new_job
+from review_pipeline.dal.results import ResultStore
+from review_pipeline.models import RejectedRow, ReviewResult
+
+REJECTED_ROWS = (3, 7)
+RESULT_ROWS = (1, 2, 4, 5, 6, 8, 9)
+
+
+def seed_finished_job(
+    table: Any, bucket: str, job_id: str, *, store_rows: tuple[int, ...] = RESULT_ROWS
+) -> None:
+    """A job of 9 rows, 7 classified and 2 rejected, closed as COMPLETED_WITH_ERRORS by its one chunk.
+
+    `store_rows` are the rows whose results are stored (fewer than RESULT_ROWS: the counts say more).
+    """
+    jobs, results = JobStore(table), ResultStore(table)
+    jobs.create(new_job(job_id, bucket, "incoming/reviews.jsonl", "v1"))
+    jobs.mark_processing(job_id, total=9, rejected=len(REJECTED_ROWS), chunks_total=1)
+    results.put_rejected(
+        job_id, [RejectedRow(row=r, reason=f"row {r}: text is empty") for r in REJECTED_ROWS]
+    )
+    results.put_results(
+        ReviewResult(
+            job_id=job_id,
+            review_id=f"id-{row}",
+            row=row,
+            label="positive" if row % 2 else "negative",
+            score=0.9 if row % 2 else 0.1,
+            model_version="m-1",
+        )
+        for row in store_rows
+    )
+    positive = sum(row % 2 for row in RESULT_ROWS)
+    jobs.record_chunk(job_id, 0, positive=positive, negative=len(RESULT_ROWS) - positive, model_version="m-1")
+    assert jobs.finish_if_done(job_id) is not None
