@@ -72,6 +72,16 @@ class ApiClient:
     def rejected(self, job_id: str) -> Iterator[dict[str, Any]]:
         return self.pages(f"/jobs/{job_id}/rejected")
 
+    def export_link(self, job_id: str, export_format: str) -> dict[str, Any] | None:
+        """The short-lived download URL of the job's export, or None while it is not written (404)."""
+        try:
+            link: dict[str, Any] = self.get(f"/jobs/{job_id}/export", format=export_format)
+        except ApiError as error:
+            if error.status == 404:
+                return None
+            raise
+        return link
+
     def predict(self, texts: list[str], explain: bool = False) -> dict[str, Any]:
         reviews = [{"id": str(index), "text": text} for index, text in enumerate(texts, start=1)]
         answer: dict[str, Any] = self.post("/predict", {"reviews": reviews, "explain": explain})

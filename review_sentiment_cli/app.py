@@ -16,7 +16,7 @@ from rich.table import Table
 
 from review_pipeline.export_rows import job_rows, row_writer, write_rows
 from review_sentiment_cli.api import ApiClient, ApiError
-from review_sentiment_cli.export import open_output
+from review_sentiment_cli.export import download_export, open_output
 from review_sentiment_cli.follow import all_succeeded, follow_jobs, job_progress
 from review_sentiment_cli.redrive import NoSourceQueueError, redrive
 from review_sentiment_cli.target import LOCAL_STATE_FILE, NoTargetError, Target, resolve_target
@@ -164,14 +164,26 @@ def results(
         Path | None, typer.Option(help="File to write (.gz compresses); default stdout.")
     ] = None,
 ) -> None:
-    """Every row of a job: results (id, row, label, score, model_version), rejected rows with a reason."""
+    """Every row of a job: results (id, row, label, score, model_version), rejected rows with a reason.
+
+    The pipeline's own export when the job has one (one download); otherwise, or with --sentiment, the rows
+    are paged from the API, which takes one call per 100 rows.
+    """
     api: ApiClient = context.obj.api
     api.job(job_id)  # a clear 404 before anything is written
+    where = output or "stdout"
+    link = None if sentiment else api.export_link(job_id, export_format.value)
+    if link is not None:
+        rows = download_export(link["url"], export_format.value, output)
+        err.print(f"export of job {job_id} ({rows} rows) downloaded to {where}", highlight=False)
+        return
+    if not sentiment:
+        err.print(f"job {job_id} has no export yet: paging its rows from the API", highlight=False)
     label = sentiment.value if sentiment else None
-    rows = job_rows(api.reviews(job_id, label), None if label else api.rejected(job_id))
+    rows_iter = job_rows(api.reviews(job_id, label), None if label else api.rejected(job_id))
     with open_output(output) as out:
-        written = write_rows(rows, row_writer(out, export_format.value))
-    err.print(f"{written} rows of job {job_id} written to {output or 'stdout'}", highlight=False)
+        written = write_rows(rows_iter, row_writer(out, export_format.value))
+    err.print(f"{written} rows of job {job_id} written to {where}", highlight=False)
 
 
 @app.command()
