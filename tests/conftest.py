@@ -70,6 +70,7 @@ def pipeline_env(monkeypatch: pytest.MonkeyPatch, table: Any, bucket: str) -> di
         "TABLE_NAME": TABLE_NAME,
         "BUCKET_NAME": bucket,
         "INFERENCE_QUEUE_URL": queue_url,
+        "EXPORT_QUEUE_URL": sqs.create_queue(QueueName="export-test")["QueueUrl"],
         "ENDPOINT_NAME": ENDPOINT_NAME,
         "INCOMING_PREFIX": "incoming/",
         "PROCESSED_PREFIX": "processed/",

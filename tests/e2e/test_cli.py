@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from local.template import PROJECT_ROOT
-from tests.e2e.conftest import Api, deployed_stack_name
+from tests.e2e.conftest import Api, deployed_stack_name, eventually
 from tests.e2e.targets import E2ETarget
 
 pytestmark = pytest.mark.e2e
@@ -69,11 +69,14 @@ def test_upload_follow_and_export_every_row(
     for job in jobs.values():
         assert api.get(f"/jobs/{job['job_id']}")["source_key"] == job["source_key"]
 
-    # When every row of the imperfect file's job is exported as CSV
+    # When the pipeline has written the imperfect file's export, and the CLI downloads it as CSV
     job = jobs["imperfect_reviews.jsonl"]
+    link = eventually(lambda: api.http.get(f"{api.base_url}/jobs/{job['job_id']}/export", timeout=30).ok)
+    assert link
     csv_path = tmp_path / "imperfect.csv"
     exported = run_cli(cli_target, "results", job["job_id"], "--format", "csv", "--output", str(csv_path))
     assert exported.returncode == 0, exported.stderr
+    assert "downloaded" in exported.stderr
     rows = list(csv.DictReader(csv_path.open(encoding="utf-8")))
     # Then it has every row of the upload once, in order: results with their labels, rejected with reasons
     counts = job["counts"]
@@ -87,7 +90,7 @@ def test_upload_follow_and_export_every_row(
     api_reasons = {r["row"]: r["reason"] for r in api.all_pages(f"/jobs/{job['job_id']}/rejected", 100)[0]}
     assert reasons == api_reasons
 
-    # When only the negatives of the 200-row job are exported as gzip JSON lines
+    # When only the negatives of the 200-row job are written as gzip JSON lines (paged from the API)
     big = jobs["imdb_reviews.jsonl"]
     jsonl_path = tmp_path / "negatives.jsonl.gz"
     negatives = run_cli(
@@ -108,6 +111,20 @@ def test_upload_follow_and_export_every_row(
     assert {line["label"] for line in lines} == {"negative"}
     api_negatives, _ = api.all_pages(f"/jobs/{big['job_id']}/reviews", 100, sentiment="negative")
     assert [line["id"] for line in lines] == [r["review_id"] for r in api_negatives]
+
+    # And the pipeline's JSON lines export of the 200-row job holds every row once, matching its CSV export
+    both = {}
+    for export_format in ("jsonl", "csv"):
+        path = tmp_path / f"all.{export_format}"
+        answer = run_cli(
+            cli_target, "results", big["job_id"], "--format", export_format, "--output", str(path)
+        )
+        assert answer.returncode == 0, answer.stderr
+        both[export_format] = path.read_text(encoding="utf-8")
+    from_jsonl = [json.loads(line) for line in both["jsonl"].splitlines()]
+    from_csv = list(csv.DictReader(both["csv"].splitlines()))
+    assert [r["row"] for r in from_jsonl] == [int(r["row"]) for r in from_csv] == list(range(1, 201))
+    assert [r["id"] for r in from_jsonl] == [r["id"] for r in from_csv]
 
 
 def test_follow_exits_non_zero_when_a_job_fails(

@@ -20,6 +20,8 @@ class Settings(BaseModel):
     table_name: str = Field(alias="TABLE_NAME", min_length=3)
     bucket_name: str = Field(alias="BUCKET_NAME", min_length=3)
     inference_queue_url: str = Field(default="", alias="INFERENCE_QUEUE_URL")
+    # Where the function that closes a job asks for its export; empty: no export is asked for.
+    export_queue_url: str = Field(default="", alias="EXPORT_QUEUE_URL")
     endpoint_name: str = Field(default="", alias="ENDPOINT_NAME")
     incoming_prefix: str = Field(default="incoming/", alias="INCOMING_PREFIX")
     processed_prefix: str = Field(default="processed/", alias="PROCESSED_PREFIX")

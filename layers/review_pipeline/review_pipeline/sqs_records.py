@@ -1,9 +1,10 @@
 """What the two SQS functions receive: Powertools record models and the batch processors that parse them.
 
-One place for both queues, so PreprocessFunction and InferenceFunction read their batches the same way:
-`IngestQueueRecord` (an S3 notification, or S3's test event) for IngestQueue, `ChunkQueueRecord` (a
-ChunkMessage claim check) for InferenceQueue; `ingest_processor()` and `chunk_processor()` build the
-processors their handlers hand to `process_partial_response`.
+One place for every queue, so the SQS functions read their batches the same way: `IngestQueueRecord` (an S3
+notification, or S3's test event) for IngestQueue, `ChunkQueueRecord` (a ChunkMessage claim check) for
+InferenceQueue, `ExportQueueRecord` (a finished job's id) for ExportQueue; `ingest_processor()`,
+`chunk_processor()` and `export_processor()` build the processors their handlers hand to
+`process_partial_response`.
 """
 
 from __future__ import annotations
@@ -47,6 +48,16 @@ class ChunkQueueRecord(SqsRecordModel):
     body: Json[ChunkMessage]
 
 
+class ExportRequest(BaseModel):
+    """An ExportQueue message: a job that has just finished."""
+
+    job_id: str
+
+
+class ExportQueueRecord(SqsRecordModel):
+    body: Json[ExportRequest]
+
+
 class ChunkBatchProcessor(BatchProcessor):
     """BatchProcessor that logs every failed message with why, so a chunk bound for the DLQ is explained."""
 
@@ -77,3 +88,8 @@ def ingest_processor() -> BatchProcessor:
 def chunk_processor() -> ChunkBatchProcessor:
     """InferenceQueue batches: each record's body parsed as a ChunkMessage; failures logged with why."""
     return ChunkBatchProcessor(event_type=EventType.SQS, model=ChunkQueueRecord)
+
+
+def export_processor() -> BatchProcessor:
+    """ExportQueue batches: each record's body parsed as an ExportRequest."""
+    return BatchProcessor(event_type=EventType.SQS, model=ExportQueueRecord)

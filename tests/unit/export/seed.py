@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from review_pipeline.dal.jobs import JobStore, new_job
+from review_pipeline.dal.jobs import ChunkCounts, JobStore, new_job
 from review_pipeline.dal.results import ResultStore
 from review_pipeline.models import RejectedRow, ReviewResult
 
@@ -13,13 +13,19 @@ RESULT_ROWS = (1, 2, 4, 5, 6, 8, 9)
 
 
 def seed_finished_job(
-    table: Any, bucket: str, job_id: str, *, store_rows: tuple[int, ...] = RESULT_ROWS
+    table: Any,
+    bucket: str,
+    job_id: str,
+    *,
+    store_rows: tuple[int, ...] = RESULT_ROWS,
+    jobs: JobStore | None = None,
 ) -> None:
     """A job of 9 rows, 7 classified and 2 rejected, closed as COMPLETED_WITH_ERRORS by its one chunk.
 
-    `store_rows` are the rows whose results are stored (fewer than RESULT_ROWS: the counts say more).
+    `store_rows` are the rows whose results are stored (fewer than RESULT_ROWS: the counts say more);
+    `jobs` is the store that closes the job (default: one that asks for no export).
     """
-    jobs, results = JobStore(table), ResultStore(table)
+    jobs, results = jobs or JobStore(table), ResultStore(table)
     jobs.create(new_job(job_id, bucket, "incoming/reviews.jsonl", "v1"))
     jobs.mark_processing(job_id, total=9, rejected=len(REJECTED_ROWS), chunks_total=1)
     results.put_rejected(
@@ -37,5 +43,7 @@ def seed_finished_job(
         for row in store_rows
     )
     positive = sum(row % 2 for row in RESULT_ROWS)
-    jobs.record_chunk(job_id, 0, positive=positive, negative=len(RESULT_ROWS) - positive, model_version="m-1")
+    jobs.record_chunk(
+        job_id, 0, ChunkCounts(positive=positive, negative=len(RESULT_ROWS) - positive, model_version="m-1")
+    )
     assert jobs.finish_if_done(job_id) is not None

@@ -11,9 +11,10 @@ from typing import Any
 import boto3
 import pytest
 
+from review_pipeline.dal.exports import export_key
 from review_pipeline.dal.jobs import JobStore, new_job
 from review_pipeline.dal.results import ResultStore
-from review_pipeline.logic.export import ExportIncompleteError, JobExporter, export_key
+from review_pipeline.logic.export import ExportIncompleteError, JobExporter
 from tests.conftest import REGION
 from tests.unit.export.seed import REJECTED_ROWS, RESULT_ROWS, seed_finished_job
 

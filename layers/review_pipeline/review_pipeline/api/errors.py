@@ -31,6 +31,14 @@ class ReviewTextUnavailableError(RowNotExplainableError):
     """The result exists but the review's full text (its processed/ chunk) can no longer be read."""
 
 
+class ExportNotReadyError(LookupError):
+    """The job has no export (yet): not finished, FAILED, or being written; the message says which."""
+
+    def __init__(self, job_id: str, message: str) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+
+
 class UnpredictableReviewsError(ValueError):
     """Some reviews of a /predict request cannot be sent to the model; nothing was predicted."""
 
@@ -67,6 +75,7 @@ ERROR_STATUSES: dict[type[Exception], HTTPStatus] = {
     InvalidCursorError: HTTPStatus.BAD_REQUEST,
     JobNotFoundError: HTTPStatus.NOT_FOUND,
     RowNotExplainableError: HTTPStatus.NOT_FOUND,
+    ExportNotReadyError: HTTPStatus.NOT_FOUND,
     UnpredictableReviewsError: HTTPStatus.UNPROCESSABLE_ENTITY,
     EndpointError: HTTPStatus.BAD_GATEWAY,
 }
@@ -80,7 +89,7 @@ def error_answer(error: Exception) -> tuple[HTTPStatus, dict[str, Any]]:
     match error:
         case InvalidCursorError():
             body = ErrorBody(message=f"The {error}.")
-        case JobNotFoundError():
+        case JobNotFoundError() | ExportNotReadyError():
             extra = {"job_id": error.job_id}
         case RowNotExplainableError():
             extra = {"job_id": error.job_id, "row": error.row}

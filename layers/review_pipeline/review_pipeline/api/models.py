@@ -161,6 +161,16 @@ class ReviewExplanation(BaseModel):
     )
 
 
+class ExportLink(BaseModel):
+    job_id: str
+    format: Literal["csv", "jsonl"]
+    url: str = Field(
+        description="Presigned GET URL of results/<job_id>/results.csv or .jsonl.gz (gzip); short-lived."
+    )
+    expires_in: int = Field(description="Seconds the URL stays valid.")
+    rows: int = Field(description="Rows in the file: every row of the upload, results and rejected rows.")
+
+
 class ErrorDetail(BaseModel):
     location: str = Field(description="Where the problem is, e.g. query.limit or body.reviews.0.text.")
     message: str

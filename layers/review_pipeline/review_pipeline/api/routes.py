@@ -20,6 +20,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from review_pipeline.api.errors import ERROR_STATUSES, describe_validation_errors, error_answer
 from review_pipeline.api.models import (
     ErrorBody,
+    ExportLink,
     HealthView,
     JobList,
     JobView,
@@ -30,6 +31,7 @@ from review_pipeline.api.models import (
     ReviewList,
 )
 from review_pipeline.endpoint import EndpointError
+from review_pipeline.export_rows import ExportFormat
 from review_pipeline.models import Sentiment
 
 if TYPE_CHECKING:
@@ -114,6 +116,30 @@ def list_job_reviews(
 )
 def list_job_rejected(job_id: JobId, limit: Limit = 20, cursor: Cursor = None) -> RejectedList:
     return _service().list_rejected(job_id, limit=limit, cursor=cursor)
+
+
+@router.get(
+    "/jobs/<job_id>/export",
+    summary="Download every row of a finished job",
+    description=(
+        "A presigned URL, valid for a few minutes, of the job's export in the bucket: every row of the "
+        "uploaded file in file order, results (`row, id, label, score, model_version`) and rejected rows "
+        "(with their `reason`), as CSV or as gzip-compressed JSON lines. Written once when the job ends."
+    ),
+    responses={
+        200: {"description": "The download URL and the number of rows."},
+        404: _error(
+            "No job with this id, or no export yet: the message says whether it is not finished, "
+            "FAILED, or being written."
+        ),
+        422: _INVALID,
+    },
+)
+def export_job(
+    job_id: JobId,
+    format: Annotated[ExportFormat, Query(description="csv, or jsonl (gzip-compressed JSON lines).")] = "csv",
+) -> ExportLink:
+    return _service().export_link(job_id, format)
 
 
 @router.get(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from review_pipeline.dal import keys
+from review_pipeline.dal.exports import EXPORTABLE
 from review_pipeline.dal.pagination import Page, decode_cursor, encode_cursor
 from review_pipeline.models import Job, JobCounts, JobStatus, utc_now
 
@@ -74,8 +75,14 @@ def _to_job(item: dict[str, Any]) -> Job:
 class JobStore:
     """Jobs in the pipeline table."""
 
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, on_finished: Callable[[str], None] | None = None) -> None:
+        """`on_finished(job_id)` runs when a job is closed COMPLETED(_WITH_ERRORS): it asks for its export.
+
+        It also runs when a call finds the job already closed (a redelivered message whose first delivery
+        closed the job, then failed before asking): asking twice is harmless, exports are idempotent.
+        """
         self._table = table
+        self._on_finished = on_finished
 
     # -- preprocess -------------------------------------------------------------------------------------
     def create(self, job: Job) -> bool:
@@ -166,6 +173,8 @@ class JobStore:
         lets exactly one of them win, whichever comes last.
         """
         job = self.get(job_id)
+        if job is not None and job.status in EXPORTABLE and self._on_finished is not None:
+            self._on_finished(job_id)
         if job is None or job.status != JobStatus.PROCESSING or job.chunks_done < job.chunks_total:
             return None
         final = JobStatus.COMPLETED_WITH_ERRORS if job.counts.rejected else JobStatus.COMPLETED
@@ -184,6 +193,8 @@ class JobStore:
                 },
             )
         )
+        if closed and self._on_finished is not None:
+            self._on_finished(job_id)
         return final if closed else None
 
     # -- query ------------------------------------------------------------------------------------------

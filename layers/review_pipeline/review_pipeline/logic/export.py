@@ -18,33 +18,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import boto3
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
-from pydantic import BaseModel, Json
 
+from review_pipeline.dal.exports import EXPORT_PREFIX, EXPORTABLE, ROWS_METADATA, export_key
 from review_pipeline.dal.jobs import JobStore
 from review_pipeline.dal.results import ResultStore
 from review_pipeline.export_rows import CsvRowWriter, ExportFormat, JsonLinesRowWriter, job_rows, write_rows
-from review_pipeline.models import Job, JobStatus
+from review_pipeline.models import Job
 from review_pipeline.settings import Settings
 
-EXPORT_PREFIX = "results/"
-EXPORTABLE = frozenset({JobStatus.COMPLETED, JobStatus.COMPLETED_WITH_ERRORS})
 CONTENT_TYPES: dict[ExportFormat, str] = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
-EXPORT_FILE_NAMES: dict[ExportFormat, str] = {"csv": "results.csv", "jsonl": "results.jsonl.gz"}
-
-
-def export_key(job_id: str, export_format: ExportFormat, prefix: str = EXPORT_PREFIX) -> str:
-    return f"{prefix}{job_id}/{EXPORT_FILE_NAMES[export_format]}"
-
-
-class ExportRequest(BaseModel):
-    """An ExportQueue message: the job that has just finished."""
-
-    job_id: str
-
-
-class ExportQueueRecord(SqsRecordModel):
-    body: Json[ExportRequest]
 
 
 class ExportIncompleteError(RuntimeError):
@@ -118,5 +100,5 @@ class JobExporter:
             str(path),
             self.bucket_name,
             export_key(job_id, export_format, self.prefix),
-            ExtraArgs={"ContentType": CONTENT_TYPES[export_format], "Metadata": {"rows": str(rows)}},
+            ExtraArgs={"ContentType": CONTENT_TYPES[export_format], "Metadata": {ROWS_METADATA: str(rows)}},
         )

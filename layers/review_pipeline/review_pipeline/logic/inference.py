@@ -25,6 +25,7 @@ from pydantic import BaseModel
 
 from review_pipeline.chunking import chunk_key
 from review_pipeline.dal.chunks import ChunkReader, ChunkUnreadableError
+from review_pipeline.dal.exports import export_requester
 from review_pipeline.dal.jobs import ChunkCounts, JobNotFoundError, JobStore
 from review_pipeline.dal.objects import ObjectStore
 from review_pipeline.dal.results import ResultStore, expiration_after
@@ -136,7 +137,7 @@ class ChunkClassifier:
         return cls(
             chunks=ChunkReader(s3),
             endpoint=SentimentEndpoint(settings.endpoint_name, settings.max_payload_bytes),
-            jobs=JobStore(table),
+            jobs=JobStore(table, on_finished=export_requester(settings)),
             results=ResultStore(table),
             objects=ObjectStore(s3),
             metrics=metrics,

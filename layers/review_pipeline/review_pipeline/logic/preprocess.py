@@ -39,6 +39,7 @@ from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import P
 from pydantic import BaseModel, computed_field
 
 from review_pipeline.chunking import chunk_body, chunk_key, chunked
+from review_pipeline.dal.exports import export_requester
 from review_pipeline.dal.jobs import JobStore, new_job
 from review_pipeline.dal.objects import ObjectMissingError, ObjectStore
 from review_pipeline.dal.queue import ChunkQueue
@@ -190,7 +191,7 @@ class UploadSplitter:
             settings=settings,
             objects=ObjectStore(session.client("s3")),
             queue=ChunkQueue(session.client("sqs"), settings.inference_queue_url),
-            jobs=JobStore(table),
+            jobs=JobStore(table, on_finished=export_requester(settings, session)),
             results=ResultStore(table),
             metrics=metrics,
             idempotency_config=config,

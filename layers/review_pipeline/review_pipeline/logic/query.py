@@ -14,6 +14,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 from review_pipeline.api.errors import (
+    ExportNotReadyError,
     ResultNotFoundError,
     ReviewTextUnavailableError,
     UnpredictableReviewsError,
@@ -21,6 +22,7 @@ from review_pipeline.api.errors import (
 from review_pipeline.api.models import (
     ErrorDetail,
     ExplanationView,
+    ExportLink,
     HealthView,
     JobList,
     JobView,
@@ -35,6 +37,7 @@ from review_pipeline.api.models import (
 from review_pipeline.chunking import chunk_key
 from review_pipeline.cleaning import clean_text
 from review_pipeline.dal.chunks import ChunkReader, ChunkUnreadableError
+from review_pipeline.dal.exports import EXPORTABLE, ExportObjects
 from review_pipeline.dal.jobs import JobStore
 from review_pipeline.dal.results import ResultStore
 from review_pipeline.endpoint import EndpointError, SentimentEndpoint, add_endpoint_metrics
@@ -43,10 +46,14 @@ from review_pipeline.models import Job, JobStatus, ReviewRecord, ReviewResult, S
 if TYPE_CHECKING:
     from aws_lambda_powertools import Metrics
 
+    from review_pipeline.export_rows import ExportFormat
     from review_pipeline.settings import Settings
 
 logger = Logger(child=True)
 tracer = Tracer()
+
+# Long enough to start a download, short enough that a leaked link soon stops working.
+EXPORT_URL_SECONDS = 300
 
 
 @dataclass
@@ -57,18 +64,21 @@ class QueryService:
     metrics: Metrics
     chunks: ChunkReader  # the full texts of results, for explanations (results keep an excerpt only)
     bucket_name: str  # where processed/ chunks are
+    exports: ExportObjects  # finished jobs' results/<job_id>/ files
     processed_prefix: str = "processed/"
 
     @classmethod
     def from_settings(cls, settings: Settings, metrics: Metrics) -> QueryService:
         table = boto3.resource("dynamodb").Table(settings.table_name)
+        s3 = boto3.client("s3")
         return cls(
             jobs=JobStore(table),
             results=ResultStore(table),
             endpoint=SentimentEndpoint(settings.endpoint_name, settings.max_payload_bytes),
             metrics=metrics,
-            chunks=ChunkReader(boto3.client("s3")),
+            chunks=ChunkReader(s3),
             bucket_name=settings.bucket_name,
+            exports=ExportObjects(s3, settings.bucket_name),
             processed_prefix=settings.processed_prefix,
         )
 
@@ -96,6 +106,29 @@ class QueryService:
         self._job(job_id)
         page = self.results.list_rejected(job_id, limit=limit, cursor=cursor)
         return RejectedList(items=[RejectedView.of(row) for row in page.items], cursor=page.cursor)
+
+    def export_link(self, job_id: str, export_format: ExportFormat) -> ExportLink:
+        """A short-lived download URL of the job's export; 404 (with why) while there is none."""
+        job = self._job(job_id)
+        if job.status not in EXPORTABLE:
+            reason = (
+                f"Job {job_id!r} FAILED ({job.error}); a failed job has no rows to export."
+                if job.status is JobStatus.FAILED
+                else f"Job {job_id!r} is {job.status.value}; its export is written when it ends "
+                f"(follow it with GET /jobs/{job_id})."
+            )
+            raise ExportNotReadyError(job_id, reason)
+        rows = self.exports.rows(job_id, export_format)
+        if rows is None:
+            raise ExportNotReadyError(
+                job_id,
+                f"Job {job_id!r} ended at {job.finished_at}; its export is still being written. Try again in "
+                f"a few seconds, or page its rows with GET /jobs/{job_id}/reviews and /rejected.",
+            )
+        url = self.exports.download_url(job_id, export_format, EXPORT_URL_SECONDS)
+        return ExportLink(
+            job_id=job_id, format=export_format, url=url, expires_in=EXPORT_URL_SECONDS, rows=rows
+        )
 
     @tracer.capture_method
     def predict(self, request: PredictRequest) -> PredictResponse:
