@@ -28,7 +28,7 @@ from bench import report
 REPO = report.REPO
 DOC = report.DOC
 SECTION = "## Cold start (handler import)"
-FUNCTIONS = ("preprocess", "inference", "query_api")
+FUNCTIONS = ("preprocess", "inference", "query_api", "export")
 BUDGET_MS = 300.0
 TOP_IMPORTS = 5
 # The template's environment, enough for load_settings(); with LAMBDA_TASK_ROOT set Powertools traces, as on
