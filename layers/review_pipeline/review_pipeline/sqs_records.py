@@ -1,4 +1,4 @@
-"""What the two SQS functions receive: Powertools record models and the batch processors that parse them.
+"""What the SQS functions receive: Powertools record models and the batch processors that parse them.
 
 One place for every queue, so the SQS functions read their batches the same way: `IngestQueueRecord` (an S3
 notification, or S3's test event) for IngestQueue, `ChunkQueueRecord` (a ChunkMessage claim check) for
