@@ -178,3 +178,39 @@ def queue_depth(stack: LocalStack, queue_id: str) -> int:
     )["Attributes"]
     visible = int(attributes["ApproximateNumberOfMessages"])
     return visible + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def s3_notification(stack: LocalStack, key: str) -> dict[str, Any]:
+    """The S3 event notification of an object in the emulator's bucket, as S3 sends it to the ingest queue."""
+    assert stack.info is not None
+    head = stack.client("s3").head_object(Bucket=stack.info.bucket, Key=key)
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": stack.info.region,
+                "eventTime": "2030-01-01T00:00:00.000Z",
+                "eventName": "ObjectCreated:Put",
+                "userIdentity": {"principalId": "AWS:AIDAREDELIVERY"},
+                "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+                "responseElements": {"x-amz-request-id": "REDELIVERY", "x-amz-id-2": "REDELIVERY"},
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": "redelivery",
+                    "bucket": {
+                        "name": stack.info.bucket,
+                        "ownerIdentity": {"principalId": "A1LOCAL"},
+                        "arn": f"arn:aws:s3:::{stack.info.bucket}",
+                    },
+                    "object": {
+                        "key": key,
+                        "size": head["ContentLength"],
+                        "eTag": head["ETag"].strip('"'),
+                        "versionId": head["VersionId"],
+                        "sequencer": "0000000000000001",
+                    },
+                },
+            }
+        ]
+    }

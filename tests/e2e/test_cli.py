@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from local.stack import LocalStack
 from local.template import PROJECT_ROOT
-from tests.e2e.conftest import Api, deployed_stack_name, eventually
+from tests.e2e.conftest import Api, deployed_stack_name, eventually, queue_depth, s3_notification
 from tests.e2e.targets import E2ETarget
 
 pytestmark = pytest.mark.e2e
@@ -169,3 +170,36 @@ def test_an_unknown_job_is_a_clear_error(cli_target: list[str]) -> None:
     assert answer.returncode == 2
     assert "404" in answer.stderr
     assert answer.stdout == ""
+
+
+@pytest.mark.local_only  # puts a message straight onto the emulator's dead-letter queue
+def test_redrive_moves_a_dead_lettered_upload_back_to_its_queue(
+    cli_target: list[str], stack: LocalStack, api: Api
+) -> None:
+    # Given a processed upload whose S3 notification also sits in the ingest dead-letter queue
+    uploaded = run_cli(
+        cli_target,
+        "upload",
+        str(SAMPLES / "imperfect_reviews.jsonl"),
+        "--folder",
+        "e2e/redrive",
+        "--follow",
+        "--json",
+    )
+    assert uploaded.returncode == 0, uploaded.stderr
+    job = json.loads(uploaded.stdout)
+    sqs = stack.client("sqs")
+    dead_letters = stack.queue_urls["IngestDeadLetterQueue"]
+    sqs.send_message(QueueUrl=dead_letters, MessageBody=json.dumps(s3_notification(stack, job["source_key"])))
+    preprocessed = next(p for p in stack.pollers if p.source.function_id == "PreprocessFunction").stats
+    before = preprocessed.records
+    # When the CLI redrives the dead-letter queues
+    redriven = run_cli(cli_target, "redrive")
+    # Then the message went back to the ingest queue and was processed again, and the job still counts once
+    assert redriven.returncode == 0, redriven.stderr
+    assert f"{dead_letters} -> {stack.queue_urls['IngestQueue']}: 1 messages moved" in redriven.stdout
+    eventually(lambda: preprocessed.records > before and queue_depth(stack, "IngestQueue") == 0, timeout=30)
+    assert queue_depth(stack, "IngestDeadLetterQueue") == 0
+    assert [(j["job_id"], j["counts"]) for j in api.jobs_of(job["source_key"])] == [
+        (job["job_id"], job["counts"])
+    ]

@@ -11,7 +11,7 @@ import pytest
 from local.stack import LocalStack
 from local.template import PROJECT_ROOT
 from review_pipeline.models import ChunkMessage
-from tests.e2e.conftest import Api, eventually, queue_depth
+from tests.e2e.conftest import Api, eventually, queue_depth, s3_notification
 
 pytestmark = pytest.mark.e2e
 SAMPLES = PROJECT_ROOT / "samples"
@@ -113,37 +113,7 @@ def test_same_content_under_a_new_key_is_a_new_job_and_redeliveries_do_not_doubl
 
     # When S3's notification of the first upload and its first chunk's message are delivered again
     sqs, s3 = stack.client("sqs"), stack.client("s3")
-    head = s3.head_object(Bucket=stack.info.bucket, Key=first_key)
-    notification = {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": stack.info.region,
-                "eventTime": "2030-01-01T00:00:00.000Z",
-                "eventName": "ObjectCreated:Put",
-                "userIdentity": {"principalId": "AWS:AIDAREDELIVERY"},
-                "requestParameters": {"sourceIPAddress": "127.0.0.1"},
-                "responseElements": {"x-amz-request-id": "REDELIVERY", "x-amz-id-2": "REDELIVERY"},
-                "s3": {
-                    "s3SchemaVersion": "1.0",
-                    "configurationId": "redelivery",
-                    "bucket": {
-                        "name": stack.info.bucket,
-                        "ownerIdentity": {"principalId": "A1LOCAL"},
-                        "arn": f"arn:aws:s3:::{stack.info.bucket}",
-                    },
-                    "object": {
-                        "key": first_key,
-                        "size": head["ContentLength"],
-                        "eTag": head["ETag"].strip('"'),
-                        "versionId": head["VersionId"],
-                        "sequencer": "0000000000000001",
-                    },
-                },
-            }
-        ]
-    }
+    notification = s3_notification(stack, first_key)
     chunk_key = s3.list_objects_v2(Bucket=stack.info.bucket, Prefix=f"processed/{first['job_id']}/")[
         "Contents"
     ][0]["Key"]
