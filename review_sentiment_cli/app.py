@@ -24,13 +24,14 @@ from review_sentiment_cli.uploads import NoReviewFilesError, plan_uploads, trans
 
 TOKEN_VARIABLE = "REVIEW_SENTIMENT_TOKEN"
 DEFAULT_FOLLOW_TIMEOUT = 3600.0
+PIPED_TABLE_WIDTH = 200
 
 app = typer.Typer(
     help="Upload review files, follow their jobs, export their results: a deployed stack or the emulator.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # messages stay one line each, whatever the width
 
 
 class ExportFormat(StrEnum):
@@ -145,7 +146,8 @@ def jobs(
             *(str(counts[k]) for k in ("total", "classified", "rejected", "positive")),
             job["created_at"],
         )
-    Console().print(table)
+    # Piped into a file or another program, the table keeps whole ids and keys instead of fitting 80 columns.
+    Console(width=None if sys.stdout.isatty() else PIPED_TABLE_WIDTH).print(table)
 
 
 @app.command()
