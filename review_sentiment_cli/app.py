@@ -235,3 +235,7 @@ def main() -> None:
     except (ClientError, BotoCoreError) as error:
         err.print(f"AWS error: {error}", markup=False, highlight=False)
         sys.exit(2)
+    except KeyboardInterrupt:
+        # Only the CLI stops: uploaded files go on through the pipeline (`review-sentiment jobs` shows them).
+        err.print("interrupted; jobs already started go on in the pipeline", highlight=False)
+        sys.exit(130)
