@@ -16,6 +16,7 @@ import json
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,71 @@ def _original_status(error: Exception) -> int:
     return 400 if isinstance(error, (ValueError, TypeError, KeyError)) else 500
 
 
+@dataclass(frozen=True)
+class InvocationAnswer:
+    """What SageMaker answers an InvokeEndpoint request with: HTTP status, body and headers."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+
+def _error_answer(status: int, error_type: str, message: str, **extra: Any) -> InvocationAnswer:
+    body = json.dumps({"ErrorCode": error_type, "Message": message, "message": message, **extra}).encode()
+    return InvocationAnswer(
+        status, body, {"Content-Type": "application/json", "x-amzn-ErrorType": error_type}
+    )
+
+
+def _model_error_answer(name: str, error: Exception) -> InvocationAnswer:
+    logger.warning("model error on %s: %s", name, error)
+    original = _original_status(error)
+    return _error_answer(
+        424,
+        "ModelError",
+        f'Received client error ({original}) from primary with message "{error}". See '
+        f"https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logEventViewer:"
+        f"group=/aws/sagemaker/Endpoints/{name} in account {_ACCOUNT_ID} for more information.",
+        OriginalStatusCode=original,
+        OriginalMessage=str(error),
+        LogStreamArn=f"arn:aws:logs:us-east-1:{_ACCOUNT_ID}:log-group:/aws/sagemaker/Endpoints/{name}",
+    )
+
+
+def answer_invocation(
+    endpoint_name: str,
+    model_handler: EndpointHandler,
+    path: str,
+    body: bytes,
+    content_type: str | None,
+    accept: str | None,
+) -> InvocationAnswer:
+    """SageMaker's answer to `POST path` with this body, whatever carries it (the HTTP server here, or a
+    test's botocore hook in-process): the model's output, or an error in SageMaker's wire shape."""
+    match = _INVOCATIONS.match(path.split("?", 1)[0])
+    if match is None:
+        return _error_answer(404, "UnknownOperationException", f"no operation at POST {path}")
+    name = match.group("name")
+    if name != endpoint_name:
+        return _error_answer(400, "ValidationError", f"Endpoint {name} of account {_ACCOUNT_ID} not found.")
+    try:
+        answer, answer_type = model_handler(
+            body, content_type or "application/octet-stream", accept or "application/json"
+        )
+    except EndpointFault as fault:
+        extra = (
+            {"OriginalStatusCode": 400, "OriginalMessage": fault.message}
+            if fault.code == "ModelError"
+            else {}
+        )
+        return _error_answer(fault.status, fault.code, fault.message, **extra)
+    except Exception as error:
+        return _model_error_answer(name, error)
+    return InvocationAnswer(
+        200, answer, {"Content-Type": answer_type, "x-Amzn-Invoked-Production-Variant": "AllTraffic"}
+    )
+
+
 class _EndpointRequestHandler(BaseHTTPRequestHandler):
     server: EndpointServer
     protocol_version = "HTTP/1.1"
@@ -56,63 +122,32 @@ class _EndpointRequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s " + format, self.address_string(), *args)
 
-    def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-        self.send_response(status)
-        for name, value in headers.items():
+    def _send(self, answer: InvocationAnswer) -> None:
+        self.send_response(answer.status)
+        for name, value in answer.headers.items():
             self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(len(answer.body)))
         self.send_header("x-amzn-RequestId", "local")
         self.end_headers()
-        self.wfile.write(body)
-
-    def _error(self, status: int, error_type: str, message: str, **extra: Any) -> None:
-        body = json.dumps({"ErrorCode": error_type, "Message": message, "message": message, **extra}).encode()
-        self._send(status, body, {"Content-Type": "application/json", "x-amzn-ErrorType": error_type})
+        self.wfile.write(answer.body)
 
     def do_GET(self) -> None:
         if self.path == "/ping":
-            self._send(200, b"", {"Content-Type": "text/plain"})
+            self._send(InvocationAnswer(200, b"", {"Content-Type": "text/plain"}))
         else:
-            self._error(404, "UnknownOperationException", f"no operation at GET {self.path}")
+            self._send(_error_answer(404, "UnknownOperationException", f"no operation at GET {self.path}"))
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        match = _INVOCATIONS.match(self.path.split("?", 1)[0])
-        if match is None:
-            self._error(404, "UnknownOperationException", f"no operation at POST {self.path}")
-            return
-        name = match.group("name")
-        if name != self.server.endpoint_name:
-            self._error(400, "ValidationError", f"Endpoint {name} of account {_ACCOUNT_ID} not found.")
-            return
-        content_type = self.headers.get("Content-Type") or "application/octet-stream"
-        accept = self.headers.get("Accept") or "application/json"
-        try:
-            answer, answer_type = self.server.model_handler(body, content_type, accept)
-        except EndpointFault as fault:
-            extra = (
-                {"OriginalStatusCode": 400, "OriginalMessage": fault.message}
-                if fault.code == "ModelError"
-                else {}
-            )
-            self._error(fault.status, fault.code, fault.message, **extra)
-            return
-        except Exception as error:
-            logger.warning("model error on %s: %s", name, error)
-            original = _original_status(error)
-            self._error(
-                424,
-                "ModelError",
-                f'Received client error ({original}) from primary with message "{error}". See '
-                f"https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logEventViewer:"
-                f"group=/aws/sagemaker/Endpoints/{name} in account {_ACCOUNT_ID} for more information.",
-                OriginalStatusCode=original,
-                OriginalMessage=str(error),
-                LogStreamArn=f"arn:aws:logs:us-east-1:{_ACCOUNT_ID}:log-group:/aws/sagemaker/Endpoints/{name}",
-            )
-            return
         self._send(
-            200, answer, {"Content-Type": answer_type, "x-Amzn-Invoked-Production-Variant": "AllTraffic"}
+            answer_invocation(
+                self.server.endpoint_name,
+                self.server.model_handler,
+                self.path,
+                body,
+                self.headers.get("Content-Type"),
+                self.headers.get("Accept"),
+            )
         )
 
 

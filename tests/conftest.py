@@ -14,7 +14,8 @@ from moto import mock_aws
 from local.template import table_definition
 from review_pipeline.settings import Settings, load_settings
 
-# The live sentiment endpoint fixture (`sentiment_endpoint`), for every test that asks for it.
+# The sentiment endpoint fixture (`sentiment_endpoint`): the shipped model over HTTP, as the emulator runs it.
+# Unit tests override it with the small model answered in-process (tests/unit/conftest.py).
 pytest_plugins = ["tests.endpoint_server"]
 
 REGION = "us-east-1"
@@ -99,7 +100,7 @@ def metrics() -> Iterator[Metrics]:
 
 @pytest.fixture
 def classifier(settings: Settings, sentiment_endpoint: Any, metrics: Metrics) -> Any:
-    """InferenceFunction's service over the moto resources and the live sentiment endpoint."""
+    """InferenceFunction's service over the moto resources and the sentiment endpoint of the test's tier."""
     from review_pipeline.logic.inference import ChunkClassifier
 
     return ChunkClassifier.from_settings(settings, metrics)

@@ -9,12 +9,7 @@ import json
 from types import ModuleType
 
 from tests.endpoint_server import SentimentEndpointServer
-from tests.integration.query_api import test_query_api_handler as events_api
-from tests.integration.query_api.test_query_api_handler import api_event, call
-
-# The handler and the job the events/ files name, as the other event-driven tests of this function use them.
-handler = events_api.handler
-event_job = events_api.event_job
+from tests.integration.query_api.api_events import api_event, call
 
 EXPLANATION_EVENT = "api_review_explanation"
 NEGATIVE_WORDS = {"boring", "dull", "worst", "waste", "awful", "terrible"}

@@ -2,72 +2,15 @@
 
 from __future__ import annotations
 
-import copy
 import json
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
 from local.template import load_template
-from review_pipeline.dal.results import ResultStore
-from review_pipeline.logic.inference import ChunkClassifier
-from review_pipeline.models import RejectedRow
-from review_pipeline.settings import Settings
 from tests.endpoint_server import SentimentEndpointServer
-from tests.handlers import handler_for, lambda_context
-from tests.unit.inference.seed import seed_processing_job
-
-EVENTS_DIR = Path(__file__).resolve().parents[3] / "events"
-JOB_ID = json.loads((EVENTS_DIR / "api_get_job.json").read_text())["pathParameters"]["job_id"]
-
-
-def api_event(
-    name: str, *, path: str | None = None, query: dict[str, str] | None = None, body: str | None = None
-) -> dict[str, Any]:
-    """An events/ file, optionally sent to another path, with other query parameters or another body."""
-    event: dict[str, Any] = json.loads((EVENTS_DIR / f"{name}.json").read_text())
-    event = copy.deepcopy(event)
-    if path is not None:
-        event["rawPath"] = event["requestContext"]["http"]["path"] = path
-    if query is not None:
-        event["queryStringParameters"] = query
-        event["rawQueryString"] = "&".join(f"{key}={value}" for key, value in query.items())
-    if body is not None:
-        event["body"] = body
-    return event
-
-
-def call(handler: ModuleType, event: dict[str, Any]) -> tuple[int, dict[str, Any] | str, dict[str, str]]:
-    response = handler.lambda_handler(event, lambda_context("QueryApiFunction"))
-    headers = {key.lower(): value for key, value in response.get("headers", {}).items()}
-    body = response["body"]
-    if headers.get("content-type", "").startswith("application/json"):
-        return response["statusCode"], json.loads(body), headers
-    return response["statusCode"], body, headers
-
-
-@pytest.fixture
-def handler(
-    pipeline_env: dict[str, str], sentiment_endpoint: SentimentEndpointServer, monkeypatch: pytest.MonkeyPatch
-) -> ModuleType:
-    return handler_for("query_api", monkeypatch)
-
-
-@pytest.fixture
-def event_job(classifier: ChunkClassifier, settings: Settings, table: Any) -> str:
-    """The job the events name: 6 reviews classified in two chunks and 2 rejected rows."""
-    for message in seed_processing_job(table, settings.bucket_name, JOB_ID, [4, 2], rejected=2):
-        classifier.classify(message)
-    ResultStore(table).put_rejected(
-        JOB_ID,
-        [
-            RejectedRow(row=7, reason="text: the review is empty", raw_excerpt='{"text": ""}'),
-            RejectedRow(row=8, reason="rating: must be between 1 and 10", raw_excerpt='{"rating": 11}'),
-        ],
-    )
-    return JOB_ID
+from tests.integration.query_api.api_events import api_event, call
 
 
 # ------------------------------------------------------------------------------------------------ routes

@@ -1,4 +1,4 @@
-"""SentimentEndpoint: payload splitting, answer checking and error translation, on a live endpoint."""
+"""SentimentEndpoint: payload splitting, answer checking and error translation, on the small model."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from review_pipeline.endpoint import (
     plan_requests,
 )
 from tests.conftest import ENDPOINT_NAME
-from tests.endpoint_server import SentimentEndpointServer
+from tests.staged_endpoint import StagedEndpoint
 
 
 def _instances(count: int, text_chars: int = 50) -> list[EndpointInstance]:
@@ -102,7 +102,7 @@ def test_given_an_answer_that_breaks_the_contract_when_checked_then_the_error_sa
 
 # ------------------------------------------------------------------------------------------------ calls
 def test_given_many_reviews_when_predicting_then_calls_are_split_and_answers_keep_request_order(
-    aws: None, sentiment_endpoint: SentimentEndpointServer
+    aws: None, sentiment_endpoint: StagedEndpoint
 ) -> None:
     reviews = [(f"r{i}", f"review number {i}: a great film" if i % 2 else "an awful film") for i in range(30)]
     endpoint = SentimentEndpoint(ENDPOINT_NAME, max_payload_bytes=1_000)
@@ -119,7 +119,7 @@ def test_given_many_reviews_when_predicting_then_calls_are_split_and_answers_kee
 
 
 def test_given_explain_when_predicting_then_the_request_asks_for_it_and_explanations_come_back(
-    aws: None, sentiment_endpoint: SentimentEndpointServer
+    aws: None, sentiment_endpoint: StagedEndpoint
 ) -> None:
     endpoint = SentimentEndpoint(ENDPOINT_NAME, max_payload_bytes=4_000_000)
 
@@ -130,7 +130,7 @@ def test_given_explain_when_predicting_then_the_request_asks_for_it_and_explanat
 
 
 def test_given_a_review_too_large_when_predicting_then_the_others_are_still_classified(
-    aws: None, sentiment_endpoint: SentimentEndpointServer
+    aws: None, sentiment_endpoint: StagedEndpoint
 ) -> None:
     endpoint = SentimentEndpoint(ENDPOINT_NAME, max_payload_bytes=1_000)
 
@@ -141,7 +141,7 @@ def test_given_a_review_too_large_when_predicting_then_the_others_are_still_clas
 
 
 def test_given_repeated_ids_when_predicting_then_it_is_refused_before_any_call(
-    aws: None, sentiment_endpoint: SentimentEndpointServer
+    aws: None, sentiment_endpoint: StagedEndpoint
 ) -> None:
     endpoint = SentimentEndpoint(ENDPOINT_NAME, max_payload_bytes=4_000_000)
 
@@ -159,7 +159,7 @@ def _endpoint_without_retries() -> SentimentEndpoint:
 
 
 def test_given_the_model_fails_when_predicting_then_endpoint_error_carries_the_models_message(
-    aws: None, sentiment_endpoint: SentimentEndpointServer
+    aws: None, sentiment_endpoint: StagedEndpoint
 ) -> None:
     sentiment_endpoint.fail_next(424, "ModelError", "instances[0].text must be a non-empty string")
 
@@ -173,7 +173,7 @@ def test_given_the_model_fails_when_predicting_then_endpoint_error_carries_the_m
 
 
 def test_given_throttling_when_predicting_then_endpoint_error_is_retryable_and_says_so(
-    aws: None, sentiment_endpoint: SentimentEndpointServer
+    aws: None, sentiment_endpoint: StagedEndpoint
 ) -> None:
     sentiment_endpoint.fail_next(400, "ThrottlingException", "Rate exceeded")
 
@@ -184,7 +184,7 @@ def test_given_throttling_when_predicting_then_endpoint_error_is_retryable_and_s
 
 
 def test_given_an_unknown_endpoint_when_predicting_then_endpoint_error_names_it(
-    aws: None, sentiment_endpoint: SentimentEndpointServer
+    aws: None, sentiment_endpoint: StagedEndpoint
 ) -> None:
     sentiment_endpoint.fail_next(400, "ValidationError", "Endpoint sentiment-test of account 1 not found.")
 
@@ -196,7 +196,7 @@ def test_given_an_unknown_endpoint_when_predicting_then_endpoint_error_names_it(
 
 
 def test_given_a_transient_failure_when_predicting_then_adaptive_retries_recover(
-    aws: None, sentiment_endpoint: SentimentEndpointServer
+    aws: None, sentiment_endpoint: StagedEndpoint
 ) -> None:
     sentiment_endpoint.fail_next(503, "ServiceUnavailable", "try later")
     endpoint = SentimentEndpoint(ENDPOINT_NAME, max_payload_bytes=4_000_000)
@@ -208,7 +208,7 @@ def test_given_a_transient_failure_when_predicting_then_adaptive_retries_recover
 
 
 def test_given_a_model_that_drops_a_prediction_when_predicting_then_it_is_an_endpoint_error(
-    aws: None, sentiment_endpoint: SentimentEndpointServer
+    aws: None, sentiment_endpoint: StagedEndpoint
 ) -> None:
     def drop_last(answer: dict[str, object]) -> dict[str, object]:
         predictions = answer["predictions"]

@@ -1,4 +1,4 @@
-"""ChunkClassifier: one chunk from S3 to stored results and counts, against moto and a live endpoint."""
+"""ChunkClassifier: one chunk from S3 to stored results and counts, against moto and the small model."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from review_pipeline.dal.results import ResultStore
 from review_pipeline.endpoint import EndpointError
 from review_pipeline.logic.inference import ChunkClassifier, text_excerpt
 from review_pipeline.models import ChunkMessage, JobStatus, ReviewRecord
-from tests.endpoint_server import SentimentEndpointServer
+from tests.staged_endpoint import StagedEndpoint
 from tests.unit.inference.seed import deliver_then_crash_before_counting, put_chunk, seed_processing_job
 
 
@@ -64,7 +64,7 @@ def test_given_the_last_chunk_when_classified_then_the_job_is_completed_with_its
 
 
 def test_given_a_redelivered_chunk_when_classified_again_then_it_counts_once_and_skips_the_endpoint(
-    classifier: ChunkClassifier, table: Any, bucket: str, sentiment_endpoint: SentimentEndpointServer
+    classifier: ChunkClassifier, table: Any, bucket: str, sentiment_endpoint: StagedEndpoint
 ) -> None:
     message, _ = seed_processing_job(table, bucket, "job-1", [4, 1])
     classifier.classify(message)
@@ -140,7 +140,7 @@ def test_given_a_review_too_large_for_the_endpoint_when_classified_then_it_is_re
 
 
 def test_given_a_failed_job_when_its_chunk_arrives_then_nothing_is_classified(
-    classifier: ChunkClassifier, table: Any, bucket: str, sentiment_endpoint: SentimentEndpointServer
+    classifier: ChunkClassifier, table: Any, bucket: str, sentiment_endpoint: StagedEndpoint
 ) -> None:
     [message] = seed_processing_job(table, bucket, "job-1", [2])
     JobStore(table).fail("job-1", "the file is not valid CSV")
@@ -172,7 +172,7 @@ def test_given_a_missing_chunk_object_when_classified_then_it_fails_naming_the_o
 
 
 def test_given_an_endpoint_failure_when_classified_then_nothing_is_counted(
-    classifier: ChunkClassifier, table: Any, bucket: str, sentiment_endpoint: SentimentEndpointServer
+    classifier: ChunkClassifier, table: Any, bucket: str, sentiment_endpoint: StagedEndpoint
 ) -> None:
     [message] = seed_processing_job(table, bucket, "job-1", [2])
     sentiment_endpoint.fail_next(424, "ModelError", "model crashed")  # a model error is not retried

@@ -1,4 +1,4 @@
-"""ChunkClassifier on a chunk's last delivery, against moto and a live endpoint that keeps failing."""
+"""ChunkClassifier on a chunk's last delivery, against moto and an endpoint that keeps failing."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from review_pipeline.dal.results import ResultStore
 from review_pipeline.endpoint import EndpointError, SentimentEndpoint
 from review_pipeline.logic.inference import ChunkClassifier
 from review_pipeline.models import JobStatus, ReviewRecord
-from tests.endpoint_server import SentimentEndpointServer
+from tests.staged_endpoint import StagedEndpoint
 from tests.unit.inference.seed import (
     deliver_then_crash_before_counting,
     put_chunk,
@@ -29,7 +29,7 @@ LAST = 3  # MAX_RECEIVE_COUNT's default
 
 def test_given_a_throttled_endpoint_when_the_last_delivery_fails_then_the_reason_names_the_throttling(
     classifier: ChunkClassifier,
-    sentiment_endpoint: SentimentEndpointServer,
+    sentiment_endpoint: StagedEndpoint,
     metrics: Metrics,
     table: Any,
     bucket: str,
@@ -63,7 +63,7 @@ def test_given_a_throttled_endpoint_when_the_last_delivery_fails_then_the_reason
 
 def test_given_results_stored_by_an_earlier_delivery_when_the_last_fails_then_they_stay_classified(
     classifier: ChunkClassifier,
-    sentiment_endpoint: SentimentEndpointServer,
+    sentiment_endpoint: StagedEndpoint,
     table: Any,
     bucket: str,
     monkeypatch: pytest.MonkeyPatch,
@@ -89,7 +89,7 @@ def test_given_results_stored_by_an_earlier_delivery_when_the_last_fails_then_th
 
 def test_given_a_review_too_large_when_its_chunk_is_given_up_then_it_keeps_its_own_reason(
     small_payload_classifier: ChunkClassifier,
-    sentiment_endpoint: SentimentEndpointServer,
+    sentiment_endpoint: StagedEndpoint,
     table: Any,
     bucket: str,
 ) -> None:

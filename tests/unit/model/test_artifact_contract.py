@@ -16,7 +16,7 @@ from model.data import read_reviews
 from model.nbsvm import build_matrix
 from model.serving import load_endpoint_handler
 from model.serving.inference import load_model
-from tests.unit.model.conftest import SAMPLE, train_small
+from tests.unit.small_model import SAMPLE, train_small
 
 REPO = Path(__file__).resolve().parents[3]
 

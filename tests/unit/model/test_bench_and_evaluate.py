@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bench.model_serving import run, to_markdown, write_section
 from model.evaluate import main as evaluate_main
-from tests.unit.model.conftest import SAMPLE
+from tests.unit.small_model import SAMPLE
 
 
 def test_given_a_benchmark_doc_with_other_sections_when_written_then_only_model_serving_changes(

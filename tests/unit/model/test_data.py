@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from model.data import DataError, parse_label, read_reviews
-from tests.unit.model.conftest import SAMPLE
+from tests.unit.small_model import SAMPLE
 
 
 def _write_aclimdb(root: Path) -> None:

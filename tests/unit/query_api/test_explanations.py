@@ -1,4 +1,4 @@
-"""Explanations of stored results: the chunk a result came from, the real model's n-grams, and why not."""
+"""Explanations of stored results: the chunk a result came from, the model's n-grams, and why not."""
 
 from __future__ import annotations
 
@@ -16,20 +16,12 @@ from review_pipeline.endpoint import EndpointError
 from review_pipeline.logic.inference import ChunkClassifier
 from review_pipeline.logic.query import QueryService
 from review_pipeline.models import RejectedRow
-from tests.endpoint_server import SentimentEndpointServer
+from tests.staged_endpoint import StagedEndpoint
 from tests.unit.inference.seed import REVIEW_TEXTS, seed_processing_job
 
 # seed.py's texts repeat every 5 rows; row 2 is "Boring, dull and far too long: the worst film this year."
 NEGATIVE_ROW = 2
 NEGATIVE_WORDS = {"boring", "dull", "worst", "waste", "awful", "terrible"}
-
-
-@pytest.fixture
-def classified_job(service: QueryService, classifier: ChunkClassifier, table: Any, bucket: str) -> str:
-    """A completed job of 7 reviews in two chunks (rows 1-4 in chunk 0, rows 5-7 in chunk 1)."""
-    for message in seed_processing_job(table, bucket, "job-1", [4, 3]):
-        classifier.classify(message)
-    return "job-1"
 
 
 def _forget_chunk_indexes(table: Any, job_id: str, rows: range) -> None:
@@ -66,7 +58,7 @@ def test_given_results_stored_before_chunk_index_when_read_then_they_load_withou
 
 # ------------------------------------------------------------------------------------------------ explain
 def test_given_a_clearly_negative_review_when_explained_then_negative_ngrams_of_its_text_weigh_most(
-    service: QueryService, classified_job: str, table: Any, sentiment_endpoint: SentimentEndpointServer
+    service: QueryService, classified_job: str, table: Any, sentiment_endpoint: StagedEndpoint
 ) -> None:
     # Given a stored negative result
     stored = ResultStore(table).results_of_rows(classified_job, [NEGATIVE_ROW])[0]
@@ -182,7 +174,7 @@ def test_given_the_chunk_was_deleted_when_explained_then_text_unavailable_withou
 
 
 def test_given_the_endpoint_fails_when_explained_then_endpoint_error(
-    service: QueryService, classified_job: str, sentiment_endpoint: SentimentEndpointServer
+    service: QueryService, classified_job: str, sentiment_endpoint: StagedEndpoint
 ) -> None:
     sentiment_endpoint.fail_next(424, "ModelError", "model crashed")
 
@@ -193,7 +185,7 @@ def test_given_the_endpoint_fails_when_explained_then_endpoint_error(
 
 
 def test_given_an_endpoint_that_ignores_explain_when_explained_then_endpoint_error(
-    service: QueryService, classified_job: str, sentiment_endpoint: SentimentEndpointServer
+    service: QueryService, classified_job: str, sentiment_endpoint: StagedEndpoint
 ) -> None:
     def drop_explanations(answer: dict[str, Any]) -> dict[str, Any]:
         for prediction in answer["predictions"]:

@@ -12,18 +12,8 @@ from review_pipeline.api.errors import UnpredictableReviewsError, describe_valid
 from review_pipeline.api.models import JobView, PredictRequest
 from review_pipeline.dal.jobs import JobNotFoundError, JobStore, new_job
 from review_pipeline.dal.pagination import InvalidCursorError
-from review_pipeline.logic.inference import ChunkClassifier
 from review_pipeline.logic.query import QueryService
-from tests.endpoint_server import SentimentEndpointServer
-from tests.unit.inference.seed import seed_processing_job
-
-
-@pytest.fixture
-def classified_job(service: QueryService, classifier: ChunkClassifier, table: Any, bucket: str) -> str:
-    """A completed job of 7 reviews in two chunks."""
-    for message in seed_processing_job(table, bucket, "job-1", [4, 3]):
-        classifier.classify(message)
-    return "job-1"
+from tests.staged_endpoint import StagedEndpoint
 
 
 def test_given_jobs_when_listed_then_newest_first_page_by_page(service: QueryService, table: Any) -> None:
@@ -120,7 +110,7 @@ def test_given_a_job_view_when_built_from_a_job_then_internal_fields_stay_out() 
 
 
 def test_given_reviews_with_markup_when_predicted_then_the_model_sees_the_cleaned_text(
-    service: QueryService, sentiment_endpoint: SentimentEndpointServer
+    service: QueryService, sentiment_endpoint: StagedEndpoint
 ) -> None:
     request = PredictRequest.model_validate(
         {"reviews": [{"id": "r1", "text": "Loved it.<br /><br />A  great &amp; moving film."}]}
@@ -135,7 +125,7 @@ def test_given_reviews_with_markup_when_predicted_then_the_model_sees_the_cleane
 
 
 def test_given_a_review_with_only_markup_when_predicted_then_it_is_refused_without_calling_the_model(
-    service: QueryService, sentiment_endpoint: SentimentEndpointServer
+    service: QueryService, sentiment_endpoint: StagedEndpoint
 ) -> None:
     request = PredictRequest.model_validate(
         {"reviews": [{"id": "ok", "text": "fine"}, {"id": "e", "text": "<br/>"}]}
