@@ -46,6 +46,24 @@ def test_given_the_explanation_event_when_invoked_then_the_real_models_ngrams_wi
     assert all(item["weight"] > 0 for item in body["explanation"]["positive"])
 
 
+def test_given_a_positive_review_of_the_second_chunk_when_explained_then_the_real_models_positive_ngrams_lead(
+    handler: ModuleType, event_job: str
+) -> None:
+    # Given the events' job, whose row 5 (the first of its second chunk) reads
+    # "The best thing I have seen in ages, simply great."
+    # When it is explained
+    status, body, _ = call(handler, api_event(EXPLANATION_EVENT, path=_explanation_path(event_job, 5)))
+
+    # Then the shipped model calls it positive, as when it was stored, and "best" or "great" leads
+    assert status == 200, body
+    assert isinstance(body, dict)
+    assert (body["review_id"], body["row"]) == ("review-5", 5)
+    assert body["label"] == body["stored_label"] == "positive"
+    positive = body["explanation"]["positive"]
+    assert positive
+    assert {word for item in positive[:3] for word in item["ngram"].split()} & {"best", "great"}
+
+
 def test_given_an_unknown_job_when_explained_then_404_naming_it(handler: ModuleType, event_job: str) -> None:
     status, body, _ = call(handler, api_event(EXPLANATION_EVENT, path=_explanation_path("nope", 2)))
 
