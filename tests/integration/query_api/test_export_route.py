@@ -17,7 +17,7 @@ from review_pipeline.logic.export import JobExporter
 from review_pipeline.settings import Settings
 from tests.conftest import REGION
 from tests.handlers import handler_for
-from tests.integration.query_api.test_query_api_handler import EVENTS_DIR, api_event, call
+from tests.integration.query_api.api_events import EVENTS_DIR, api_event, call
 from tests.unit.export.seed import seed_finished_job
 
 JOB_ID = json.loads((EVENTS_DIR / "api_job_export.json").read_text())["pathParameters"]["job_id"]
