@@ -1,9 +1,13 @@
-"""Platt scaling (two floats) and calibration metrics."""
+"""Platt scaling, calibration by text length (stacking the components) and calibration metrics."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from scipy.optimize import minimize
+
+from model.serving.inference import LengthCalibration
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -83,3 +87,72 @@ def cross_fitted_ece(margins: np.ndarray, y: np.ndarray, seed: int = 42, n_bins:
         a, b = fit_platt(margins[fit_idx], y[fit_idx])
         probs[eval_idx] = apply_platt(margins[eval_idx], a, b)
     return expected_calibration_error(probs, y, n_bins)
+
+
+def fit_length_calibration(
+    margins: np.ndarray,
+    n_tokens: np.ndarray,
+    y: np.ndarray,
+    max_tokens: Sequence[int],
+    noisy: np.ndarray | None = None,
+) -> LengthCalibration:
+    """Per length bucket, a logistic regression of the label on the components' margins (texts x
+    components): it weighs the components for that length and calibrates them in one step.
+
+    Rows marked noisy (sentences labeled with their review's label) are fit with a label-noise model,
+    P(observed positive) = rho + (1 - 2 rho) * sigmoid(z), with the bucket's flip rate rho fit jointly
+    (Bootkrajang & Kaban 2012); the shipped sigmoid(z) is the clean-label probability. A bucket with too
+    few texts of each class borrows the fit of all texts."""
+    m = np.asarray(margins, dtype=np.float64)
+    y = np.asarray(y).astype(np.int64)
+    flag = np.zeros(len(y), dtype=bool) if noisy is None else np.asarray(noisy, dtype=bool)
+    edges = list(max_tokens)
+    everything = _fit_stacker(m, y, flag)
+    bucket = np.searchsorted(np.asarray(edges, dtype=np.int64), np.asarray(n_tokens), side="left")
+    coefs, intercepts = [], []
+    for b in range(len(edges) + 1):
+        sel = bucket == b
+        enough = sel.sum() >= 50 and min(int(y[sel].sum()), int((1 - y[sel]).sum())) >= 10
+        coef, intercept = _fit_stacker(m[sel], y[sel], flag[sel]) if enough else everything
+        coefs.append(coef)
+        intercepts.append(intercept)
+    return LengthCalibration(edges, np.array(coefs), np.array(intercepts))
+
+
+def _fit_stacker(m: np.ndarray, y: np.ndarray, noisy: np.ndarray) -> tuple[np.ndarray, float]:
+    """(coefficients, intercept) maximizing the likelihood with flip rate rho = 0.5 * sigmoid(r) on the
+    noisy rows (0 on the others), with a tiny L2 penalty on the coefficients."""
+    k = m.shape[1]
+    x = np.column_stack([m, np.ones(len(y))])
+    has_noise = bool(noisy.any())
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w = theta[: k + 1]
+        q = sigmoid(x @ w)
+        rho_all = 0.5 * sigmoid(np.array([theta[k + 1]]))[0] if has_noise else 0.0
+        rho = np.where(noisy, rho_all, 0.0)
+        p = np.clip(rho + (1 - 2 * rho) * q, 1e-12, 1 - 1e-12)
+        nll = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)) + 1e-4 * float(w[:k] @ w[:k])
+        dp = (y / p - (1 - y) / (1 - p)) / len(y)  # d(-nll)/dp
+        g_w = -(x.T @ (dp * (1 - 2 * rho) * q * (1 - q)))
+        g_w[:k] += 2e-4 * w[:k]
+        grad = np.zeros_like(theta)
+        grad[: k + 1] = g_w
+        if has_noise:
+            drho = 0.5 * rho_all * (1 - 2 * rho_all)  # d rho / d r, with rho = 0.5 sigmoid(r)
+            grad[k + 1] = -float(np.sum(dp * np.where(noisy, 1 - 2 * q, 0.0))) * drho
+        return float(nll), grad
+
+    theta0 = np.zeros(k + 2)
+    theta0[:k] = 1.0
+    theta0[k + 1] = -3.0
+    res = minimize(loss, theta0, jac=True, method="L-BFGS-B")
+    return res.x[:k].astype(np.float64), float(res.x[k])
+
+
+def apply_length_calibration(cal: LengthCalibration, margins: np.ndarray, n_tokens: np.ndarray) -> np.ndarray:
+    """Calibrated P(positive): the serving code's formula on training-side margins."""
+    b = cal.bucket(np.asarray(n_tokens))
+    return sigmoid(
+        np.einsum("ij,ij->i", np.asarray(margins, dtype=np.float64), cal.coef[b]) + cal.intercept[b]
+    )

@@ -243,3 +243,18 @@ def read_reviews(path: str | Path, split: str = "train", unlabeled: bool = False
         kind = "unlabeled" if unlabeled else "labeled"
         raise DataError(f"{path}: no {kind} reviews found")
     return reviews
+
+
+# A sentence ends at . ! or ? followed by space and a capital letter, a quote or a parenthesis.
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])")
+_BREAK_RE = re.compile(r"<\s*br\s*/?\s*>")
+
+
+def review_sentences(text: str, min_words: int = 3, max_words: int = 40) -> list[str]:
+    """The sentences of a review with min_words to max_words words (line breaks count as spaces).
+
+    Used to train and validate on short texts: each sentence inherits its review's label, which is noisy
+    (a positive review has neutral and even negative sentences), so they are a stand-in for short reviews,
+    not a clean labeled set."""
+    flat = _BREAK_RE.sub(" ", text)
+    return [s.strip() for s in _SENTENCE_END_RE.split(flat) if min_words <= len(s.split()) <= max_words]

@@ -9,12 +9,13 @@ import json
 import shutil
 import tarfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from model.serving.inference import FORMAT_VERSION, FeatureSpec
+from model.serving.inference import BINARY, FORMAT_VERSION, FeatureSpec
 
 SERVING_DIR = Path(__file__).resolve().parent / "serving"
 # The files copied into code/ of the artifact: the handler and the container's requirements hint.
@@ -30,24 +31,47 @@ def quantize(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     return idx, (vals / scale).astype(np.float16), scale
 
 
-def weights_digest(indices: np.ndarray, values: np.ndarray, intercept: float) -> str:
-    h = hashlib.sha256()
-    h.update(np.ascontiguousarray(indices).tobytes())
-    h.update(np.ascontiguousarray(values).tobytes())
-    h.update(repr(round(intercept, 9)).encode())
-    return h.hexdigest()
-
-
 def model_version(name: str, date: str, digest: str) -> str:
     return f"{name}-{date}-{digest[:8]}"
+
+
+@dataclass
+class ExportComponent:
+    """One linear component as write_model_dir stores it (see inference.Component)."""
+
+    name: str
+    kind: str
+    weights: np.ndarray
+    intercept: float
+    idf: np.ndarray | None = None
+
+
+def _component_arrays(comp: ExportComponent) -> dict[str, np.ndarray]:
+    """Sparse, quantized arrays of a component: weights as float16 x scale on the non-zero indices (on the
+    features with an idf, for an l2 component, whose idf is kept as float32 so norms are exact)."""
+    if comp.idf is None:
+        idx, vals, scale = quantize(comp.weights)
+    else:
+        idx = np.flatnonzero(comp.idf).astype(np.uint32)
+        w = comp.weights[idx].astype(np.float64)
+        scale = float(np.abs(w).max()) if w.size and np.abs(w).max() > 0 else 1.0
+        vals = (w / scale).astype(np.float16)
+    arrays: dict[str, Any] = {
+        "index_deltas": np.diff(idx, prepend=np.uint32(0)).astype(np.uint32),
+        "values": vals,
+        "scale": np.float64(scale),
+        "intercept": np.float64(comp.intercept),
+    }
+    if comp.idf is not None:
+        arrays["idf"] = comp.idf[idx].astype(np.float32)
+    return {f"{comp.name}_{key}": value for key, value in arrays.items()}
 
 
 def write_model_dir(
     out_dir: Path,
     spec: FeatureSpec,
-    weights: np.ndarray,
-    intercept: float,
-    calibration: tuple[float, float],
+    components: list[ExportComponent],
+    calibration: dict[str, Any],
     name: str,
     date: str,
     hyperparameters: dict[str, Any],
@@ -55,35 +79,41 @@ def write_model_dir(
 ) -> dict[str, Any]:
     """model.json, weights.npz and code/inference.py in out_dir; returns the model.json content."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    idx, vals, scale = quantize(weights)
-    digest = weights_digest(idx, vals, intercept)
+    arrays: dict[str, np.ndarray] = {}
+    for comp in components:
+        arrays.update(_component_arrays(comp))
+    h = hashlib.sha256()
+    for key in sorted(arrays):
+        h.update(key.encode())
+        h.update(np.ascontiguousarray(arrays[key]).tobytes())
+    digest = h.hexdigest()
     meta: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "model_version": model_version(name, date, digest),
-        "model_type": "nb-logistic-regression on hashed binary n-grams",
+        "model_type": " + ".join(
+            "nb-logistic-regression on hashed binary n-grams"
+            if c.kind == BINARY
+            else "logistic regression on l2-normalized log-tf x idf of hashed n-grams"
+            for c in components
+        ),
         "classes": ["negative", "positive"],
         "threshold": 0.5,
         "features": spec.to_json(),
-        "calibration": {"method": "platt", "a": calibration[0], "b": calibration[1]},
+        "components": [{"name": c.name, "kind": c.kind} for c in components],
+        "calibration": calibration,
         "weights": {
             "file": "weights.npz",
-            "n_nonzero": int(idx.shape[0]),
-            "encoding": "weight[cumsum(index_deltas)] = values * scale; other weights are 0",
+            "n_nonzero": {c.name: int(arrays[f"{c.name}_values"].shape[0]) for c in components},
+            "encoding": "per component <name>_: weight[cumsum(index_deltas)] = values * scale, other weights "
+            "0; idf (l2 components) on the same indices",
             "sha256": digest,
         },
         "hyperparameters": hyperparameters,
     }
     if extra:
         meta.update(extra)
-    deltas = np.diff(idx, prepend=np.uint32(0)).astype(np.uint32)
     with open(out_dir / "weights.npz", "wb") as fh:
-        np.savez_compressed(
-            fh,
-            index_deltas=deltas,
-            values=vals,
-            scale=np.float64(scale),
-            intercept=np.float64(intercept),
-        )
+        np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
     (out_dir / "model.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     code = out_dir / "code"
     code.mkdir(exist_ok=True)

@@ -35,9 +35,21 @@ def build_matrix(
 ) -> sp.csr_matrix:
     """CSR matrix (documents x hashed features) built with the serving featurizer: 1 where a feature
     occurs (what the model sees), or its occurrence count with counts=True (for the NB ratios)."""
+    return build_matrix_and_lengths(texts, spec, batch_size, progress, counts)[0]
+
+
+def build_matrix_and_lengths(
+    texts: Sequence[str],
+    spec: FeatureSpec,
+    batch_size: int = 2000,
+    progress: ProgressFn = _quiet,
+    counts: bool = False,
+) -> tuple[sp.csr_matrix, np.ndarray]:
+    """build_matrix's matrix and the number of tokens of each document (its length bucket)."""
     indptr = [np.zeros(1, dtype=np.int64)]
     indices: list[np.ndarray] = []
     values: list[np.ndarray] = []
+    lengths: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
     total = 0
     started = time.perf_counter()
     for lo in range(0, len(texts), batch_size):
@@ -48,14 +60,16 @@ def build_matrix(
         indices.append(fz.feature)
         if fz.count is not None:
             values.append(fz.count.astype(np.float32))
+        lengths.append(fz.n_tokens)
         done = min(lo + batch_size, len(texts))
         if done == len(texts) or (lo // batch_size) % 5 == 4:
-            progress(f"featurized {done}/{len(texts)} reviews ({time.perf_counter() - started:.1f}s)")
+            progress(f"featurized {done}/{len(texts)} texts ({time.perf_counter() - started:.1f}s)")
     ind = np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64)
     data = np.concatenate(values) if values else np.ones(ind.shape[0], dtype=np.float32)
-    return sp.csr_matrix(
+    matrix = sp.csr_matrix(
         (data, ind.astype(np.int32), np.concatenate(indptr)), shape=(len(texts), spec.n_features)
     )
+    return matrix, np.concatenate(lengths)
 
 
 @dataclass

@@ -7,10 +7,12 @@ to $SM_MODEL_DIR (where the files are written loose; SageMaker tars them into mo
 hyperparameters arrive as ``--name value`` arguments. Locally the output folder gets model.tar.gz and the
 model card (model_card.md, model_card.json).
 
-Steps: read labeled reviews; hash them into binary n-gram features; hold out a validation split grouped by
-movie_id (no movie in both parts); fit on the rest and report validation accuracy (the line
-``validation_accuracy=0.9xxx`` is the SageMaker tuning objective); fit Platt calibration on the validation
-margins; refit on all labeled reviews for the shipped artifact.
+Steps: read labeled reviews and split them into sentences; hash both into n-gram features; hold out a
+validation split grouped by movie_id (no movie in both parts); fit the components (an NB-LR on binary
+n-grams, a logistic regression on l2-normalized log-tf x idf fit on reviews and their sentences) on the rest
+and report validation accuracy (the line ``validation_accuracy=0.9xxx`` is the SageMaker tuning objective);
+cross-validate by movie to fit the length-bucketed calibration that combines the components on out-of-fold
+margins and to choose the uncertain band; refit on all labeled reviews for the shipped artifact.
 """
 
 from __future__ import annotations
@@ -35,11 +37,13 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.model_selection import GroupKFold, GroupShuffleSplit
 
-from model.calibration import apply_platt, cross_fitted_ece, expected_calibration_error, fit_platt
-from model.data import Review, read_reviews
-from model.export import make_tarball, today, write_model_dir
-from model.nbsvm import NBParams, build_matrix, fit_nb
-from model.serving.inference import FeatureSpec
+from model.calibration import apply_length_calibration, expected_calibration_error, fit_length_calibration
+from model.card import write_model_card
+from model.data import Review, read_reviews, review_sentences
+from model.export import ExportComponent, make_tarball, today, write_model_dir
+from model.nbsvm import NBParams, build_matrix_and_lengths, fit_nb
+from model.serving.inference import BINARY, L2_LOGTF_IDF, FeatureSpec, LengthCalibration
+from model.tfidf import L2Model, fit_l2_lr
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "artifact"
 _T0 = time.perf_counter()
@@ -77,6 +81,10 @@ class TrainConfig:
     char_mix: float = 0.5  # weight of the character model's log-odds in the ensemble (0..1)
     pseudo_fraction: float = 0.0  # share of unlabeled reviews (most confident first) added as pseudo-labels
     pseudo_weight: float = 1.0  # sample weight of a pseudo-labeled review
+    l2_C: float = 3.0  # the l2-normalized log-tf x idf logistic regression (0: NB-LR only)
+    sentence_weight: float = 1.0  # sample weight of a review's sentences in that model (0: reviews only)
+    length_buckets: tuple[int, ...] = (30, 150)  # calibration buckets: at most 30 tokens, 31-150, longer
+    uncertain_accuracy: float = 0.75  # the uncertain band holds scores whose validation accuracy is below
     val_size: float = 0.2
     seed: int = 42
     extra: dict[str, Any] = field(default_factory=dict)
@@ -100,7 +108,7 @@ class TrainConfig:
 
     def name(self) -> str:
         lo, hi = self.word_ngram
-        base = f"nbsvm-hash-{lo}-{hi}"
+        base = f"nbsvm-hash-{lo}-{hi}" if self.l2_C <= 0 else f"nblr-tfidf-hash-{lo}-{hi}"
         if self.char_ngram[1] > 0:
             base += f"-char{self.char_ngram[0]}-{self.char_ngram[1]}"
         if self.pseudo_fraction > 0:
@@ -112,7 +120,18 @@ class TrainConfig:
         d.pop("extra")
         d["word_ngram"] = list(self.word_ngram)
         d["char_ngram"] = list(self.char_ngram)
+        d["length_buckets"] = list(self.length_buckets)
         return d
+
+    @classmethod
+    def from_json(cls, hp: dict[str, Any]) -> TrainConfig:
+        """The configuration recorded in a model.json (older artifacts lack the newer fields)."""
+        known = {f for f in cls.__dataclass_fields__ if f != "extra"}
+        values = {k: v for k, v in hp.items() if k in known}
+        for name in ("word_ngram", "char_ngram", "length_buckets"):
+            if name in values:
+                values[name] = tuple(values[name])
+        return cls(**values)
 
 
 @dataclass
@@ -121,7 +140,16 @@ class Fitted:
     intercept: float
 
     def margins(self, x: sp.csr_matrix) -> np.ndarray:
-        return np.asarray(x @ self.weights, dtype=np.float64) + self.intercept
+        """Margins of binary features (x may hold counts: only presence counts)."""
+        return np.asarray(_presence(x) @ self.weights, dtype=np.float64) + self.intercept
+
+
+def _presence(x: sp.csr_matrix) -> sp.csr_matrix:
+    if x.nnz and x.data.max() <= 1:
+        return x
+    out = x.copy()
+    out.data = np.ones_like(out.data)
+    return out
 
 
 def fit_ensemble(
@@ -157,6 +185,139 @@ def fit_with_pseudo(
     ya = np.concatenate([y, yu])
     sw = np.concatenate([np.ones(len(y)), np.full(k, cfg.pseudo_weight)])
     return fit_ensemble(xa, ya, cfg, sample_weight=sw)
+
+
+@dataclass
+class Corpus:
+    """The labeled reviews as hashed n-gram counts, with their sentences (each labeled like its review)."""
+
+    x: sp.csr_matrix  # reviews x features, occurrence counts
+    y: np.ndarray
+    n_tokens: np.ndarray
+    xs: sp.csr_matrix  # sentences x features, occurrence counts
+    ys: np.ndarray
+    s_tokens: np.ndarray
+    s_review: np.ndarray  # the review each sentence comes from
+
+    def sentence_rows(self, review_rows: np.ndarray) -> np.ndarray:
+        """Indices of the sentences of the given reviews."""
+        return np.flatnonzero(np.isin(self.s_review, review_rows))
+
+
+def build_corpus(reviews: list[Review], spec: FeatureSpec, progress: bool = True) -> Corpus:
+    say = log if progress else _quiet
+    texts = [r.text for r in reviews]
+    y = np.array([r.label for r in reviews], dtype=np.int64)
+    x, n_tokens = build_matrix_and_lengths(texts, spec, progress=say, counts=True)
+    s_text: list[str] = []
+    s_review: list[int] = []
+    for i, text in enumerate(texts):
+        for sentence in review_sentences(text):
+            s_text.append(sentence)
+            s_review.append(i)
+    say(f"{len(s_text)} sentences of 3-40 words from the reviews")
+    xs, s_tokens = build_matrix_and_lengths(s_text, spec, progress=say, counts=True)
+    s_idx = np.array(s_review, dtype=np.int64)
+    return Corpus(x, y, n_tokens, xs, y[s_idx], s_tokens, s_idx)
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+@dataclass
+class Models:
+    """The fitted components; margins() gives one column per component, in the shipped order."""
+
+    nb: Fitted
+    l2: L2Model | None
+
+    @property
+    def names(self) -> list[str]:
+        return ["nblr", "tfidf"] if self.l2 is not None else ["nblr"]
+
+    def margins(self, counts: sp.csr_matrix) -> np.ndarray:
+        cols = [self.nb.margins(counts)]
+        if self.l2 is not None:
+            cols.append(self.l2.margins(counts))
+        return np.column_stack(cols)
+
+    def export(self) -> list[ExportComponent]:
+        out = [ExportComponent("nblr", BINARY, self.nb.weights, self.nb.intercept)]
+        if self.l2 is not None:
+            out.append(
+                ExportComponent("tfidf", L2_LOGTF_IDF, self.l2.weights, self.l2.intercept, self.l2.idf)
+            )
+        return out
+
+
+def fit_models(
+    c: Corpus, rows: np.ndarray, u: sp.csr_matrix | None, cfg: TrainConfig, progress: bool = True
+) -> Models:
+    """Fit every component on the given reviews (and, for the l2 model, their sentences)."""
+    nb = fit_with_pseudo(c.x[rows], c.y[rows], u, cfg, progress)
+    if cfg.l2_C <= 0:
+        return Models(nb, None)
+    srows = c.sentence_rows(rows) if cfg.sentence_weight > 0 else np.zeros(0, dtype=np.int64)
+    l2 = fit_l2_lr(
+        c.x[rows], c.y[rows], cfg.l2_C, cfg.min_df, c.xs[srows], c.ys[srows], cfg.sentence_weight, cfg.seed
+    )
+    return Models(nb, l2)
+
+
+@dataclass
+class HeldOut:
+    """Margins of held-out reviews and of their sentences, with labels and token counts."""
+
+    margins: np.ndarray
+    y: np.ndarray
+    n_tokens: np.ndarray
+    is_sentence: np.ndarray
+
+    @classmethod
+    def score(cls, models: Models, c: Corpus, rows: np.ndarray) -> HeldOut:
+        srows = c.sentence_rows(rows)
+        return cls(
+            margins=np.vstack([models.margins(c.x[rows]), models.margins(c.xs[srows])]),
+            y=np.concatenate([c.y[rows], c.ys[srows]]),
+            n_tokens=np.concatenate([c.n_tokens[rows], c.s_tokens[srows]]),
+            is_sentence=np.concatenate([np.zeros(len(rows), bool), np.ones(len(srows), bool)]),
+        )
+
+
+def uncertain_band(p: np.ndarray, y: np.ndarray, min_accuracy: float, window: float = 0.05) -> list[float]:
+    """[0.5 - d, 0.5 + d] with d the smallest distance from 0.5 from which predictions are right at least
+    min_accuracy of the time (accuracy of the scores whose distance to 0.5 is in [d, d + window))."""
+    dist = np.abs(np.asarray(p) - 0.5)
+    right = (np.asarray(p) >= 0.5) == np.asarray(y).astype(bool)
+    for d in np.arange(0.0, 0.5, 0.01):
+        sel = (dist >= d) & (dist < d + window)
+        if sel.sum() >= 30 and right[sel].mean() >= min_accuracy:
+            return [round(0.5 - float(d), 2), round(0.5 + float(d), 2)]
+    return [0.0, 1.0]
+
+
+def held_out_metrics(
+    prefix: str, p: np.ndarray, h: HeldOut, band: list[float] | None = None
+) -> dict[str, Any]:
+    """Accuracy, ECE and log loss of calibrated scores on reviews, on sentences and per length bucket."""
+    out: dict[str, Any] = {}
+    right = (p >= 0.5) == h.y.astype(bool)
+    for part, sel in (("", ~h.is_sentence), ("sentence_", h.is_sentence)):
+        if not sel.any():
+            continue
+        ps, ys = p[sel], h.y[sel]
+        out[f"{prefix}_{part}accuracy"] = float(right[sel].mean())
+        out[f"{prefix}_{part}ece"] = expected_calibration_error(ps, ys)
+        out[f"{prefix}_{part}log_loss"] = float(
+            -np.mean(ys * np.log(ps + 1e-12) + (1 - ys) * np.log(1 - ps + 1e-12))
+        )
+        out[f"{prefix}_{part}size"] = int(sel.sum())
+        if band is not None:
+            inside = sel & (p >= band[0]) & (p <= band[1])
+            out[f"{prefix}_{part}uncertain_share"] = float(inside.sum() / sel.sum())
+            out[f"{prefix}_{part}accuracy_outside_band"] = float(right[sel & ~inside].mean())
+    return out
 
 
 def grouped_split(reviews: list[Review], val_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -195,6 +356,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     ap.add_argument("--seed", type=int, default=d.seed)
     ap.add_argument("--val-size", "--val_size", type=float, default=d.val_size)
+    ap.add_argument(
+        "--l2-C", "--l2_C", "--l2_c", dest="l2_C", type=float, default=d.l2_C, help="0: NB-LR only"
+    )
+    ap.add_argument("--sentence-weight", "--sentence_weight", type=float, default=d.sentence_weight)
+    ap.add_argument(
+        "--length-buckets",
+        "--length_buckets",
+        type=lambda t: tuple(int(v) for v in str(t).split(",") if v.strip()),
+        default=d.length_buckets,
+        help="upper token counts of the calibration buckets, e.g. 30,150",
+    )
+    ap.add_argument("--uncertain-accuracy", "--uncertain_accuracy", type=float, default=d.uncertain_accuracy)
     ap.add_argument("--word-ngram", "--word_ngram", type=_pair, default=d.word_ngram)
     ap.add_argument("--word-bits", "--word_bits", type=int, default=d.word_bits)
     ap.add_argument("--char-ngram", "--char_ngram", type=_pair, default=d.char_ngram, help="0,0 disables")
@@ -235,7 +408,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         C=args.C, alpha=args.alpha, beta=args.beta, min_df=args.min_df, loss=args.loss, char_C=args.char_C,
         char_alpha=args.char_alpha, char_min_df=args.char_min_df, char_mix=args.char_mix,
         pseudo_fraction=args.pseudo_fraction, pseudo_weight=args.pseudo_weight, val_size=args.val_size,
-        seed=args.seed,
+        seed=args.seed, l2_C=args.l2_C, sentence_weight=args.sentence_weight,
+        length_buckets=args.length_buckets, uncertain_accuracy=args.uncertain_accuracy,
     )  # fmt: skip
 
 
@@ -246,74 +420,126 @@ def load_unsup(path: str | None, limit: int) -> list[Review]:
     return reviews[:limit] if limit > 0 else reviews
 
 
-def validate(
-    reviews: list[Review], x: sp.csr_matrix, y: np.ndarray, u: sp.csr_matrix | None, cfg: TrainConfig
-) -> dict[str, Any]:
-    """Fit on the grouped train part, measure on the validation part; returns metrics and Platt (a, b)."""
+def cross_fit_halves(h: HeldOut, review_of: np.ndarray, cfg: TrainConfig) -> np.ndarray:
+    """Calibrated scores of a held-out set, calibration fit on one half of its reviews (with their
+    sentences) and applied to the other, both ways."""
+    reviews = np.unique(review_of)
+    rng = np.random.default_rng(cfg.seed)
+    first = set(rng.permutation(reviews)[: len(reviews) // 2].tolist())
+    half = np.array([r in first for r in review_of.tolist()])
+    p = np.empty(len(h.y))
+    for fit, apply in ((half, ~half), (~half, half)):
+        cal = fit_length_calibration(
+            h.margins[fit], h.n_tokens[fit], h.y[fit], cfg.length_buckets, h.is_sentence[fit]
+        )
+        p[apply] = apply_length_calibration(cal, h.margins[apply], h.n_tokens[apply])
+    return p
+
+
+def validate(reviews: list[Review], c: Corpus, u: sp.csr_matrix | None, cfg: TrainConfig) -> dict[str, Any]:
+    """Fit on the grouped train part, measure on the validation part (reviews and their sentences), with
+    the calibration cross-fitted on halves of the validation reviews; returns metrics, split and model."""
     tr, va = grouped_split(reviews, cfg.val_size, cfg.seed)
     log(f"grouped validation split: {len(tr)} train / {len(va)} validation reviews, no movie in both")
-    model = fit_with_pseudo(x[tr], y[tr], u, cfg)
-    mv = model.margins(x[va])
-    acc = float(((mv > 0).astype(np.int64) == y[va]).mean())
-    a, b = fit_platt(mv, y[va])
-    p = apply_platt(mv, a, b)
-    metrics = {
-        "validation_accuracy": acc,
-        "validation_size": len(va),
-        "validation_ece_cross_fitted": cross_fitted_ece(mv, y[va], seed=cfg.seed),
-        "validation_ece_in_sample": expected_calibration_error(p, y[va]),
-        "validation_log_loss": float(
-            -np.mean(y[va] * np.log(p + 1e-12) + (1 - y[va]) * np.log(1 - p + 1e-12))
-        ),
-        "calibration_a": a,
-        "calibration_b": b,
-    }
-    return {"metrics": metrics, "train_idx": tr, "val_idx": va, "model": model, "val_margins": mv}
+    models = fit_models(c, tr, u, cfg)
+    h = HeldOut.score(models, c, va)
+    review_of = np.concatenate([va, c.s_review[c.sentence_rows(va)]])
+    p = cross_fit_halves(h, review_of, cfg)
+    cal = fit_length_calibration(h.margins, h.n_tokens, h.y, cfg.length_buckets, h.is_sentence)
+    band = uncertain_band(p, h.y, cfg.uncertain_accuracy)
+    metrics = held_out_metrics("validation", p, h, band)
+    metrics["validation_ece_cross_fitted"] = metrics.pop("validation_ece")
+    metrics["calibration"] = cal.to_json(models.names)
+    metrics["uncertain_band"] = band
+    return {"metrics": metrics, "train_idx": tr, "val_idx": va, "model": models, "calibration": cal}
 
 
 def cross_validate(
     reviews: list[Review],
-    x: sp.csr_matrix,
-    y: np.ndarray,
+    c: Corpus,
     u: sp.csr_matrix | None,
     cfg: TrainConfig,
     folds: int,
     progress: bool = True,
-) -> tuple[dict[str, Any], np.ndarray]:
-    """GroupKFold by movie: out-of-fold margins for every review. Platt (a, b) is fit on all of them (the
-    shipped calibration); its ECE is measured fold by fold with Platt fit on the other folds' margins.
-    Returns the metrics and the cross-fitted calibrated P(positive) of every review."""
+) -> tuple[dict[str, Any], HeldOut, np.ndarray]:
+    """GroupKFold by movie: out-of-fold margins for every review and sentence. The shipped calibration is
+    fit on all of them; its metrics are measured fold by fold with the calibration fit on the other folds.
+    Returns the metrics, the out-of-fold set (reviews first, in order, then sentences) and its
+    cross-fitted calibrated P(positive)."""
     groups = [r.movie_id or f"review:{r.id}" for r in reviews]
-    oof = np.empty(len(y), dtype=np.float64)
-    fold_of = np.empty(len(y), dtype=np.int64)
+    parts: list[HeldOut] = []
+    fold_parts: list[np.ndarray] = []
+    order: list[np.ndarray] = []
     accs = []
-    for k, (tr, va) in enumerate(GroupKFold(n_splits=folds).split(np.zeros(len(y)), y, groups)):
-        model = fit_with_pseudo(x[tr], y[tr], u, cfg, progress=False)
-        oof[va] = model.margins(x[va])
-        fold_of[va] = k
-        accs.append(float(((oof[va] > 0) == y[va]).mean()))
+    for k, (tr, va) in enumerate(GroupKFold(n_splits=folds).split(np.zeros(len(c.y)), c.y, groups)):
+        models = fit_models(c, tr, u, cfg, progress=False)
+        h = HeldOut.score(models, c, va)
+        parts.append(h)
+        fold_parts.append(np.full(len(h.y), k))
+        order.append(va)
+        nb_right = (h.margins[~h.is_sentence, 0] > 0) == h.y[~h.is_sentence].astype(bool)
+        accs.append(float(nb_right.mean()))
         if progress:
-            log(f"cross-validation fold {k + 1}/{folds}: accuracy {accs[-1]:.4f} on {len(va)} reviews")
-    probs = np.empty(len(y), dtype=np.float64)
+            log(f"cross-validation fold {k + 1}/{folds}: NB-LR accuracy {accs[-1]:.4f} on {len(va)} reviews")
+    h = _merge(parts, order, len(c.y))
+    fold_of = _merge_folds(parts, fold_parts, order, len(c.y))
+    p = np.empty(len(h.y))
+    fold_accs = []
     for k in range(folds):
         other, this = fold_of != k, fold_of == k
-        a_k, b_k = fit_platt(oof[other], y[other])
-        probs[this] = apply_platt(oof[this], a_k, b_k)
-    a, b = fit_platt(oof, y)
-    metrics = {
+        cal_k = fit_length_calibration(
+            h.margins[other], h.n_tokens[other], h.y[other], cfg.length_buckets, h.is_sentence[other]
+        )
+        p[this] = apply_length_calibration(cal_k, h.margins[this], h.n_tokens[this])
+        rev = this & ~h.is_sentence
+        fold_accs.append(float(((p[rev] >= 0.5) == h.y[rev].astype(bool)).mean()))
+    cal = fit_length_calibration(h.margins, h.n_tokens, h.y, cfg.length_buckets, h.is_sentence)
+    band = uncertain_band(p, h.y, cfg.uncertain_accuracy)
+    metrics: dict[str, Any] = {
         "cv_folds": folds,
-        "cv_accuracy_mean": float(np.mean(accs)),
-        "cv_accuracy_std": float(np.std(accs)),
-        "cv_fold_accuracy": accs,
-        "cv_ece_cross_fitted": expected_calibration_error(probs, y),
-        "cv_log_loss_cross_fitted": float(
-            -np.mean(y * np.log(probs + 1e-12) + (1 - y) * np.log(1 - probs + 1e-12))
-        ),
-        "calibration_a": a,
-        "calibration_b": b,
-        "calibration_fit_on": f"out-of-fold margins of {folds}-fold GroupKFold by movie ({len(y)} reviews)",
+        **held_out_metrics("cv", p, h, band),
+        "cv_fold_accuracy": fold_accs,
+        "cv_accuracy_std": float(np.std(fold_accs)),
+        "cv_nblr_only_accuracy": float(np.mean(accs)),
+        "calibration": cal.to_json(["nblr", "tfidf"][: h.margins.shape[1]]),
+        "calibration_fit_on": f"out-of-fold margins of {folds}-fold GroupKFold by movie "
+        f"({int((~h.is_sentence).sum())} reviews and {int(h.is_sentence.sum())} of their sentences)",
+        "uncertain_band": band,
     }
-    return metrics, probs
+    metrics["cv_accuracy_mean"] = metrics.pop("cv_accuracy")
+    metrics["cv_ece_cross_fitted"] = metrics.pop("cv_ece")
+    metrics["cv_log_loss_cross_fitted"] = metrics.pop("cv_log_loss")
+    return metrics, h, p
+
+
+def _merge(parts: list[HeldOut], order: list[np.ndarray], n_reviews: int) -> HeldOut:
+    """Fold parts into one set: reviews in their original order, then every fold's sentences."""
+    k = parts[0].margins.shape[1]
+    margins = np.empty((n_reviews, k))
+    y = np.empty(n_reviews, dtype=np.int64)
+    n_tokens = np.empty(n_reviews, dtype=np.int64)
+    for part, rows in zip(parts, order, strict=True):
+        rev = ~part.is_sentence
+        margins[rows], y[rows], n_tokens[rows] = part.margins[rev], part.y[rev], part.n_tokens[rev]
+    sent = [(p.margins[p.is_sentence], p.y[p.is_sentence], p.n_tokens[p.is_sentence]) for p in parts]
+    return HeldOut(
+        margins=np.vstack([margins, *[m for m, _, _ in sent]]),
+        y=np.concatenate([y, *[t for _, t, _ in sent]]),
+        n_tokens=np.concatenate([n_tokens, *[n for _, _, n in sent]]),
+        is_sentence=np.concatenate(
+            [np.zeros(n_reviews, bool), np.ones(sum(len(t) for _, t, _ in sent), bool)]
+        ),
+    )
+
+
+def _merge_folds(
+    parts: list[HeldOut], fold_parts: list[np.ndarray], order: list[np.ndarray], n_reviews: int
+) -> np.ndarray:
+    """The fold of each row of _merge's result."""
+    fold = np.empty(n_reviews, dtype=np.int64)
+    for part, f, rows in zip(parts, fold_parts, order, strict=True):
+        fold[rows] = f[~part.is_sentence]
+    return np.concatenate([fold, *[f[p.is_sentence] for p, f in zip(parts, fold_parts, strict=True)]])
 
 
 def write_outputs(
@@ -324,7 +550,7 @@ def write_outputs(
     y: np.ndarray,
     unsup: list[Review],
     metrics: dict[str, Any],
-    final: Fitted,
+    final: Models,
     train_acc: float,
 ) -> dict[str, Any]:
     """The artifact (model.tar.gz + model card, or loose files under SM_MODEL_DIR); returns model.json."""
@@ -352,15 +578,19 @@ def write_outputs(
         "metrics": {**metrics, "train_accuracy_shipped": train_acc},
         "training": {"command": command, "data": data_info, "validation": "GroupShuffleSplit by movie_id"},
     }
-    a, b = metrics["calibration_a"], metrics["calibration_b"]
+    band = metrics["uncertain_band"]
+    extra["uncertainty"] = {
+        "band": band,
+        "rule": f"scores in [{band[0]}, {band[1]}] are flagged uncertain: out-of-fold predictions scored in "
+        f"that band were right less than {cfg.uncertain_accuracy:.0%} of the time (reviews and sentences)",
+    }
     with tempfile.TemporaryDirectory() as tmp:
         target = out if layout == "dir" else Path(tmp) / "model"
         meta = write_model_dir(
             target,
             cfg.spec,
-            final.weights,
-            final.intercept,
-            (a, b),
+            final.export(),
+            metrics["calibration"],
             cfg.name(),
             today(epoch),
             cfg.to_json(),
@@ -394,11 +624,11 @@ def main(argv: list[str] | None = None) -> int:
         log(f"{len(unsup)} unlabeled reviews from {args.unsup}")
     spec = cfg.spec
     log(f"features: {json.dumps(spec.to_json())}")
-    x = build_matrix([r.text for r in reviews], spec, progress=log)
-    u = build_matrix([r.text for r in unsup], spec, progress=log) if unsup else None
+    corpus = build_corpus(reviews, spec)
+    u = build_matrix_and_lengths([r.text for r in unsup], spec, progress=log)[0] if unsup else None
     log(f"hyperparameters: {json.dumps(cfg.to_json())}")
 
-    val = validate(reviews, x, y, u, cfg)
+    val = validate(reviews, corpus, u, cfg)
     metrics = val["metrics"]
     # The SageMaker tuning objective is read from this exact line.
     print(f"validation_accuracy={metrics['validation_accuracy']:.5f}", flush=True)
@@ -406,110 +636,28 @@ def main(argv: list[str] | None = None) -> int:
     rounded = {k: round(v, 5) if isinstance(v, float) else v for k, v in metrics.items()}
     log(f"validation: {json.dumps(rounded)}")
     if args.cv_folds > 1:
-        cv, _ = cross_validate(reviews, x, y, u, cfg, args.cv_folds)
-        metrics.update(cv)  # the shipped calibration comes from the out-of-fold margins
+        cv, _, _ = cross_validate(reviews, corpus, u, cfg, args.cv_folds)
+        metrics.update(cv)  # the shipped calibration and uncertain band come from the out-of-fold margins
         print(f"cv_accuracy={cv['cv_accuracy_mean']:.5f}", flush=True)
         print(f"cv_ece={cv['cv_ece_cross_fitted']:.5f}", flush=True)
-        log(f"calibration from out-of-fold margins: a={cv['calibration_a']:.5f} b={cv['calibration_b']:.5f}")
+        print(f"cv_sentence_accuracy={cv['cv_sentence_accuracy']:.5f}", flush=True)
+        log(f"calibration from out-of-fold margins: {json.dumps(cv['calibration'])}")
+    log(f"uncertain band: {metrics['uncertain_band']}")
 
     if args.no_refit:
         final = val["model"]
         log("--no-refit: shipping the model fit on the validation split's train part")
     else:
         log(f"refitting on all {len(reviews)} labeled reviews")
-        final = fit_with_pseudo(x, y, u, cfg)
-    train_acc = float(((final.margins(x) > 0).astype(np.int64) == y).mean())
+        final = fit_models(corpus, np.arange(len(reviews)), u, cfg)
+    cal = LengthCalibration.from_json(metrics["calibration"])
+    shipped_p = apply_length_calibration(cal, final.margins(corpus.x), corpus.n_tokens)
+    train_acc = float(((shipped_p >= 0.5).astype(np.int64) == y).mean())
     log(f"training accuracy of the shipped model: {train_acc:.4f}")
 
     meta = write_outputs(args, argv, cfg, reviews, y, unsup, metrics, final, train_acc)
     log(f"model_version {meta['model_version']}")
     return 0
-
-
-def write_model_card(out: Path, meta: dict[str, Any], tar_sha256: str, tar_size: int) -> None:
-    """model_card.json (machine-readable) and model_card.md beside model.tar.gz."""
-    m = meta["metrics"]
-    card = {
-        "model_version": meta["model_version"],
-        "model_type": meta["model_type"],
-        "artifact": {"file": "model.tar.gz", "sha256": tar_sha256, "bytes": tar_size},
-        "intended_use": "Binary sentiment (positive/negative) of English movie or product reviews.",
-        "classes": meta["classes"],
-        "features": meta["features"],
-        "hyperparameters": meta["hyperparameters"],
-        "calibration": meta["calibration"],
-        "metrics": m,
-        "training": meta["training"],
-        "limitations": [
-            "Trained on IMDb movie reviews (English); other domains and languages will score worse.",
-            "Scores are calibrated on a held-out split of the same distribution, not on the target traffic.",
-            "Bag of n-grams: sarcasm and long-range negation are often missed.",
-        ],
-    }
-    (out / "model_card.json").write_text(json.dumps(card, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    hp = meta["hyperparameters"]
-    lines = [
-        f"# Model card: {meta['model_version']}",
-        "",
-        f"- **Model**: {meta['model_type']} (NBSVM-style, Wang & Manning 2012); "
-        f"word n-grams {hp['word_ngram'][0]}-{hp['word_ngram'][1]}"
-        + (f", char n-grams {hp['char_ngram'][0]}-{hp['char_ngram'][1]}" if hp["char_ngram"][1] else "")
-        + (
-            f", self-training on {hp['pseudo_fraction']:.0%} of the unlabeled reviews"
-            if hp["pseudo_fraction"]
-            else ""
-        ),
-        f"- **Artifact**: `model.tar.gz`, {tar_size / 1e6:.2f} MB, sha256 `{tar_sha256}`",
-        "- **Intended use**: positive/negative sentiment of English reviews; "
-        "`score` is the calibrated P(positive).",
-        f"- **Training data**: {meta['training']['data']['n_reviews']} labeled IMDb reviews "
-        f"({meta['training']['data']['n_movies']} movies), sha256 `{meta['training']['data']['sha256']}`"
-        + (
-            f"; {meta['training']['data']['n_unsup']} unlabeled reviews"
-            if meta["training"]["data"]["n_unsup"]
-            else ""
-        ),
-        f"- **Command**: `{meta['training']['command']}`",
-        "",
-        "## Metrics",
-        "",
-        "Validation: 20% of the movies of the training set held out (GroupShuffleSplit by movie_id), the",
-        "model fit on the other 80%. Cross-validation: GroupKFold by movie_id over all labeled reviews.",
-        "",
-        "| metric | value |",
-        "| --- | --- |",
-        f"| validation accuracy | {m['validation_accuracy']:.4f} ({m['validation_size']} reviews) |",
-        "| validation ECE, 15 bins, Platt fit on the other half (cross-fitted) | "
-        f"{m['validation_ece_cross_fitted']:.4f} |",
-        *(
-            [
-                f"| {m['cv_folds']}-fold grouped CV accuracy | {m['cv_accuracy_mean']:.4f} "
-                f"(std {m['cv_accuracy_std']:.4f}) |",
-                f"| CV ECE, 15 bins, Platt fit on the other folds | {m['cv_ece_cross_fitted']:.4f} |",
-                f"| CV log loss (calibrated, cross-fitted) | {m['cv_log_loss_cross_fitted']:.4f} |",
-            ]
-            if "cv_folds" in m
-            else [f"| validation log loss (calibrated) | {m['validation_log_loss']:.4f} |"]
-        ),
-        f"| Platt calibration a, b (shipped) | {m['calibration_a']:.5f}, {m['calibration_b']:.5f} |",
-        f"| training accuracy of the shipped (refit) model | {m['train_accuracy_shipped']:.4f} |",
-        "",
-        "The shipped model is refit on all labeled reviews with the same hyperparameters; its calibration is",
-        "fit on out-of-fold margins (cross-validation) or the validation margins. The IMDb test set was not",
-        "used; see docs/model.md for how validation relates to the test set.",
-        "",
-        "## Hyperparameters",
-        "",
-        "```json",
-        json.dumps(hp, indent=2, sort_keys=True),
-        "```",
-        "",
-        "## Limitations",
-        "",
-        *[f"- {x}" for x in card["limitations"]],
-        "",
-    ]
-    (out / "model_card.md").write_text("\n".join(lines), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -9,9 +9,16 @@ Container contract: ``model_fn(model_dir)``, ``input_fn(body, content_type)``, `
 
 Wire contract (application/json):
   request  {"instances": [{"id": "r1", "text": "..."}], "explain": false}
-  response {"predictions": [{"id": "r1", "label": "positive", "score": 0.97}], "model_version": "..."}
+  response {"predictions": [{"id": "r1", "label": "positive", "score": 0.97, "uncertain": false}],
+            "model_version": "...", "uncertain_band": [0.3, 0.7]}
+"score" is the calibrated P(positive); "uncertain" is true when the score lies inside the model's uncertain
+band (inclusive), where validation predictions were right too rarely to trust; "uncertain_band" is that band.
 With "explain": true each prediction also carries
   "explanation": {"positive": [{"ngram": "great movie", "weight": 0.83}, ...], "negative": [...]}.
+
+The model: linear components over one set of hashed word n-grams (an NB-LR summing a weight per n-gram
+present, and a logistic regression on the l2-normalized log-tf x idf vector, whose margin does not shrink
+on short texts), combined and calibrated with one logistic row per text-length bucket.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 JSON_CONTENT_TYPE = "application/json"
 MAX_INSTANCES = 10_000
 EXPLAIN_TOP_K = 5
@@ -190,6 +197,7 @@ class Featurized:
     doc: np.ndarray  # int64
     feature: np.ndarray  # int64, in [0, spec.n_features)
     count: np.ndarray | None = None  # how often each (document, feature) occurs, when asked for
+    n_tokens: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # tokens per document
 
 
 @dataclass
@@ -226,7 +234,8 @@ def featurize(texts: Sequence[str], spec: FeatureSpec, counts: bool = False) -> 
             docs.append(doc_of_char[start])
             feats.append(f + offset)
     if not docs:
-        return Featurized(n_docs, np.zeros(0, np.int64), np.zeros(0, np.int64))
+        empty = np.zeros(0, np.int64)
+        return Featurized(n_docs, empty, empty, empty if counts else None, lengths)
     # One sortable key per (document, feature); 32-bit keys sort about twice as fast when they fit.
     dtype = np.dtype(np.uint32) if n_docs * spec.n_features < (1 << 32) else np.dtype(np.int64)
     width = np.asarray(spec.n_features, dtype=dtype)
@@ -235,7 +244,7 @@ def featurize(texts: Sequence[str], spec: FeatureSpec, counts: bool = False) -> 
     key, starts = _unique_sorted(key)
     count = np.diff(starts, append=total) if counts else None
     doc, feature = np.divmod(key, width)
-    return Featurized(n_docs, doc.astype(np.int64), feature.astype(np.int64), count)
+    return Featurized(n_docs, doc.astype(np.int64), feature.astype(np.int64), count, lengths)
 
 
 def word_ngrams_with_features(text: str, spec: FeatureSpec) -> list[tuple[str, int]]:
@@ -252,48 +261,140 @@ def word_ngrams_with_features(text: str, spec: FeatureSpec) -> list[tuple[str, i
 
 
 # ---------------------------------------------------------------------------------------------------------
-# The model: one weight per hashed feature (NB ratio x linear weight, already combined), an intercept and
-# Platt calibration P(positive) = sigmoid(a * margin + b).
+# The model: linear components over the shared hashed features, combined and calibrated per text length:
+# P(positive) = sigmoid(intercept[bucket] + sum_k coef[bucket, k] * margin_k), bucket = the text's length.
 # ---------------------------------------------------------------------------------------------------------
+
+BINARY = "binary"  # margin = intercept + sum of the weights of the features a text has (NB-LR weights)
+L2_LOGTF_IDF = "l2-logtf-idf"  # x_j = log(1 + count_j) * idf_j, l2-normalized per text; margin = w . x + b
+
+
+@dataclass
+class Component:
+    """One linear model over the hashed features (weights already folded with NB ratios where used)."""
+
+    name: str
+    kind: str
+    weights: np.ndarray  # float32, shape (spec.n_features,)
+    intercept: float
+    idf: np.ndarray | None = None  # float32, shape (spec.n_features,), 0 for features the model ignores
+
+    def contributions(self, fz: Featurized) -> np.ndarray:
+        """Each (document, feature) pair's share of its document's margin (intercept excluded)."""
+        w = self.weights[fz.feature].astype(np.float64)
+        if self.kind == BINARY:
+            return w
+        if self.idf is None or fz.count is None:
+            raise ValueError(f"component {self.name!r} needs idf weights and feature counts")
+        v = np.log1p(fz.count.astype(np.float64)) * self.idf[fz.feature]
+        norm = np.sqrt(np.bincount(fz.doc, weights=v * v, minlength=fz.n_docs))
+        norm[norm == 0] = 1.0
+        return w * v / norm[fz.doc]
+
+    def margins(self, fz: Featurized) -> np.ndarray:
+        return np.bincount(fz.doc, weights=self.contributions(fz), minlength=fz.n_docs) + self.intercept
+
+
+@dataclass
+class LengthCalibration:
+    """One (coefficients, intercept) per length bucket: bucket k takes texts of at most max_tokens[k]
+    tokens that no earlier bucket took; the last bucket takes every longer text."""
+
+    max_tokens: list[int]  # one per bucket but the last
+    coef: np.ndarray  # (n_buckets, n_components)
+    intercept: np.ndarray  # (n_buckets,)
+
+    def bucket(self, n_tokens: np.ndarray) -> np.ndarray:
+        return np.searchsorted(np.asarray(self.max_tokens, dtype=np.int64), n_tokens, side="left")
+
+    def to_json(self, names: Sequence[str]) -> dict[str, Any]:
+        edges = [*self.max_tokens, None]
+        return {
+            "method": "logistic-by-length",
+            "components": list(names),
+            "buckets": [
+                {"max_tokens": edge, "coef": [float(c) for c in coef], "intercept": float(b)}
+                for edge, coef, b in zip(edges, self.coef, self.intercept, strict=True)
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LengthCalibration:
+        buckets = data["buckets"]
+        return cls(
+            max_tokens=[int(b["max_tokens"]) for b in buckets[:-1]],
+            coef=np.array([b["coef"] for b in buckets], dtype=np.float64),
+            intercept=np.array([b["intercept"] for b in buckets], dtype=np.float64),
+        )
 
 
 @dataclass
 class SentimentModel:
     spec: FeatureSpec
-    weights: np.ndarray  # float32, shape (spec.n_features,)
-    intercept: float
-    calib_a: float
-    calib_b: float
+    components: list[Component]
+    calibration: LengthCalibration
     model_version: str
     classes: tuple[str, str] = ("negative", "positive")
     threshold: float = 0.5
+    uncertain_band: tuple[float, float] = (0.5, 0.5)  # scores inside [low, high] are flagged uncertain
     meta: dict[str, Any] = field(default_factory=dict)
 
-    def margins(self, texts: Sequence[str]) -> np.ndarray:
-        """Uncalibrated log-odds of positive for each text."""
-        out = np.empty(len(texts), dtype=np.float64)
+    @property
+    def needs_counts(self) -> bool:
+        return any(c.kind != BINARY for c in self.components)
+
+    def _chunks(self, texts: Sequence[str]) -> Iterator[tuple[int, Featurized]]:
         for lo in range(0, len(texts), CHUNK):
-            fz = featurize(texts[lo : lo + CHUNK], self.spec)
-            w = self.weights[fz.feature].astype(np.float64)
-            out[lo : lo + fz.n_docs] = np.bincount(fz.doc, weights=w, minlength=fz.n_docs)
-        return out + self.intercept
+            yield lo, featurize(texts[lo : lo + CHUNK], self.spec, counts=self.needs_counts)
+
+    def component_margins(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Uncalibrated log-odds of every component (texts x components) and each text's token count."""
+        out = np.empty((len(texts), len(self.components)), dtype=np.float64)
+        n_tokens = np.empty(len(texts), dtype=np.int64)
+        for lo, fz in self._chunks(texts):
+            for k, comp in enumerate(self.components):
+                out[lo : lo + fz.n_docs, k] = comp.margins(fz)
+            n_tokens[lo : lo + fz.n_docs] = fz.n_tokens
+        return out, n_tokens
+
+    def log_odds(self, texts: Sequence[str]) -> np.ndarray:
+        """Calibrated log-odds of positive for each text."""
+        margins, n_tokens = self.component_margins(texts)
+        b = self.calibration.bucket(n_tokens)
+        return np.einsum("ij,ij->i", margins, self.calibration.coef[b]) + self.calibration.intercept[b]
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated P(positive) for each text."""
-        z = self.calib_a * self.margins(texts) + self.calib_b
+        z = self.log_odds(texts)
         return 1.0 / (1.0 + np.exp(-np.clip(z, -500.0, 500.0)))
+
+    def is_uncertain(self, score: float) -> bool:
+        return self.uncertain_band[0] <= score <= self.uncertain_band[1]
 
     def explain(self, text: str, top_k: int = EXPLAIN_TOP_K) -> dict[str, list[dict[str, Any]]]:
         """The word n-grams of a text that pushed its score most toward each class (calibrated log-odds)."""
+        fz = featurize([text], self.spec, counts=True)
+        coef = self.calibration.coef[int(self.calibration.bucket(fz.n_tokens)[0])]
+        total = sum(c * comp.contributions(fz) for c, comp in zip(coef, self.components, strict=True))
+        by_feature = dict(zip(fz.feature.tolist(), np.asarray(total).tolist(), strict=True))
         seen: dict[int, str] = {}
         for gram, f in word_ngrams_with_features(text, self.spec):
             seen.setdefault(f, gram)
-        contrib = sorted(
-            ((round(self.calib_a * float(self.weights[f]), 4), g) for f, g in seen.items()), reverse=True
-        )
+        contrib = sorted(((round(by_feature.get(f, 0.0), 4), g) for f, g in seen.items()), reverse=True)
         pos = [{"ngram": g, "weight": w} for w, g in contrib[:top_k] if w > 0]
         neg = [{"ngram": g, "weight": w} for w, g in reversed(contrib[-top_k:]) if w < 0]
         return {"positive": pos, "negative": neg}
+
+
+def _dense(npz: Any, prefix: str, n_features: int) -> tuple[np.ndarray, np.ndarray]:
+    """A component's weights (and idf, zeros when absent) as dense float32 arrays over every feature."""
+    indices = np.cumsum(npz[f"{prefix}index_deltas"].astype(np.int64))
+    weights = np.zeros(n_features, dtype=np.float32)
+    weights[indices] = npz[f"{prefix}values"].astype(np.float32) * np.float32(npz[f"{prefix}scale"])
+    idf = np.zeros(n_features, dtype=np.float32)
+    if f"{prefix}idf" in npz.files:
+        idf[indices] = npz[f"{prefix}idf"].astype(np.float32)
+    return weights, idf
 
 
 def load_model(model_dir: str) -> SentimentModel:
@@ -309,22 +410,29 @@ def load_model(model_dir: str) -> SentimentModel:
                 f"model.json was trained with {name} {meta['features'].get(name)!r} but this inference.py "
                 f"implements {getattr(spec, name)!r}: serve the artifact with the code it was built with"
             )
+    components = []
     with np.load(os.path.join(model_dir, "weights.npz"), allow_pickle=False) as npz:
-        indices = np.cumsum(npz["index_deltas"].astype(np.int64))
-        values = npz["values"].astype(np.float32) * np.float32(npz["scale"])
-        intercept = float(npz["intercept"])
-    weights = np.zeros(spec.n_features, dtype=np.float32)
-    weights[indices] = values
-    calib = meta["calibration"]
+        for comp in meta["components"]:
+            prefix = f"{comp['name']}_"
+            weights, idf = _dense(npz, prefix, spec.n_features)
+            components.append(
+                Component(
+                    name=comp["name"],
+                    kind=comp["kind"],
+                    weights=weights,
+                    intercept=float(npz[f"{prefix}intercept"]),
+                    idf=idf if comp["kind"] == L2_LOGTF_IDF else None,
+                )
+            )
+    band = meta.get("uncertainty", {}).get("band", [0.5, 0.5])
     return SentimentModel(
         spec=spec,
-        weights=weights,
-        intercept=intercept,
-        calib_a=float(calib["a"]),
-        calib_b=float(calib["b"]),
+        components=components,
+        calibration=LengthCalibration.from_json(meta["calibration"]),
         model_version=str(meta["model_version"]),
         classes=(str(meta["classes"][0]), str(meta["classes"][1])),
         threshold=float(meta.get("threshold", 0.5)),
+        uncertain_band=(float(band[0]), float(band[1])),
         meta=meta,
     )
 
@@ -389,12 +497,17 @@ def predict_fn(input_data: dict[str, Any], model: SentimentModel) -> dict[str, A
                 "id": rid,
                 "label": pos_label if score >= model.threshold else neg_label,
                 "score": round(score, 6),
+                "uncertain": model.is_uncertain(score),
             }
         )
     if input_data.get("explain"):
         for pred, text in zip(predictions, texts, strict=True):
             pred["explanation"] = model.explain(text)
-    return {"predictions": predictions, "model_version": model.model_version}
+    return {
+        "predictions": predictions,
+        "model_version": model.model_version,
+        "uncertain_band": list(model.uncertain_band),
+    }
 
 
 def output_fn(prediction: dict[str, Any], accept: str | None) -> tuple[str, str]:

@@ -12,10 +12,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+from model.calibration import apply_length_calibration
 from model.data import read_reviews
-from model.nbsvm import build_matrix
+from model.nbsvm import build_matrix_and_lengths
 from model.serving import load_endpoint_handler
 from model.serving.inference import load_model
+from model.tfidf import L2Model
 from tests.unit.small_model import SAMPLE, train_small
 
 REPO = Path(__file__).resolve().parents[3]
@@ -58,17 +60,26 @@ def test_given_model_dir_then_model_json_describes_the_model_and_weights_load_wi
 ) -> None:
     meta = json.loads((small_model_dir / "model.json").read_text())
     assert meta["classes"] == ["negative", "positive"]
-    assert meta["model_version"].startswith("nbsvm-hash-1-3-")
-    assert set(meta["calibration"]) >= {"a", "b"}
-    assert meta["calibration"]["a"] > 0
+    assert meta["model_version"].startswith("nblr-tfidf-hash-1-3-")
+    kinds = [(c["name"], c["kind"]) for c in meta["components"]]
+    assert kinds == [("nblr", "binary"), ("tfidf", "l2-logtf-idf")]
+    calibration = meta["calibration"]
+    assert calibration["method"] == "logistic-by-length"
+    assert [b["max_tokens"] for b in calibration["buckets"]] == [30, 150, None]
+    assert all(len(b["coef"]) == 2 for b in calibration["buckets"])
+    low, high = meta["uncertainty"]["band"]
+    assert 0.0 <= low <= 0.5 <= high <= 1.0
     assert meta["features"]["word_ngram"] == [1, 3]
     assert meta["features"]["word_bits"] == 18
     assert meta["hyperparameters"]["C"] == 1.0
     assert meta["hyperparameters"]["seed"] == 7
     assert 0.0 <= meta["metrics"]["validation_accuracy"] <= 1.0
     with np.load(small_model_dir / "weights.npz", allow_pickle=False) as npz:
-        assert set(npz.files) == {"index_deltas", "values", "scale", "intercept"}
-        assert npz["values"].dtype == np.float16
+        arrays = {"index_deltas", "values", "scale", "intercept"}
+        assert set(npz.files) == {f"nblr_{a}" for a in arrays} | {f"tfidf_{a}" for a in arrays | {"idf"}}
+        assert npz["nblr_values"].dtype == np.float16
+        assert npz["tfidf_values"].dtype == np.float16
+        assert npz["tfidf_idf"].shape == npz["tfidf_values"].shape
 
 
 def test_given_same_seed_and_date_when_trained_twice_then_artifacts_are_byte_identical(
@@ -99,12 +110,14 @@ def test_given_model_dir_when_container_functions_are_chained_then_wire_contract
     # Then the response is the wire contract
     assert content_type == "application/json"
     answer = json.loads(out)
-    assert set(answer) == {"predictions", "model_version"}
+    assert set(answer) == {"predictions", "model_version", "uncertain_band"}
+    low, high = answer["uncertain_band"]
     assert [p["id"] for p in answer["predictions"]] == ["r1", "r2"]
     for p in answer["predictions"]:
-        assert set(p) == {"id", "label", "score"}
+        assert set(p) == {"id", "label", "score", "uncertain"}
         assert 0.0 <= p["score"] <= 1.0
         assert p["label"] == ("positive" if p["score"] >= 0.5 else "negative")
+        assert p["uncertain"] is (low <= p["score"] <= high)
 
 
 def test_given_endpoint_handler_when_explain_requested_then_top_ngrams_per_side_come_back(
@@ -168,14 +181,23 @@ def test_given_training_features_when_served_then_scores_equal_training_time_mar
     # Given the sample reviews, featurized by the training code, and the served model
     reviews = read_reviews(SAMPLE)
     model = load_model(str(small_model_dir))
-    x = build_matrix([r.text for r in reviews], model.spec, batch_size=64)
+    texts = [r.text for r in reviews]
+    counts, n_tokens = build_matrix_and_lengths(texts, model.spec, batch_size=64, counts=True)
+    nblr, tfidf = model.components
     # When the training-side margins and the serving-side margins are computed
-    train_side = x @ model.weights.astype(np.float64) + model.intercept
-    serve_side = model.margins([r.text for r in reviews])
-    # Then they agree (no training/serving skew), and the model has learned the sample
+    presence = counts.copy()
+    presence.data[:] = 1
+    train_nblr = presence @ nblr.weights.astype(np.float64) + nblr.intercept
+    l2 = L2Model(weights=tfidf.weights, intercept=tfidf.intercept, idf=tfidf.idf)  # type: ignore[arg-type]
+    train_side = np.column_stack([train_nblr, l2.margins(counts)])
+    serve_side, serve_tokens = model.component_margins(texts)
+    # Then they agree (no training/serving skew), so do the calibrated scores; the model learned the sample
     np.testing.assert_allclose(serve_side, train_side, rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(serve_tokens, n_tokens)
+    train_scores = apply_length_calibration(model.calibration, train_side, n_tokens)
+    np.testing.assert_allclose(model.predict_proba(texts), train_scores, atol=1e-9)
     y = np.array([r.label for r in reviews])
-    assert ((serve_side > 0) == y).mean() > 0.95
+    assert ((model.predict_proba(texts) >= 0.5) == y).mean() > 0.95
 
 
 def test_given_weights_hashed_by_another_featurizer_when_loaded_then_value_error(

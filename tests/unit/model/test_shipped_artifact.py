@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from model.data import read_reviews
+from model.nbsvm import build_matrix
 from model.serving import load_endpoint_handler
-from model.train import TrainConfig, fit_with_pseudo, grouped_split, load_unsup
+from model.train import TrainConfig, build_corpus, grouped_split, load_unsup, validate
 from tests.unit.model.conftest import REPO, SHARED_IMDB, SHIPPED
 
 CARD = json.loads((SHIPPED.parent / "model_card.json").read_text()) if SHIPPED.exists() else {}
@@ -54,6 +55,8 @@ def test_given_shipped_artifact_when_loaded_then_under_a_second_and_it_reads_obv
                 {"id": "p", "text": "One of the best films I have ever seen. Brilliant acting, a joy. 10/10"},
                 {"id": "n", "text": "Dreadful. The worst movie of the year, a total waste of time. 1/10"},
                 {"id": "neg", "text": "I didn't like it at all; it wasn't funny and the plot was not good."},
+                {"id": "short-n", "text": "Terrible food and rude staff."},
+                {"id": "short-p", "text": "Works great, I love it."},
             ]
         }
     ).encode()
@@ -61,7 +64,13 @@ def test_given_shipped_artifact_when_loaded_then_under_a_second_and_it_reads_obv
     answer = json.loads(out)
     assert answer["model_version"] == CARD["model_version"]
     labels = {p["id"]: p["label"] for p in answer["predictions"]}
-    assert labels == {"p": "positive", "n": "negative", "neg": "negative"}
+    assert labels == {
+        "p": "positive",
+        "n": "negative",
+        "neg": "negative",
+        "short-n": "negative",
+        "short-p": "positive",
+    }
 
 
 def _validation_split() -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
@@ -95,18 +104,14 @@ def test_given_recorded_hyperparameters_when_refit_on_train_part_then_validation
     None
 ):
     # Given the recorded hyperparameters and the same grouped split
-    reviews, y, tr, va = _validation_split()
-    hp = dict(CARD["hyperparameters"])
-    cfg = TrainConfig(**{**hp, "word_ngram": tuple(hp["word_ngram"]), "char_ngram": tuple(hp["char_ngram"])})
-    from model.nbsvm import build_matrix
-
-    x = build_matrix([r.text for r in reviews], cfg.spec)
+    reviews, _, _, _ = _validation_split()
+    cfg = TrainConfig.from_json(CARD["hyperparameters"])
+    corpus = build_corpus(reviews, cfg.spec, progress=False)
     unsup = []
     if cfg.pseudo_fraction > 0:
         unsup = load_unsup(str(SHARED_IMDB / "unsup.jsonl.gz"), CARD["training"]["data"].get("max_unsup", 0))
     u = build_matrix([r.text for r in unsup], cfg.spec) if unsup else None
-    # When the model is fit again on the train part only
-    model = fit_with_pseudo(x[tr], y[tr], u, cfg, progress=False)
-    accuracy = float(((model.margins(x[va]) > 0) == y[va]).mean())
+    # When the models are fit again on the train part only and measured on the held-out movies
+    metrics = validate(reviews, corpus, u, cfg)["metrics"]
     # Then the held-out accuracy is the recorded one (training is deterministic given the seed)
-    assert accuracy == pytest.approx(CARD["metrics"]["validation_accuracy"], abs=0.002)
+    assert metrics["validation_accuracy"] == pytest.approx(CARD["metrics"]["validation_accuracy"], abs=0.002)

@@ -1,0 +1,143 @@
+"""The model card (model_card.json and model_card.md beside model.tar.gz): what the model is, where it
+holds and where it does not, with the validation figures it was chosen on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+DOMAINS = [
+    "English movie reviews (IMDb): the training domain.",
+    "Short English review texts of one or two sentences (product, app, restaurant reviews): supported "
+    "through the length-normalized component and the length-bucketed calibration; validated on short "
+    "IMDb sentences only (no labeled product or restaurant reviews were available for development).",
+]
+LIMITATIONS = [
+    "Trained on IMDb movie reviews only; words that matter in other domains but are rare in movie reviews "
+    "(for example 'delicious', 'refund', 'battery') carry little or no weight.",
+    "Calibration is fit on out-of-fold IMDb reviews and their sentences, whose labels are the review's "
+    "label: a neutral or contrary sentence of a positive review counts as positive, so short-text scores "
+    "are on the cautious side, and calibration on other traffic is not guaranteed.",
+    "Bag of n-grams: sarcasm, irony and long-range negation ('I expected to hate it, but ...') are often "
+    "missed.",
+    "English only; other languages get scores near the prior and are mostly flagged uncertain.",
+    "Scores inside the uncertain band are close to a coin flip on validation data: treat them as 'unsure'.",
+]
+
+
+def write_model_card(out: Path, meta: dict[str, Any], tar_sha256: str, tar_size: int) -> None:
+    """model_card.json (machine-readable) and model_card.md beside model.tar.gz."""
+    m = meta["metrics"]
+    card = {
+        "model_version": meta["model_version"],
+        "model_type": meta["model_type"],
+        "artifact": {"file": "model.tar.gz", "sha256": tar_sha256, "bytes": tar_size},
+        "intended_use": "Binary sentiment (positive/negative) of English reviews, long or short.",
+        "domains": DOMAINS,
+        "classes": meta["classes"],
+        "features": meta["features"],
+        "components": meta["components"],
+        "hyperparameters": meta["hyperparameters"],
+        "calibration": meta["calibration"],
+        "uncertainty": meta["uncertainty"],
+        "metrics": m,
+        "training": meta["training"],
+        "limitations": LIMITATIONS,
+    }
+    (out / "model_card.json").write_text(json.dumps(card, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (out / "model_card.md").write_text(_markdown(meta, card, tar_sha256, tar_size), encoding="utf-8")
+
+
+def _metric_rows(m: dict[str, Any]) -> list[str]:
+    rows = [
+        f"| validation accuracy, reviews | {m['validation_accuracy']:.4f} ({m['validation_size']} reviews) |",
+        "| validation ECE, reviews (calibration cross-fitted on halves) | "
+        f"{m['validation_ece_cross_fitted']:.4f} |",
+    ]
+    if "validation_sentence_accuracy" in m:
+        rows.append(
+            f"| validation accuracy, sentences of those reviews (noisy labels) | "
+            f"{m['validation_sentence_accuracy']:.4f} ({m['validation_sentence_size']} sentences) |"
+        )
+    if "cv_folds" in m:
+        rows += [
+            f"| {m['cv_folds']}-fold grouped CV accuracy, reviews | {m['cv_accuracy_mean']:.4f} "
+            f"(std {m['cv_accuracy_std']:.4f}) |",
+            f"| CV ECE, reviews, calibration fit on the other folds | {m['cv_ece_cross_fitted']:.4f} |",
+            f"| CV log loss, reviews | {m['cv_log_loss_cross_fitted']:.4f} |",
+            f"| CV accuracy / ECE, sentences of held-out reviews (noisy labels) | "
+            f"{m['cv_sentence_accuracy']:.4f} / {m['cv_sentence_ece']:.4f} "
+            f"({m['cv_sentence_size']} sentences) |",
+            f"| CV share of reviews / sentences in the uncertain band | {m['cv_uncertain_share']:.1%} / "
+            f"{m['cv_sentence_uncertain_share']:.1%} |",
+            f"| CV accuracy outside the band, reviews / sentences | {m['cv_accuracy_outside_band']:.4f} / "
+            f"{m['cv_sentence_accuracy_outside_band']:.4f} |",
+        ]
+    rows.append(f"| training accuracy of the shipped (refit) model | {m['train_accuracy_shipped']:.4f} |")
+    return rows
+
+
+def _markdown(meta: dict[str, Any], card: dict[str, Any], tar_sha256: str, tar_size: int) -> str:
+    hp = meta["hyperparameters"]
+    data = meta["training"]["data"]
+    band = meta["uncertainty"]["band"]
+    cal_rows = [
+        f"| {'<= ' + str(b['max_tokens']) if b['max_tokens'] is not None else 'longer'} | "
+        + ", ".join(f"{c:.3f}" for c in b["coef"])
+        + f" | {b['intercept']:.3f} |"
+        for b in meta["calibration"]["buckets"]
+    ]
+    lines = [
+        f"# Model card: {meta['model_version']}",
+        "",
+        f"- **Model**: {meta['model_type']}; word n-grams {hp['word_ngram'][0]}-{hp['word_ngram'][1]} hashed "
+        f"into 2^{hp['word_bits']} buckets; components combined and calibrated per text length",
+        f"- **Artifact**: `model.tar.gz`, {tar_size / 1e6:.2f} MB, sha256 `{tar_sha256}`",
+        "- **Intended use**: positive/negative sentiment of English reviews; `score` is the calibrated "
+        f"P(positive); `uncertain` is true when the score is in [{band[0]}, {band[1]}].",
+        f"- **Training data**: {data['n_reviews']} labeled IMDb reviews ({data['n_movies']} movies), "
+        f"sha256 `{data['sha256']}`, and their sentences of 3-40 words (each with its review's label)",
+        f"- **Command**: `{meta['training']['command']}`",
+        "",
+        "## Domains",
+        "",
+        *[f"- {d}" for d in card["domains"]],
+        "",
+        "## Metrics",
+        "",
+        "Validation: 20% of the movies of the training set held out (GroupShuffleSplit by movie_id), the",
+        "model fit on the other 80%. Cross-validation: GroupKFold by movie_id over all labeled reviews.",
+        "Short texts: the sentences of the held-out reviews, labeled with their review's label (so some",
+        "labels are wrong: the figures are a lower bound). The IMDb test set was not used.",
+        "",
+        "| metric | value |",
+        "| --- | --- |",
+        *_metric_rows(meta["metrics"]),
+        "",
+        "## Calibration (shipped)",
+        "",
+        "P(positive) = sigmoid(intercept + coefficients . margins) with the margins of the components "
+        f"({', '.join(meta['calibration']['components'])}), one row per text length in tokens; fit on "
+        "out-of-fold margins.",
+        "",
+        "| tokens | coefficients | intercept |",
+        "| --- | --- | --- |",
+        *cal_rows,
+        "",
+        "## Uncertainty",
+        "",
+        f"Band [{band[0]}, {band[1]}]: {meta['uncertainty']['rule']}.",
+        "",
+        "## Hyperparameters",
+        "",
+        "```json",
+        json.dumps(hp, indent=2, sort_keys=True),
+        "```",
+        "",
+        "## Limitations",
+        "",
+        *[f"- {x}" for x in card["limitations"]],
+        "",
+    ]
+    return "\n".join(lines)
