@@ -126,7 +126,7 @@ def _bench_ours(texts: Sequence[str], sizes: dict[int, int]) -> dict[str, Any]:
 
     rows = [_throughput(handle, _bodies(texts, b, sizes[b]), b) for b in BATCHES]
     return {
-        "name": f"NB-LR, hashed n-grams ({meta['model_version']})",
+        "name": f"NB-LR + TF-IDF LR, hashed n-grams ({meta['model_version']})",
         "validation_accuracy": meta["metrics"]["validation_accuracy"],
         "throughput": rows,
         "artifact_bytes": ARTIFACT.stat().st_size,

@@ -22,15 +22,6 @@ SERVING_DIR = Path(__file__).resolve().parent / "serving"
 SERVING_FILES = ("inference.py",)
 
 
-def quantize(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """Non-zero weights as (indices, float16 values, scale): weight = value * scale."""
-    idx = np.flatnonzero(weights).astype(np.uint32)
-    vals = weights[idx].astype(np.float64)
-    scale = float(np.abs(vals).max()) if vals.size else 1.0
-    scale = scale if scale > 0 else 1.0
-    return idx, (vals / scale).astype(np.float16), scale
-
-
 def model_version(name: str, date: str, digest: str) -> str:
     return f"{name}-{date}-{digest[:8]}"
 
@@ -46,25 +37,24 @@ class ExportComponent:
     idf: np.ndarray | None = None
 
 
-def _component_arrays(comp: ExportComponent) -> dict[str, np.ndarray]:
-    """Sparse, quantized arrays of a component: weights as float16 x scale on the non-zero indices (on the
-    features with an idf, for an l2 component, whose idf is kept as float32 so norms are exact)."""
-    if comp.idf is None:
-        idx, vals, scale = quantize(comp.weights)
-    else:
-        idx = np.flatnonzero(comp.idf).astype(np.uint32)
-        w = comp.weights[idx].astype(np.float64)
-        scale = float(np.abs(w).max()) if w.size and np.abs(w).max() > 0 else 1.0
-        vals = (w / scale).astype(np.float16)
+def _model_arrays(components: list[ExportComponent]) -> dict[str, Any]:
+    """The features any component uses (feature_index_deltas: cumsum gives the sorted feature indices) and,
+    per component on those features, weights as float16 values x scale and, for an l2 component, its idf
+    (float32, so the serving norms are the training ones; 0 where the component ignores a feature)."""
+    used = [np.flatnonzero(c.weights if c.idf is None else c.idf) for c in components]
+    features = np.unique(np.concatenate(used)).astype(np.uint32) if used else np.zeros(0, np.uint32)
     arrays: dict[str, Any] = {
-        "index_deltas": np.diff(idx, prepend=np.uint32(0)).astype(np.uint32),
-        "values": vals,
-        "scale": np.float64(scale),
-        "intercept": np.float64(comp.intercept),
+        "feature_index_deltas": np.diff(features, prepend=np.uint32(0)).astype(np.uint32)
     }
-    if comp.idf is not None:
-        arrays["idf"] = comp.idf[idx].astype(np.float32)
-    return {f"{comp.name}_{key}": value for key, value in arrays.items()}
+    for comp in components:
+        w = comp.weights[features].astype(np.float64)
+        scale = float(np.abs(w).max()) if w.size and np.abs(w).max() > 0 else 1.0
+        arrays[f"{comp.name}_values"] = (w / scale).astype(np.float16)
+        arrays[f"{comp.name}_scale"] = np.float64(scale)
+        arrays[f"{comp.name}_intercept"] = np.float64(comp.intercept)
+        if comp.idf is not None:
+            arrays[f"{comp.name}_idf"] = comp.idf[features].astype(np.float32)
+    return arrays
 
 
 def write_model_dir(
@@ -79,9 +69,7 @@ def write_model_dir(
 ) -> dict[str, Any]:
     """model.json, weights.npz and code/inference.py in out_dir; returns the model.json content."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    arrays: dict[str, np.ndarray] = {}
-    for comp in components:
-        arrays.update(_component_arrays(comp))
+    arrays = _model_arrays(components)
     h = hashlib.sha256()
     for key in sorted(arrays):
         h.update(key.encode())
@@ -103,9 +91,9 @@ def write_model_dir(
         "calibration": calibration,
         "weights": {
             "file": "weights.npz",
-            "n_nonzero": {c.name: int(arrays[f"{c.name}_values"].shape[0]) for c in components},
-            "encoding": "per component <name>_: weight[cumsum(index_deltas)] = values * scale, other weights "
-            "0; idf (l2 components) on the same indices",
+            "n_features_used": int(arrays["feature_index_deltas"].shape[0]),
+            "encoding": "features = cumsum(feature_index_deltas); per component <name>_: weight[features] = "
+            "values * scale, other weights 0; <name>_idf (l2 components) on the same features",
             "sha256": digest,
         },
         "hyperparameters": hyperparameters,
@@ -113,7 +101,7 @@ def write_model_dir(
     if extra:
         meta.update(extra)
     with open(out_dir / "weights.npz", "wb") as fh:
-        np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
+        np.savez_compressed(fh, **arrays)
     (out_dir / "model.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     code = out_dir / "code"
     code.mkdir(exist_ok=True)

@@ -271,28 +271,32 @@ L2_LOGTF_IDF = "l2-logtf-idf"  # x_j = log(1 + count_j) * idf_j, l2-normalized p
 
 @dataclass
 class Component:
-    """One linear model over the hashed features (weights already folded with NB ratios where used)."""
+    """One linear model over the hashed features (weights already folded with NB ratios where used).
+
+    Weights live on "slots": the model's features in a compact array, slot 0 standing for every feature
+    the model does not use (weight 0, idf 0); SentimentModel.slot_of maps a feature to its slot."""
 
     name: str
     kind: str
-    weights: np.ndarray  # float32, shape (spec.n_features,)
+    weights: np.ndarray  # float32, one per slot
     intercept: float
-    idf: np.ndarray | None = None  # float32, shape (spec.n_features,), 0 for features the model ignores
+    idf: np.ndarray | None = None  # float32, one per slot, 0 for features the model ignores
 
-    def contributions(self, fz: Featurized) -> np.ndarray:
+    def contributions(self, fz: Featurized, slots: np.ndarray) -> np.ndarray:
         """Each (document, feature) pair's share of its document's margin (intercept excluded)."""
-        w = self.weights[fz.feature].astype(np.float64)
+        w = self.weights[slots].astype(np.float64)
         if self.kind == BINARY:
             return w
         if self.idf is None or fz.count is None:
             raise ValueError(f"component {self.name!r} needs idf weights and feature counts")
-        v = np.log1p(fz.count.astype(np.float64)) * self.idf[fz.feature]
+        v = np.log1p(fz.count.astype(np.float64)) * self.idf[slots]
         norm = np.sqrt(np.bincount(fz.doc, weights=v * v, minlength=fz.n_docs))
         norm[norm == 0] = 1.0
         return w * v / norm[fz.doc]
 
-    def margins(self, fz: Featurized) -> np.ndarray:
-        return np.bincount(fz.doc, weights=self.contributions(fz), minlength=fz.n_docs) + self.intercept
+    def margins(self, fz: Featurized, slots: np.ndarray) -> np.ndarray:
+        contrib = self.contributions(fz, slots)
+        return np.bincount(fz.doc, weights=contrib, minlength=fz.n_docs) + self.intercept
 
 
 @dataclass
@@ -331,6 +335,7 @@ class LengthCalibration:
 @dataclass
 class SentimentModel:
     spec: FeatureSpec
+    slot_of: np.ndarray  # int32, shape (spec.n_features,): each feature's slot in the components' arrays
     components: list[Component]
     calibration: LengthCalibration
     model_version: str
@@ -352,8 +357,9 @@ class SentimentModel:
         out = np.empty((len(texts), len(self.components)), dtype=np.float64)
         n_tokens = np.empty(len(texts), dtype=np.int64)
         for lo, fz in self._chunks(texts):
+            slots = self.slot_of[fz.feature]
             for k, comp in enumerate(self.components):
-                out[lo : lo + fz.n_docs, k] = comp.margins(fz)
+                out[lo : lo + fz.n_docs, k] = comp.margins(fz, slots)
             n_tokens[lo : lo + fz.n_docs] = fz.n_tokens
         return out, n_tokens
 
@@ -374,8 +380,9 @@ class SentimentModel:
     def explain(self, text: str, top_k: int = EXPLAIN_TOP_K) -> dict[str, list[dict[str, Any]]]:
         """The word n-grams of a text that pushed its score most toward each class (calibrated log-odds)."""
         fz = featurize([text], self.spec, counts=True)
+        slots = self.slot_of[fz.feature]
         coef = self.calibration.coef[int(self.calibration.bucket(fz.n_tokens)[0])]
-        total = sum(c * comp.contributions(fz) for c, comp in zip(coef, self.components, strict=True))
+        total = sum(c * comp.contributions(fz, slots) for c, comp in zip(coef, self.components, strict=True))
         by_feature = dict(zip(fz.feature.tolist(), np.asarray(total).tolist(), strict=True))
         seen: dict[int, str] = {}
         for gram, f in word_ngrams_with_features(text, self.spec):
@@ -384,17 +391,6 @@ class SentimentModel:
         pos = [{"ngram": g, "weight": w} for w, g in contrib[:top_k] if w > 0]
         neg = [{"ngram": g, "weight": w} for w, g in reversed(contrib[-top_k:]) if w < 0]
         return {"positive": pos, "negative": neg}
-
-
-def _dense(npz: Any, prefix: str, n_features: int) -> tuple[np.ndarray, np.ndarray]:
-    """A component's weights (and idf, zeros when absent) as dense float32 arrays over every feature."""
-    indices = np.cumsum(npz[f"{prefix}index_deltas"].astype(np.int64))
-    weights = np.zeros(n_features, dtype=np.float32)
-    weights[indices] = npz[f"{prefix}values"].astype(np.float32) * np.float32(npz[f"{prefix}scale"])
-    idf = np.zeros(n_features, dtype=np.float32)
-    if f"{prefix}idf" in npz.files:
-        idf[indices] = npz[f"{prefix}idf"].astype(np.float32)
-    return weights, idf
 
 
 def load_model(model_dir: str) -> SentimentModel:
@@ -412,21 +408,25 @@ def load_model(model_dir: str) -> SentimentModel:
             )
     components = []
     with np.load(os.path.join(model_dir, "weights.npz"), allow_pickle=False) as npz:
+        # One scatter into a dense map (feature -> slot); the weights stay compact, slot 0 being "absent".
+        features = np.cumsum(npz["feature_index_deltas"].astype(np.int64))
+        slot_of = np.zeros(spec.n_features, dtype=np.int32)
+        slot_of[features] = np.arange(1, features.shape[0] + 1, dtype=np.int32)
         for comp in meta["components"]:
             prefix = f"{comp['name']}_"
-            weights, idf = _dense(npz, prefix, spec.n_features)
+            weights = np.zeros(features.shape[0] + 1, dtype=np.float32)
+            weights[1:] = npz[f"{prefix}values"].astype(np.float32) * np.float32(npz[f"{prefix}scale"])
+            idf = None
+            if comp["kind"] == L2_LOGTF_IDF:
+                idf = np.zeros(features.shape[0] + 1, dtype=np.float32)
+                idf[1:] = npz[f"{prefix}idf"]
             components.append(
-                Component(
-                    name=comp["name"],
-                    kind=comp["kind"],
-                    weights=weights,
-                    intercept=float(npz[f"{prefix}intercept"]),
-                    idf=idf if comp["kind"] == L2_LOGTF_IDF else None,
-                )
+                Component(comp["name"], comp["kind"], weights, float(npz[f"{prefix}intercept"]), idf)
             )
     band = meta.get("uncertainty", {}).get("band", [0.5, 0.5])
     return SentimentModel(
         spec=spec,
+        slot_of=slot_of,
         components=components,
         calibration=LengthCalibration.from_json(meta["calibration"]),
         model_version=str(meta["model_version"]),

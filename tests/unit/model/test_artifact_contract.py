@@ -75,11 +75,13 @@ def test_given_model_dir_then_model_json_describes_the_model_and_weights_load_wi
     assert meta["hyperparameters"]["seed"] == 7
     assert 0.0 <= meta["metrics"]["validation_accuracy"] <= 1.0
     with np.load(small_model_dir / "weights.npz", allow_pickle=False) as npz:
-        arrays = {"index_deltas", "values", "scale", "intercept"}
-        assert set(npz.files) == {f"nblr_{a}" for a in arrays} | {f"tfidf_{a}" for a in arrays | {"idf"}}
+        per_component = {"values", "scale", "intercept"}
+        expected = {"feature_index_deltas"} | {f"nblr_{a}" for a in per_component}
+        assert set(npz.files) == expected | {f"tfidf_{a}" for a in per_component | {"idf"}}
+        n_used = npz["feature_index_deltas"].shape[0]
         assert npz["nblr_values"].dtype == np.float16
         assert npz["tfidf_values"].dtype == np.float16
-        assert npz["tfidf_idf"].shape == npz["tfidf_values"].shape
+        assert npz["nblr_values"].shape == npz["tfidf_idf"].shape == (n_used,)
 
 
 def test_given_same_seed_and_date_when_trained_twice_then_artifacts_are_byte_identical(
@@ -184,11 +186,15 @@ def test_given_training_features_when_served_then_scores_equal_training_time_mar
     texts = [r.text for r in reviews]
     counts, n_tokens = build_matrix_and_lengths(texts, model.spec, batch_size=64, counts=True)
     nblr, tfidf = model.components
+    dense = {
+        name: values[model.slot_of] for name, values in (("nblr", nblr.weights), ("tfidf", tfidf.weights))
+    }
+    idf = tfidf.idf[model.slot_of]  # type: ignore[index]
     # When the training-side margins and the serving-side margins are computed
     presence = counts.copy()
     presence.data[:] = 1
-    train_nblr = presence @ nblr.weights.astype(np.float64) + nblr.intercept
-    l2 = L2Model(weights=tfidf.weights, intercept=tfidf.intercept, idf=tfidf.idf)  # type: ignore[arg-type]
+    train_nblr = presence @ dense["nblr"].astype(np.float64) + nblr.intercept
+    l2 = L2Model(weights=dense["tfidf"], intercept=tfidf.intercept, idf=idf)
     train_side = np.column_stack([train_nblr, l2.margins(counts)])
     serve_side, serve_tokens = model.component_margins(texts)
     # Then they agree (no training/serving skew), so do the calibrated scores; the model learned the sample
