@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import tarfile
-import time
 
 import numpy as np
 import pytest
@@ -42,13 +41,11 @@ def test_given_shipped_artifact_then_its_serving_code_is_the_repo_s_single_sourc
     assert shipped == (REPO / "model" / "serving" / "inference.py").read_bytes()
 
 
-def test_given_shipped_artifact_when_loaded_then_under_a_second_and_it_reads_obvious_reviews() -> None:
-    # When the local emulator's loader opens the shipped artifact
-    started = time.perf_counter()
+def test_given_shipped_artifact_when_loaded_then_it_reads_obvious_long_and_short_reviews() -> None:
+    # When the local emulator's loader opens the shipped artifact (its load time is measured by
+    # bench/model_serving.py, not asserted here: a timed test fails on a loaded machine)
     handler = load_endpoint_handler(SHIPPED)
-    load_seconds = time.perf_counter() - started
-    # Then it loads in under a second and gets obvious reviews right, with its recorded version
-    assert load_seconds < 1.0
+    # Then it gets obvious reviews right, long and short, with its recorded version and uncertain band
     body = json.dumps(
         {
             "instances": [
@@ -63,6 +60,7 @@ def test_given_shipped_artifact_when_loaded_then_under_a_second_and_it_reads_obv
     out, _ = handler(body, "application/json", "application/json")
     answer = json.loads(out)
     assert answer["model_version"] == CARD["model_version"]
+    assert answer["uncertain_band"] == CARD["uncertainty"]["band"]
     labels = {p["id"]: p["label"] for p in answer["predictions"]}
     assert labels == {
         "p": "positive",
