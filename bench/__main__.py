@@ -6,7 +6,7 @@ import argparse
 import sys
 from types import ModuleType
 
-from bench import cold_start, end_to_end, model_serving
+from bench import cold_start, cost, end_to_end, model_serving
 from local.stack import stop_on_sigterm
 
 # name -> (module with run(command=), to_markdown(), write_section(), SECTION and DOC; what it measures)
@@ -14,9 +14,11 @@ BENCHMARKS: dict[str, tuple[ModuleType, str]] = {
     "model_serving": (model_serving, "Model serving benchmark"),
     "end_to_end": (end_to_end, "End-to-end benchmark on the local emulator"),
     "cold_start": (cold_start, "Cold start benchmark (handler imports, fresh processes)"),
+    "cost": (cost, "Cost per 1,000,000 reviews, from the handlers run on moto"),
 }
 # Printed in full: the model serving section is long and already printed by its own module's main().
-_PRINTED = {"end_to_end", "cold_start"}
+# The cost section ends with its figure, so `--only cost` prints that line last.
+_PRINTED = {"end_to_end", "cold_start", "cost"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,9 +33,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{title}...", flush=True)
         markdown = module.to_markdown(module.run(command=command))
         module.write_section(markdown)
-        if name in _PRINTED:
-            print(markdown)
         print(f"  wrote the {module.SECTION!r} section of {module.DOC}", flush=True)
+        if name in _PRINTED:
+            print(markdown, flush=True)
     return 0
 
 

@@ -48,6 +48,27 @@ def test_given_many_results_when_paging_by_sentiment_then_pages_join_up_in_file_
     assert seen == list(range(3, 31, 3))
 
 
+def test_given_a_rare_sentiment_when_paging_then_pages_are_filled_and_resume_after_the_last_served_row(
+    table: Any,
+) -> None:
+    """One sentiment is a filter over the job's rows: a page gathers its items over several queries."""
+    store = ResultStore(table)
+    positives = {2, 3, 4, 5, 6, 17, 18}
+    store.put_results(
+        _result(row, "positive" if row in positives else "negative", 0.5) for row in range(1, 21)
+    )
+
+    pages = [store.list_results("job-1", limit=3, sentiment="positive")]
+    while pages[-1].cursor is not None:
+        pages.append(store.list_results("job-1", limit=3, cursor=pages[-1].cursor, sentiment="positive"))
+
+    assert [r.row for r in pages[0].items] == [2, 3, 4]  # filled from two queries (rows 1-3, 4-6), cut at 3
+    assert [r.row for r in pages[1].items] == [5, 6]  # resumed after row 4; four queries, then a short page
+    assert [r.row for page in pages for r in page.items] == sorted(positives)
+    assert all(len(page.items) <= 3 for page in pages)
+    assert all(r.label == "positive" for page in pages for r in page.items)
+
+
 def test_given_rejected_rows_when_listed_then_reasons_come_back_in_row_order(table: Any) -> None:
     store = ResultStore(table)
     store.put_rejected(

@@ -3,7 +3,7 @@
 Item                 pk               sk                  indexes it is in (each index's key attributes)
 job                  JOB#<job_id>     JOB                 JOBS_BY_CREATED (all jobs, newest first),
                                                           JOBS_BY_SOURCE (a source key's jobs, newest first)
-review result        JOB#<job_id>     RESULT#<row>        RESULTS_BY_SENTIMENT (a job's results by sentiment)
+review result        JOB#<job_id>     RESULT#<row>        none: one sentiment is a filter on the job's results
 rejected row         JOB#<job_id>     REJECTED#<row>
 chunk marker         JOB#<job_id>     CHUNK#<index>       (makes a redelivered chunk count once)
 idempotency record   (Powertools: static pk per function, sk = hash of the idempotency key)
@@ -29,7 +29,6 @@ class Index:
 
 JOBS_BY_CREATED = Index("JobsByCreatedAt", "jobs_by_created_pk", "jobs_by_created_sk")
 JOBS_BY_SOURCE = Index("JobsBySource", "jobs_by_source_pk", "jobs_by_source_sk")
-RESULTS_BY_SENTIMENT = Index("ResultsBySentiment", "results_by_sentiment_pk", "results_by_sentiment_sk")
 
 JOB_SK = "JOB"
 ALL_JOBS_PK = "JOBS"
@@ -58,7 +57,3 @@ def source_pk(source_key: str) -> str:
 
 def created_sk(created_at: str, job_id: str) -> str:
     return f"{created_at}#{job_id}"
-
-
-def sentiment_pk(job_id: str, sentiment: str) -> str:
-    return f"JOB#{job_id}#{sentiment}"

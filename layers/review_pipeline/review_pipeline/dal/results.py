@@ -22,6 +22,7 @@ _BATCH_GET_KEYS = 100  # BatchGetItem reads at most 100 keys per call
 _BATCH_GET_ATTEMPTS = 5
 _REJECTED_FIELDS = set(RejectedRow.model_fields)
 SECONDS_PER_DAY = 86_400
+_FILTERED_QUERIES = 4  # queries one page of a single sentiment may take (each reads `limit` rows)
 
 
 def expiration_after(ttl_days: int) -> int | None:
@@ -39,14 +40,12 @@ def _plain(value: Any) -> Any:
 
 
 def result_item(result: ReviewResult, expiration: int | None = None) -> dict[str, Any]:
-    """The table item of a result: its fields, its keys and the keys of the index by sentiment."""
+    """The table item of a result: its fields and its keys (no index entry: see `list_results`)."""
     item: dict[str, Any] = {
         **result.model_dump(exclude_none=True, exclude={"score"}),
         "score": Decimal(str(round(result.score, 6))),
         "pk": keys.job_pk(result.job_id),
         "sk": keys.result_sk(result.row),
-        keys.RESULTS_BY_SENTIMENT.pk: keys.sentiment_pk(result.job_id, result.label),
-        keys.RESULTS_BY_SENTIMENT.sk: keys.result_sk(result.row),
     }
     if expiration:
         item["expiration"] = expiration
@@ -127,21 +126,23 @@ class ResultStore:
     def list_results(
         self, job_id: str, limit: int, cursor: str | None = None, sentiment: Sentiment | None = None
     ) -> Page[ReviewResult]:
-        """A job's results in file order, page by page, optionally of one sentiment only."""
+        """A job's results in file order, page by page, optionally of one sentiment only.
+
+        One sentiment is a filter on the job's results, not an index: an index entry would cost a second write
+        unit for every review stored (docs/benchmarks.md, "Cost per 1,000,000 reviews"). A filtered query
+        reads, and pays for, the other sentiment's rows too, so the page is filled over a few queries.
+        """
+        query: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": keys.job_pk(job_id), ":prefix": "RESULT#"},
+        }
         if sentiment is None:
-            query: dict[str, Any] = {
-                "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-                "ExpressionAttributeValues": {":pk": keys.job_pk(job_id), ":prefix": "RESULT#"},
-            }
-            allowed = {"pk", "sk"}
+            items, next_cursor = self._query(query, limit, cursor, {"pk", "sk"})
         else:
-            query = {
-                "IndexName": keys.RESULTS_BY_SENTIMENT.name,
-                "KeyConditionExpression": f"{keys.RESULTS_BY_SENTIMENT.pk} = :pk",
-                "ExpressionAttributeValues": {":pk": keys.sentiment_pk(job_id, sentiment)},
-            }
-            allowed = {"pk", "sk", keys.RESULTS_BY_SENTIMENT.pk, keys.RESULTS_BY_SENTIMENT.sk}
-        items, next_cursor = self._query(query, limit, cursor, allowed)
+            query["FilterExpression"] = "#label = :label"
+            query["ExpressionAttributeNames"] = {"#label": "label"}
+            query["ExpressionAttributeValues"][":label"] = sentiment
+            items, next_cursor = self._filtered_query(query, limit, cursor)
         return Page[ReviewResult](
             items=[
                 ReviewResult.model_validate({k: v for k, v in i.items() if k in _RESULT_FIELDS})
@@ -149,6 +150,23 @@ class ResultStore:
             ],
             cursor=next_cursor,
         )
+
+    def _filtered_query(
+        self, query: dict[str, Any], limit: int, cursor: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Up to `limit` matching items in at most _FILTERED_QUERIES queries (a page may come back short)."""
+        items: list[dict[str, Any]] = []
+        for _ in range(_FILTERED_QUERIES):
+            found, cursor = self._query(dict(query), limit, cursor, {"pk", "sk"})
+            items += found
+            if len(items) >= limit:
+                if len(items) > limit:  # resume right after the last item served
+                    items = items[:limit]
+                    cursor = encode_cursor({"pk": items[-1]["pk"], "sk": items[-1]["sk"]})
+                break
+            if cursor is None:
+                break
+        return items, cursor
 
     def list_rejected(self, job_id: str, limit: int, cursor: str | None = None) -> Page[RejectedRow]:
         query: dict[str, Any] = {
