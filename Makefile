@@ -1,13 +1,16 @@
 # Review Sentiment Pipeline: every command a user or CI runs.
-# Two virtual environments: .venv (python3.13, the Lambda runtime: code, tests, training, emulator)
-# and .venv-sam (aws-sam-cli, which pins its own boto3 and pydantic).
+# Three virtual environments: .venv (python3.13, the Lambda runtime: code, tests, training, emulator),
+# .venv-sam (aws-sam-cli, which pins its own boto3 and pydantic) and .venv-sagemaker (python3.12 with the
+# SageMaker scikit-learn image's serving and training toolkits, which the model tests run the artifact through).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-# A python3.13 that really runs (a pyenv shim on PATH may not): see scripts/find_python313.sh.
-PYTHON313 ?= $(shell scripts/find_python313.sh)
+# A python3.13 (3.12) that really runs (a pyenv shim on PATH may not): see scripts/find_python.sh.
+PYTHON313 ?= $(shell scripts/find_python.sh 3.13)
+PYTHON312 ?= $(shell scripts/find_python.sh 3.12)
 VENV := .venv
 VENV_SAM := .venv-sam
+VENV_SAGEMAKER := .venv-sagemaker
 PY := $(VENV)/bin/python
 SAM := $(VENV_SAM)/bin/sam
 # Quiet installs (-qq: no progress, no warnings): pip still prints every error, and make stops on it.
@@ -26,26 +29,31 @@ ENV ?= default
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
+# $(call make_venv,directory,python,version,requirements file): a virtual environment with those requirements.
+define make_venv
+	@test -n "$(2)" || { echo "python$(3) not found: install it or set PYTHON$(subst .,,$(3))=/path/to/python$(3)"; exit 1; }
+	@echo "creating $(1) with $(2) and installing $(4)"
+	@$(2) -m venv $(1)
+	@$(1)/bin/python -m $(PIP_INSTALL) --upgrade pip
+	@$(1)/bin/python -m $(PIP_INSTALL) -r $(4)
+endef
+
 # Then this project itself, editable and without dependencies (they are pinned above): the console script
 # .venv/bin/review-sentiment.
 $(VENV)/.installed: requirements/dev.txt layers/review_pipeline/requirements.txt pyproject.toml
-	@test -n "$(PYTHON313)" || { echo "python3.13 not found: install it or set PYTHON313=/path/to/python3.13"; exit 1; }
-	@echo "creating $(VENV) with $(PYTHON313) and installing requirements/dev.txt"
-	@$(PYTHON313) -m venv $(VENV)
-	@$(PY) -m $(PIP_INSTALL) --upgrade pip
-	@$(PY) -m $(PIP_INSTALL) -r requirements/dev.txt
+	$(call make_venv,$(VENV),$(PYTHON313),3.13,requirements/dev.txt)
 	@$(PY) -m $(PIP_INSTALL) --no-deps -e .
 	@touch $@
 
 $(VENV_SAM)/.installed: requirements/sam.txt
-	@test -n "$(PYTHON313)" || { echo "python3.13 not found: install it or set PYTHON313=/path/to/python3.13"; exit 1; }
-	@echo "creating $(VENV_SAM) with $(PYTHON313) and installing requirements/sam.txt"
-	@$(PYTHON313) -m venv $(VENV_SAM)
-	@$(VENV_SAM)/bin/python -m $(PIP_INSTALL) --upgrade pip
-	@$(VENV_SAM)/bin/python -m $(PIP_INSTALL) -r requirements/sam.txt
+	$(call make_venv,$(VENV_SAM),$(PYTHON313),3.13,requirements/sam.txt)
 	@touch $@
 
-setup: $(VENV)/.installed $(VENV_SAM)/.installed ## create both virtual environments
+$(VENV_SAGEMAKER)/.installed: requirements/sagemaker.txt
+	$(call make_venv,$(VENV_SAGEMAKER),$(PYTHON312),3.12,requirements/sagemaker.txt)
+	@touch $@
+
+setup: $(VENV)/.installed $(VENV_SAM)/.installed $(VENV_SAGEMAKER)/.installed ## create the virtual environments
 
 demo: $(VENV)/.installed ## run the whole pipeline on the local emulator with the shipped model
 	$(PY) -m local.demo
@@ -59,7 +67,7 @@ test: setup lint build ## lint, validate and build the template, then every test
 unit: $(VENV)/.installed ## unit tests only
 	$(PY) -m pytest tests/unit
 
-integration: $(VENV)/.installed ## handler tests against moto
+integration: $(VENV)/.installed $(VENV_SAGEMAKER)/.installed ## handler and model tests against moto and the SageMaker toolkits
 	$(PY) -m pytest tests/integration
 
 e2e: $(VENV)/.installed ## end-to-end tests on the local emulator

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.model.model_dir import LOOSE_ARTIFACT_FILES, files_in, hyperparameters_of
+
 REPO = Path(__file__).resolve().parents[3]
 SAMPLE = REPO / "tests" / "unit" / "model" / "fixtures" / "imdb_sample.jsonl.gz"
 HPO = json.loads((REPO / "model" / "sagemaker" / "hpo_job.json").read_text())
@@ -64,9 +66,8 @@ def test_given_sm_environment_when_train_py_runs_as_a_file_then_model_dir_gets_l
     sm_model_dir: tuple[Path, str],
 ) -> None:
     model_dir, _ = sm_model_dir
-    names = sorted(p.relative_to(model_dir).as_posix() for p in model_dir.rglob("*") if p.is_file())
-    assert names == ["code/inference.py", "code/requirements.txt", "model.json", "weights.npz"]
-    assert json.loads((model_dir / "model.json").read_text())["hyperparameters"]["word_bits"] == 18
+    assert files_in(model_dir) == LOOSE_ARTIFACT_FILES
+    assert hyperparameters_of(model_dir)["word_bits"] == 18
 
 
 def test_given_training_log_when_tuning_regexes_apply_then_objective_metric_is_found(
