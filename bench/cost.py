@@ -430,12 +430,12 @@ def to_markdown(report: CostReport) -> str:
     comprehend_units = _quantity(comprehend / pricing.PRICES["comprehend_unit"].dollars)
     return f"""{SECTION}
 
-Command: `{report.command}` ({report.when}; {machine}). Prices: us-east-1 list prices read on
-{pricing.PRICES_READ}, each cited in `bench/pricing.py`; free tiers ignored. Measured: one file of
-{measured.reviews:,} IMDb reviews ({size_mb:.1f} MB, mean {mean_chars:,.0f} characters) through the real
-handlers on moto with the shipped model on the emulator's endpoint, ChunkSize {measured.chunk_size} and memory
-sizes from `template.yaml`, then every result read back through the query API ({PAGE_LIMIT} a page).
-Scaled linearly to 1,000,000 reviews arriving as files of the same size.
+Command: `{report.command}` ({report.when}; {machine}).
+Prices: us-east-1 list prices read on {pricing.PRICES_READ}, each cited in `bench/pricing.py`; free tiers
+ignored. Measured: one file of {measured.reviews:,} IMDb reviews ({size_mb:.1f} MB, mean {mean_chars:,.0f}
+characters) through the real handlers on moto with the shipped model on the emulator's endpoint, ChunkSize
+{measured.chunk_size} and memory sizes from `template.yaml`, then every result read back through the query API
+({PAGE_LIMIT} a page). Scaled linearly to 1,000,000 reviews arriving as files of the same size.
 
 | function | invocations | CPU per review | AWS calls |
 | --- | ---: | ---: | ---: |
