@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         module.write_section(markdown)
         print(f"  wrote the {module.SECTION!r} section of {module.DOC}", flush=True)
         if name in _PRINTED:
-            print(markdown, flush=True)
+            print(markdown.rstrip("\n"), flush=True)
     return 0
 
 

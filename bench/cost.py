@@ -323,6 +323,7 @@ def measure(reviews: int = 2_000) -> Measured:
         "TABLE_NAME": _NAMES["table"], "BUCKET_NAME": _NAMES["bucket"], "ENDPOINT_NAME": _NAMES["endpoint"],
         "INCOMING_PREFIX": "incoming/", "PROCESSED_PREFIX": "processed/", "REJECTED_PREFIX": "rejected/",
         "CHUNK_SIZE": str(settings["chunk_size"]), "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": endpoint.url,
+        "CURSOR_SIGNING_KEY": "bench-cursor-signing-key-0123456789abcdef",
     }  # fmt: skip
     try:
         with _environment(env), mock_aws():

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
 ACCOUNT_ID = "123456789012"  # moto's default account
 PARTITION = "aws"
 URL_SUFFIX = "amazonaws.com"
+
+
+_SECRET_REFERENCE = re.compile(r"\{\{resolve:secretsmanager:(.+?)(?::SecretString(?::[^}]*)?)?\}\}")
 
 
 class UnresolvedReferenceError(LookupError):
@@ -31,6 +35,13 @@ class LocalNames:
     parameters: dict[str, str]
     refs: dict[str, str] = field(default_factory=dict)  # logical id -> value of Ref
     attributes: dict[tuple[str, str], str] = field(default_factory=dict)  # (logical id, attribute) -> value
+    secrets: dict[str, str] = field(default_factory=dict)  # secret ARN -> its generated value
+
+    def secret_value(self, secret_id: str) -> str:
+        """A secret's value, generated on first use, as GenerateSecretString does (one per emulator run)."""
+        if secret_id not in self.refs.values():
+            raise UnresolvedReferenceError(f"{{{{resolve:secretsmanager:{secret_id}}}}}: no such secret")
+        return self.secrets.setdefault(secret_id, secrets.token_urlsafe(48))
 
     @property
     def pseudo_parameters(self) -> dict[str, str]:
@@ -87,7 +98,8 @@ class Resolver:
             return "true" if resolved else "false"
         if isinstance(resolved, (dict, list)):
             raise UnresolvedReferenceError(f"{where}: expected a string, got {json.dumps(resolved)[:200]}")
-        return str(resolved)
+        # Dynamic references, which CloudFormation resolves when it deploys: Secrets Manager's only.
+        return _SECRET_REFERENCE.sub(lambda found: self._names.secret_value(found.group(1)), str(resolved))
 
     def condition(self, name: str, where: str) -> bool:
         conditions = self._template.get("Conditions", {})

@@ -238,6 +238,8 @@ class LocalStack:
                 )
             elif kind == "AWS::Serverless::HttpApi":
                 names.refs[logical_id] = "local"
+            elif kind == "AWS::SecretsManager::Secret":  # its value: LocalNames.secret_value
+                names.refs[logical_id] = f"arn:{PARTITION}:secretsmanager:{account}:secret:{physical}"
 
     def _create_queues(self, active: dict[str, dict[str, Any]]) -> None:
         sqs = self.client("sqs")

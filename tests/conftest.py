@@ -77,6 +77,7 @@ def pipeline_env(monkeypatch: pytest.MonkeyPatch, table: Any, bucket: str) -> di
         "PROCESSED_PREFIX": "processed/",
         "REJECTED_PREFIX": "rejected/",
         "CHUNK_SIZE": "50",
+        "CURSOR_SIGNING_KEY": "test-cursor-signing-key-0123456789abcdef",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)

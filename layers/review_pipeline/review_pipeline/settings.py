@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 
 class Settings(BaseModel):
@@ -35,6 +35,8 @@ class Settings(BaseModel):
     # The maxReceiveCount of the queue this function consumes: a delivery with an ApproximateReceiveCount this
     # high is the last before SQS dead-letters the message, so the function settles it instead of raising.
     max_receive_count: int = Field(default=3, alias="MAX_RECEIVE_COUNT", ge=1)
+    # Signs the HTTP API's page cursors (the query API needs it; the template passes a generated secret).
+    cursor_signing_key: SecretStr | None = Field(default=None, alias="CURSOR_SIGNING_KEY", min_length=32)
 
 
 def load_settings() -> Settings:

@@ -198,7 +198,29 @@ def test_given_a_forged_cursor_when_listing_then_400_says_what_to_do(handler: Mo
     status, body, _ = call(handler, api_event("api_list_jobs", query={"cursor": "eyJwayI6MX0"}))
 
     assert status == 400
-    assert body == {"message": "The cursor is not valid: pass back the cursor of the previous page."}
+    assert body == {
+        "message": "The cursor is not valid: pass back the cursor of the previous page of the same listing."
+    }
+
+
+@pytest.mark.parametrize(
+    ("replayed_on", "query"),
+    [
+        ("api_list_jobs", {}),  # another list (the 500: a results key sent to the jobs index)
+        ("api_job_reviews", {"sentiment": "positive"}),  # the same job's results, another filter
+        ("api_job_rejected", {}),  # the same job, its rejected rows
+    ],
+)
+def test_given_a_cursor_of_the_results_listing_when_replayed_elsewhere_then_400(
+    handler: ModuleType, event_job: str, replayed_on: str, query: dict[str, str]
+) -> None:
+    _, first, _ = call(handler, api_event("api_job_reviews", query={"limit": "2"}))
+    assert isinstance(first, dict) and first["cursor"]
+
+    status, body, _ = call(handler, api_event(replayed_on, query={**query, "cursor": first["cursor"]}))
+
+    assert status == 400
+    assert isinstance(body, dict) and "same listing" in body["message"]
 
 
 def test_given_a_predict_body_without_reviews_when_invoked_then_422_names_the_field(

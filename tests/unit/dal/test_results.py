@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from review_pipeline.dal.pagination import InvalidCursorError, decode_cursor, encode_cursor
+from review_pipeline.dal.pagination import CursorCodec, InvalidCursorError
 from review_pipeline.dal.results import ResultStore
 from review_pipeline.models import RejectedRow, ReviewResult, Sentiment
 
@@ -80,14 +80,60 @@ def test_given_rejected_rows_when_listed_then_reasons_come_back_in_row_order(tab
     assert [(r.row, r.reason, r.raw_excerpt) for r in page.items] == [(2, "a", "{"), (9, "b", "")]
 
 
-@pytest.mark.parametrize("cursor", ["not-base64!", "bm90IGpzb24", encode_cursor({"other": "x"})])
+CODEC = CursorCodec(b"k" * 32)
+RESULTS = CursorCodec.listing("results", "job-1", None)
+KEY = {"pk": "JOB#job-1", "sk": "RESULT#0000000001"}
+
+
+def _forged(payload: dict[str, str]) -> str:
+    """A well-formed cursor for `payload`, signed with another key."""
+    cursor = CursorCodec(b"x" * 32).encode(payload, RESULTS)
+    assert cursor is not None
+    return cursor
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    ["not-a-cursor!", "bm90IGpzb24", "bm90IGpzb24.AAAA", _forged(KEY), _forged({"other": "x"})],
+)
 def test_given_a_forged_cursor_when_decoding_then_it_is_refused(cursor: str) -> None:
     with pytest.raises(InvalidCursorError, match="cursor is not valid"):
-        decode_cursor(cursor, {"pk", "sk"})
+        CODEC.decode(cursor, RESULTS, {"pk", "sk"})
 
 
-def test_given_a_key_when_encoded_then_it_decodes_to_the_same_key() -> None:
-    key = {"pk": "JOB#a", "sk": "RESULT#0000000001"}
+def test_given_a_cursor_with_one_character_changed_when_decoding_then_it_is_refused() -> None:
+    cursor = CODEC.encode(KEY, RESULTS)
+    assert cursor is not None
+    payload, _, tag = cursor.partition(".")
+    tampered = payload[:-1] + ("A" if payload[-1] != "A" else "B") + "." + tag
 
-    assert decode_cursor(encode_cursor(key), {"pk", "sk"}) == key
-    assert encode_cursor(None) is None
+    with pytest.raises(InvalidCursorError):
+        CODEC.decode(tampered, RESULTS, {"pk", "sk"})
+
+
+@pytest.mark.parametrize(
+    "other_listing",
+    [
+        CursorCodec.listing("results", "job-1", "positive"),  # same job, another filter
+        CursorCodec.listing("results", "job-2", None),  # another job
+        CursorCodec.listing("rejected", "job-1"),  # another list of the same job
+        CursorCodec.listing("jobs", None),
+    ],
+)
+def test_given_a_cursor_of_one_listing_when_replayed_on_another_then_it_is_refused(
+    other_listing: str,
+) -> None:
+    cursor = CODEC.encode(KEY, RESULTS)
+
+    with pytest.raises(InvalidCursorError, match="same listing"):
+        CODEC.decode(cursor, other_listing, {"pk", "sk"})
+
+
+def test_given_a_key_when_encoded_then_it_decodes_to_the_same_key_on_the_same_listing() -> None:
+    assert CODEC.decode(CODEC.encode(KEY, RESULTS), RESULTS, {"pk", "sk"}) == KEY
+    assert CODEC.encode(None, RESULTS) is None
+
+
+def test_given_a_short_key_when_building_a_codec_then_it_is_refused() -> None:
+    with pytest.raises(ValueError, match="32 bytes"):
+        CursorCodec(b"short")

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from review_pipeline.dal import keys
 from review_pipeline.dal.exports import EXPORTABLE
-from review_pipeline.dal.pagination import Page, decode_cursor, encode_cursor
+from review_pipeline.dal.pagination import CursorCodec, Page
 from review_pipeline.models import Job, JobCounts, JobStatus, utc_now
 
 if TYPE_CHECKING:
@@ -75,14 +75,21 @@ def _to_job(item: dict[str, Any]) -> Job:
 class JobStore:
     """Jobs in the pipeline table."""
 
-    def __init__(self, table: Table, on_finished: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        table: Table,
+        on_finished: Callable[[str], None] | None = None,
+        cursors: CursorCodec | None = None,
+    ) -> None:
         """`on_finished(job_id)` runs when a job is closed COMPLETED(_WITH_ERRORS): it asks for its export.
 
         It also runs when a call finds the job already closed (a redelivered message whose first delivery
         closed the job, then failed before asking): asking twice is harmless, exports are idempotent.
+        `cursors` signs the cursors of `list` (the query API passes the deployment's key).
         """
         self._table = table
         self._on_finished = on_finished
+        self._cursors = cursors or CursorCodec.ephemeral()
 
     # -- preprocess -------------------------------------------------------------------------------------
     def create(self, job: Job) -> bool:
@@ -226,13 +233,14 @@ class JobStore:
             "ScanIndexForward": False,
             "Limit": limit,
         }
-        start = decode_cursor(cursor, {"pk", "sk", index.pk, index.sk})
+        listing = CursorCodec.listing("jobs", source_key)
+        start = self._cursors.decode(cursor, listing, {"pk", "sk", index.pk, index.sk})
         if start:
             query["ExclusiveStartKey"] = start
         response = self._table.query(**query)
         return Page[Job](
             items=[_to_job(item) for item in response.get("Items", [])],
-            cursor=encode_cursor(response.get("LastEvaluatedKey")),
+            cursor=self._cursors.encode(response.get("LastEvaluatedKey"), listing),
         )
 
 

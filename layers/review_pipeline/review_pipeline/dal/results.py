@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from review_pipeline.dal import keys
-from review_pipeline.dal.pagination import Page, decode_cursor, encode_cursor
+from review_pipeline.dal.pagination import CursorCodec, Page
 from review_pipeline.models import RejectedRow, ReviewResult, Sentiment
 
 if TYPE_CHECKING:
@@ -55,8 +55,10 @@ def result_item(result: ReviewResult, expiration: int | None = None) -> dict[str
 class ResultStore:
     """Results and rejected rows in the pipeline table."""
 
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, cursors: CursorCodec | None = None) -> None:
+        """`cursors` signs the cursors of the list methods (the query API passes the deployment's key)."""
         self._table = table
+        self._cursors = cursors or CursorCodec.ephemeral()
 
     def put_results(self, results: Iterable[ReviewResult], expiration: int | None = None) -> int:
         """Store results (batch writes, retried by boto3's batch writer); how many were written."""
@@ -136,13 +138,14 @@ class ResultStore:
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
             "ExpressionAttributeValues": {":pk": keys.job_pk(job_id), ":prefix": "RESULT#"},
         }
+        listing = CursorCodec.listing("results", job_id, sentiment)
         if sentiment is None:
-            items, next_cursor = self._query(query, limit, cursor, {"pk", "sk"})
+            items, next_cursor = self._query(query, limit, cursor, listing)
         else:
             query["FilterExpression"] = "#label = :label"
             query["ExpressionAttributeNames"] = {"#label": "label"}
             query["ExpressionAttributeValues"][":label"] = sentiment
-            items, next_cursor = self._filtered_query(query, limit, cursor)
+            items, next_cursor = self._filtered_query(query, limit, cursor, listing)
         return Page[ReviewResult](
             items=[
                 ReviewResult.model_validate({k: v for k, v in i.items() if k in _RESULT_FIELDS})
@@ -152,17 +155,17 @@ class ResultStore:
         )
 
     def _filtered_query(
-        self, query: dict[str, Any], limit: int, cursor: str | None
+        self, query: dict[str, Any], limit: int, cursor: str | None, listing: str
     ) -> tuple[list[dict[str, Any]], str | None]:
         """Up to `limit` matching items in at most _FILTERED_QUERIES queries (a page may come back short)."""
         items: list[dict[str, Any]] = []
         for _ in range(_FILTERED_QUERIES):
-            found, cursor = self._query(dict(query), limit, cursor, {"pk", "sk"})
+            found, cursor = self._query(dict(query), limit, cursor, listing)
             items += found
             if len(items) >= limit:
                 if len(items) > limit:  # resume right after the last item served
                     items = items[:limit]
-                    cursor = encode_cursor({"pk": items[-1]["pk"], "sk": items[-1]["sk"]})
+                    cursor = self._cursors.encode({"pk": items[-1]["pk"], "sk": items[-1]["sk"]}, listing)
                 break
             if cursor is None:
                 break
@@ -173,7 +176,7 @@ class ResultStore:
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
             "ExpressionAttributeValues": {":pk": keys.job_pk(job_id), ":prefix": "REJECTED#"},
         }
-        items, next_cursor = self._query(query, limit, cursor, {"pk", "sk"})
+        items, next_cursor = self._query(query, limit, cursor, CursorCodec.listing("rejected", job_id))
         return Page[RejectedRow](
             items=[
                 RejectedRow.model_validate({k: v for k, v in i.items() if k in _REJECTED_FIELDS})
@@ -183,14 +186,15 @@ class ResultStore:
         )
 
     def _query(
-        self, query: dict[str, Any], limit: int, cursor: str | None, allowed: set[str]
+        self, query: dict[str, Any], limit: int, cursor: str | None, listing: str
     ) -> tuple[list[dict[str, Any]], str | None]:
-        start = decode_cursor(cursor, allowed)
+        """One page of a query on the table's own keys; the cursors are signed for `listing`."""
+        start = self._cursors.decode(cursor, listing, {"pk", "sk"})
         if start:
             query["ExclusiveStartKey"] = start
         response = self._table.query(Limit=limit, **query)
         items = [{k: _plain(v) for k, v in item.items()} for item in response.get("Items", [])]
-        return items, encode_cursor(response.get("LastEvaluatedKey"))
+        return items, self._cursors.encode(response.get("LastEvaluatedKey"), listing)
 
     # -- whole-job streams (the export) ---------------------------------------------------------------------
     def iter_results(self, job_id: str) -> Iterator[ReviewResult]:

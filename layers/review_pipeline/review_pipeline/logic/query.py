@@ -39,6 +39,7 @@ from review_pipeline.cleaning import clean_text
 from review_pipeline.dal.chunks import ChunkReader, ChunkUnreadableError
 from review_pipeline.dal.exports import EXPORTABLE, ExportObjects
 from review_pipeline.dal.jobs import JobStore
+from review_pipeline.dal.pagination import CursorCodec
 from review_pipeline.dal.results import ResultStore
 from review_pipeline.endpoint import EndpointError, SentimentEndpoint, add_endpoint_metrics
 from review_pipeline.models import Job, JobStatus, ReviewRecord, ReviewResult, Sentiment, utc_now
@@ -69,11 +70,14 @@ class QueryService:
 
     @classmethod
     def from_settings(cls, settings: Settings, metrics: Metrics) -> QueryService:
+        if settings.cursor_signing_key is None:
+            raise ValueError("CURSOR_SIGNING_KEY is not set: the query API signs its page cursors with it")
+        cursors = CursorCodec(settings.cursor_signing_key.get_secret_value().encode())
         table = boto3.resource("dynamodb").Table(settings.table_name)
         s3 = boto3.client("s3")
         return cls(
-            jobs=JobStore(table),
-            results=ResultStore(table),
+            jobs=JobStore(table, cursors=cursors),
+            results=ResultStore(table, cursors=cursors),
             endpoint=SentimentEndpoint(settings.endpoint_name, settings.max_payload_bytes),
             metrics=metrics,
             chunks=ChunkReader(s3),
