@@ -1,8 +1,10 @@
 """An HTTP API (API Gateway v2) stand-in: HTTP requests become payload format 2.0 events for the function.
 
 Routes are the template's `Type: HttpApi` events. A request that matches no route gets API Gateway's
-`404 {"message":"Not Found"}`; a function error gets `500 {"message":"Internal Server Error"}`; a function
-that outlives the integration timeout (30 s) gets `503 {"message":"Service Unavailable"}`.
+`404 {"message":"Not Found"}`, whatever its method (TRACE included); a body over 10 MB gets `413`; a function
+error gets `500 {"message":"Internal Server Error"}`; a function that outlives the integration timeout (30 s)
+gets `503 {"message":"Service Unavailable"}`. Every answer of the adapter itself is JSON, never an HTML
+error page.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -25,6 +28,8 @@ from local.functions import HttpRoute
 from local.loopback import LoopbackServer
 
 logger = logging.getLogger("local.http_api")
+# API Gateway HTTP APIs refuse a request body over 10 MB with 413 before any route or function sees it.
+PAYLOAD_LIMIT_BYTES = 10 * 1024 * 1024
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-www-form-urlencoded", "+json")
 
 
@@ -164,11 +169,31 @@ def http_response(invocation: Invocation) -> tuple[int, list[tuple[str, str]], b
 class _ApiRequestHandler(BaseHTTPRequestHandler):
     server: HttpApiServer
     protocol_version = "HTTP/1.1"
+    # Until a request line parses, http.server assumes HTTP/0.9 and would answer a malformed one with a bare
+    # body; API Gateway speaks HTTP/1.1 (and 2) only, so its refusals always carry a status line and headers.
+    default_request_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s " + format, self.address_string(), *args)
 
+    def __getattr__(self, name: str) -> Any:
+        # Every method reaches the route table, not only those http.server has a do_<METHOD> for (it would
+        # send an HTML 501): API Gateway answers any method, with its JSON 404 when no route declares it.
+        if name.startswith("do_"):
+            return self._handle
+        raise AttributeError(name)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (a malformed request line, headers too long) in API Gateway's JSON."""
+        self.close_connection = True
+        body = json.dumps({"message": HTTPStatus(code).phrase}).encode()
+        self._send(code, [("Content-Type", "application/json")], body)
+
     def _handle(self) -> None:
+        if int(self.headers.get("Content-Length") or 0) > PAYLOAD_LIMIT_BYTES:
+            self.close_connection = True  # the body is not read
+            self._send(413, [("Content-Type", "application/json")], b'{"message":"Request Entity Too Large"}')
+            return
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         path = unquote(urlsplit(self.path).path)
         matched = self.server.routes.match(self.command, path)
@@ -208,8 +233,6 @@ class _ApiRequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _handle
 
 
 class HttpApiServer(LoopbackServer):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -134,6 +135,41 @@ def test_unknown_route_is_api_gateways_404(tiny_stack: LocalStack) -> None:
     assert missing.status_code == 404
     assert missing.json() == {"message": "Not Found"}
     assert wrong_method.status_code == 404
+
+
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "PROPFIND", "BREW"])
+def test_a_method_http_server_has_no_handler_for_is_api_gateways_json_404_not_an_html_501(
+    tiny_stack: LocalStack, method: str
+) -> None:
+    assert tiny_stack.info is not None
+    answer = requests.request(method, f"{tiny_stack.info.api_url}/things/1", timeout=10)
+
+    assert answer.status_code == 404
+    assert answer.headers["Content-Type"] == "application/json"
+    assert answer.json() == {"message": "Not Found"}
+
+
+def test_a_body_over_api_gateways_10_mb_is_a_json_413(tiny_stack: LocalStack) -> None:
+    assert tiny_stack.info is not None
+    answer = requests.post(
+        f"{tiny_stack.info.api_url}/things/1", data=b"x" * (10 * 1024 * 1024 + 1), timeout=30
+    )
+
+    assert answer.status_code == 413
+    assert answer.json() == {"message": "Request Entity Too Large"}
+
+
+def test_a_malformed_request_line_is_answered_in_json(tiny_stack: LocalStack) -> None:
+    assert tiny_stack.info is not None
+    host, port = tiny_stack.info.api_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(b"GET /things/1 HTTP/1.1 extra\r\n\r\n")
+        answer = connection.recv(65536).decode()
+
+    status_line, _, rest = answer.partition("\r\n")
+    assert status_line.startswith("HTTP/1.1 400")
+    assert "application/json" in rest
+    assert rest.endswith('{"message": "Bad Request"}')
 
 
 def test_timed_out_invocation_is_a_503_and_the_environment_is_replaced(tiny_stack: LocalStack) -> None:
