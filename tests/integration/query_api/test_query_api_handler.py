@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from types import ModuleType
 from typing import Any
@@ -215,12 +216,14 @@ def test_given_a_cursor_of_the_results_listing_when_replayed_elsewhere_then_400(
     handler: ModuleType, event_job: str, replayed_on: str, query: dict[str, str]
 ) -> None:
     _, first, _ = call(handler, api_event("api_job_reviews", query={"limit": "2"}))
-    assert isinstance(first, dict) and first["cursor"]
+    assert isinstance(first, dict)
+    assert first["cursor"]
 
     status, body, _ = call(handler, api_event(replayed_on, query={**query, "cursor": first["cursor"]}))
 
     assert status == 400
-    assert isinstance(body, dict) and "same listing" in body["message"]
+    assert isinstance(body, dict)
+    assert "same listing" in body["message"]
 
 
 def test_given_a_predict_body_without_reviews_when_invoked_then_422_names_the_field(
@@ -242,6 +245,31 @@ def test_given_a_predict_body_that_is_not_json_when_invoked_then_422(handler: Mo
     assert isinstance(body, dict)
     assert body["message"].startswith("The request is not valid (")
     assert "not valid JSON" in body["message"]
+
+
+def test_given_a_body_over_the_limit_when_predicting_then_413_says_the_limit(
+    handler: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAX_PAYLOAD_BYTES", "1000")  # read when the service is built, on the first request
+    body = json.dumps({"reviews": [{"id": "a", "text": "long " * 300}]})
+
+    status, answer, _ = call(handler, api_event("api_predict", body=body))
+
+    assert status == 413
+    assert answer == {"message": f"The request body has {len(body):,} bytes; this API takes at most 1,000."}
+
+
+def test_given_a_body_that_is_not_utf8_when_predicting_then_422_not_500(handler: ModuleType) -> None:
+    event = api_event("api_predict", body=base64.b64encode(b"\xff\xfe{").decode())
+    event["isBase64Encoded"] = True
+
+    status, answer, _ = call(handler, event)
+
+    assert status == 422
+    assert answer == {
+        "message": "The request is not valid (body: not UTF-8 text).",
+        "errors": [{"location": "body", "message": "Not UTF-8 text: send the JSON body encoded as UTF-8"}],
+    }
 
 
 def test_given_a_review_with_no_text_after_cleaning_when_predicting_then_422_points_at_it(

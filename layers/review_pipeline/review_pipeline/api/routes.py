@@ -8,6 +8,7 @@ Swagger UI at /docs.
 
 from __future__ import annotations
 
+import base64
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -20,6 +21,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from review_pipeline.api.errors import ERROR_STATUSES, describe_validation_errors, error_answer
 from review_pipeline.api.models import (
     ErrorBody,
+    ErrorDetail,
     ExportLink,
     HealthView,
     JobList,
@@ -36,6 +38,7 @@ from review_pipeline.models import Sentiment
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+    from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
@@ -54,10 +57,22 @@ def _error(description: str) -> OpenAPIResponse:
     return {"description": description, "content": {"application/json": {"model": ErrorBody}}}
 
 
-_BAD_REQUEST = _error("The request is not valid.")
+_BAD_REQUEST = _error(
+    "The cursor was not handed out by this listing (changed, or from another list or filter)."
+)
 _INVALID = _error("A parameter or the body is not valid; `errors` lists each problem.")
 _NO_JOB = _error("No job with this id.")
 _ENDPOINT_FAILED = _error("The sentiment model could not answer.")
+# What any route may answer besides its own: a body over the limit, and an unexpected failure.
+_ANY_ROUTE: dict[int, OpenAPIResponse] = {
+    413: _error("The request body is larger than this API takes."),
+    500: _error("Something failed on our side; `request_id` identifies the request."),
+}
+
+
+def _responses(ok: str, **errors: OpenAPIResponse) -> dict[int, OpenAPIResponse]:
+    """A route's documented answers: 200, its own errors (by status, as `e404=...`) and those of any route."""
+    return {200: {"description": ok}, **{int(k[1:]): v for k, v in errors.items()}, **_ANY_ROUTE}
 
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Items per page, 1 to 100.")]
@@ -67,7 +82,7 @@ Row = Annotated[int, Path(ge=1, description="1-based data row in the uploaded fi
 
 
 # ------------------------------------------------------------------------------------------------ routes
-@router.get("/health", summary="Liveness", responses={200: {"description": "The API answers."}})
+@router.get("/health", summary="Liveness", responses=_responses("The API answers."))
 def health() -> HealthView:
     return _service().health()
 
@@ -75,7 +90,7 @@ def health() -> HealthView:
 @router.get(
     "/jobs",
     summary="List jobs, newest first",
-    responses={200: {"description": "A page of jobs."}, 400: _BAD_REQUEST, 422: _INVALID},
+    responses=_responses("A page of jobs.", e400=_BAD_REQUEST, e422=_INVALID),
 )
 def list_jobs(
     limit: Limit = 20,
@@ -85,7 +100,9 @@ def list_jobs(
     return _service().list_jobs(limit=limit, cursor=cursor, source_key=source_key)
 
 
-@router.get("/jobs/<job_id>", summary="One job", responses={200: {"description": "The job."}, 404: _NO_JOB})
+@router.get(
+    "/jobs/<job_id>", summary="One job", responses=_responses("The job.", e404=_NO_JOB, e422=_INVALID)
+)
 def get_job(job_id: JobId) -> JobView:
     return _service().get_job(job_id)
 
@@ -93,7 +110,7 @@ def get_job(job_id: JobId) -> JobView:
 @router.get(
     "/jobs/<job_id>/reviews",
     summary="A job's classified reviews, in file order",
-    responses={200: {"description": "A page of results."}, 400: _BAD_REQUEST, 404: _NO_JOB, 422: _INVALID},
+    responses=_responses("A page of results.", e400=_BAD_REQUEST, e404=_NO_JOB, e422=_INVALID),
 )
 def list_job_reviews(
     job_id: JobId,
@@ -107,12 +124,7 @@ def list_job_reviews(
 @router.get(
     "/jobs/<job_id>/rejected",
     summary="A job's rejected rows, with the reason for each",
-    responses={
-        200: {"description": "A page of rejected rows."},
-        400: _BAD_REQUEST,
-        404: _NO_JOB,
-        422: _INVALID,
-    },
+    responses=_responses("A page of rejected rows.", e400=_BAD_REQUEST, e404=_NO_JOB, e422=_INVALID),
 )
 def list_job_rejected(job_id: JobId, limit: Limit = 20, cursor: Cursor = None) -> RejectedList:
     return _service().list_rejected(job_id, limit=limit, cursor=cursor)
@@ -126,14 +138,14 @@ def list_job_rejected(job_id: JobId, limit: Limit = 20, cursor: Cursor = None) -
         "uploaded file in file order, results (`row, id, label, score, model_version`) and rejected rows "
         "(with their `reason`), as CSV or as gzip-compressed JSON lines. Written once when the job ends."
     ),
-    responses={
-        200: {"description": "The download URL and the number of rows."},
-        404: _error(
+    responses=_responses(
+        "The download URL and the number of rows.",
+        e404=_error(
             "No job with this id, or no export yet: the message says whether it is not finished, "
             "FAILED, or being written."
         ),
-        422: _INVALID,
-    },
+        e422=_INVALID,
+    ),
 )
 def export_job(
     job_id: JobId,
@@ -152,15 +164,15 @@ def export_job(
         "`stored_model_version`): when `model_version` differs from `stored_model_version`, the model has "
         "changed since, and the explanation is the new model's."
     ),
-    responses={
-        200: {"description": "The current model's explanation, and the stored result."},
-        404: _error(
+    responses=_responses(
+        "The current model's explanation, and the stored result.",
+        e404=_error(
             "No job with this id, or no result for this row (e.g. a rejected row: see "
             "/jobs/{job_id}/rejected), or the review's text is no longer stored."
         ),
-        422: _INVALID,
-        502: _ENDPOINT_FAILED,
-    },
+        e422=_INVALID,
+        e502=_ENDPOINT_FAILED,
+    ),
 )
 def explain_job_review(job_id: JobId, row: Row) -> ReviewExplanation:
     return _service().explain_review(job_id, row)
@@ -169,11 +181,9 @@ def explain_job_review(job_id: JobId, row: Row) -> ReviewExplanation:
 @router.post(
     "/predict",
     summary="Classify up to 100 reviews now",
-    responses={
-        200: {"description": "One prediction per review, in request order."},
-        422: _INVALID,
-        502: _ENDPOINT_FAILED,
-    },
+    responses=_responses(
+        "One prediction per review, in request order.", e422=_INVALID, e502=_ENDPOINT_FAILED
+    ),
 )
 def predict(request: Annotated[PredictRequest, Body()]) -> PredictResponse:
     return _service().predict(request)
@@ -207,6 +217,29 @@ def unexpected(_: Exception) -> Response[dict[str, Any]]:
     return _json(HTTPStatus.INTERNAL_SERVER_ERROR, {"message": message, "request_id": request_id})
 
 
+# ------------------------------------------------------------------------------------------------ body guard
+def limit_body(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """413 for a body over the service's limit (checked once the request has been validated)."""
+    event = app.current_event
+    raw = event.body or ""
+    size = (
+        len(base64.b64decode(raw)) if event.is_base64_encoded else len(raw.encode("utf-8", "surrogatepass"))
+    )
+    limit = _service().max_request_bytes
+    if size > limit:
+        message = f"The request body has {size:,} bytes; this API takes at most {limit:,}."
+        return _json(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"message": message})
+    return next_middleware(app)
+
+
+@router.exception_handler(UnicodeDecodeError)
+def body_not_utf8(_: UnicodeDecodeError) -> Response[dict[str, Any]]:
+    """The validation reads the body as UTF-8 JSON: bytes that are not UTF-8 are the caller's mistake."""
+    detail = ErrorDetail(location="body", message="Not UTF-8 text: send the JSON body encoded as UTF-8")
+    answer = ErrorBody(message="The request is not valid (body: not UTF-8 text).", errors=[detail])
+    return _json(HTTPStatus.UNPROCESSABLE_ENTITY, answer.model_dump(exclude_none=True))
+
+
 # ------------------------------------------------------------------------------------------------ resolver
 def build_app() -> APIGatewayHttpResolver:
     """The resolver of QueryApiFunction: these routes, the OpenAPI document, Swagger UI and the 404 answer."""
@@ -221,6 +254,7 @@ def build_app() -> APIGatewayHttpResolver:
         ),
     )
     app.enable_swagger(path="/docs")
+    app.use(middlewares=[limit_body])
     app.include_router(router)
 
     @app.get("/openapi.json", include_in_schema=False)

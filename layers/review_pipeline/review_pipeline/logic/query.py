@@ -67,6 +67,8 @@ class QueryService:
     bucket_name: str  # where processed/ chunks are
     exports: ExportObjects  # finished jobs' results/<job_id>/ files
     processed_prefix: str = "processed/"
+    # The largest request body taken (413 above it): what the sentiment endpoint takes in one request.
+    max_request_bytes: int = 4_000_000
 
     @classmethod
     def from_settings(cls, settings: Settings, metrics: Metrics) -> QueryService:
@@ -84,6 +86,7 @@ class QueryService:
             bucket_name=settings.bucket_name,
             exports=ExportObjects(s3, settings.bucket_name),
             processed_prefix=settings.processed_prefix,
+            max_request_bytes=settings.max_payload_bytes,
         )
 
     def health(self) -> HealthView:
