@@ -259,6 +259,19 @@ def test_given_a_body_over_the_limit_when_predicting_then_413_says_the_limit(
     assert answer == {"message": f"The request body has {len(body):,} bytes; this API takes at most 1,000."}
 
 
+@pytest.mark.parametrize("content_type", ["text/plain", "multipart/form-data"])  # the latter without boundary
+def test_given_a_body_that_is_not_json_typed_when_predicting_then_415_not_500(
+    handler: ModuleType, content_type: str
+) -> None:
+    event = api_event("api_predict")
+    event["headers"]["content-type"] = content_type
+
+    status, answer, _ = call(handler, event)
+
+    assert status == 415
+    assert answer == {"message": f"The request body must be application/json, not {content_type}."}
+
+
 def test_given_a_body_that_is_not_utf8_when_predicting_then_422_not_500(handler: ModuleType) -> None:
     event = api_event("api_predict", body=base64.b64encode(b"\xff\xfe{").decode())
     event["isBase64Encoded"] = True

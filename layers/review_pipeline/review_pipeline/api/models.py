@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from review_pipeline.models import (
     Explanation,
@@ -114,7 +114,8 @@ class PredictRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reviews: list[PredictReview] = Field(min_length=1, max_length=MAX_PREDICT_REVIEWS)
-    explain: bool = Field(default=False, description="Also return the n-grams that weighed most.")
+    # Strict: the schema says boolean, so 0, 1 or "true" are refused rather than read as one.
+    explain: StrictBool = Field(default=False, description="Also return the n-grams that weighed most.")
 
     @field_validator("reviews")
     @classmethod

@@ -15,7 +15,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from review_pipeline.api.errors import ERROR_STATUSES, describe_validation_errors, error_answer
@@ -182,7 +185,10 @@ def explain_job_review(job_id: JobId, row: Row) -> ReviewExplanation:
     "/predict",
     summary="Classify up to 100 reviews now",
     responses=_responses(
-        "One prediction per review, in request order.", e422=_INVALID, e502=_ENDPOINT_FAILED
+        "One prediction per review, in request order.",
+        e415=_error("The body is not application/json."),
+        e422=_INVALID,
+        e502=_ENDPOINT_FAILED,
     ),
 )
 def predict(request: Annotated[PredictRequest, Body()]) -> PredictResponse:
@@ -230,6 +236,19 @@ def limit_body(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> 
         message = f"The request body has {size:,} bytes; this API takes at most {limit:,}."
         return _json(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"message": message})
     return next_middleware(app)
+
+
+@router.exception_handler([RequestUnsupportedContentType, ValueError])
+def body_not_json(error: Exception) -> Response[dict[str, Any]]:
+    """A body that is not JSON: Powertools refuses unknown types, and raises ValueError on a malformed form
+    (e.g. multipart/form-data without a boundary). Only JSON is taken; any other ValueError is unexpected."""
+    content_type = router.current_event.headers.get("content-type", "")
+    if isinstance(error, RequestUnsupportedContentType) or (
+        content_type and not content_type.startswith("application/json")
+    ):
+        message = f"The request body must be application/json, not {content_type}."
+        return _json(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, {"message": message})
+    return unexpected(error)
 
 
 @router.exception_handler(UnicodeDecodeError)
