@@ -4,8 +4,9 @@
 
 One file of real reviews goes through the shipped handlers in this process, against moto (`mock_aws`), with
 the shipped model served by the emulator's SageMaker endpoint (as the integration tests do): the preprocess
-function on the S3 notification, the inference function on every chunk message it queued, then the query API
-reading every result back page by page. Measured on the way (bench/aws_meter.py): each handler's CPU time
+function on the S3 notification, the inference function on every chunk message it queued, the export function
+on the finished job, then the query API reading every result back page by page. Measured on the way
+(bench/aws_meter.py): each handler's CPU time
 (`time.thread_time` of the calling thread, less the time moto spends emulating the services on that
 thread), the endpoint's time per request (its own thread), every AWS call with its payload, the DynamoDB
 units of the exact items written and read, the bytes logged to stdout (CloudWatch Logs). The quantities are
@@ -203,8 +204,23 @@ def _s3_event(bucket: str, key: str, size: int) -> dict[str, Any]:
     return event
 
 
-def _sqs_event(body: str, message_id: str) -> dict[str, Any]:
-    event: dict[str, Any] = json.loads((EVENTS / "inference_chunk.json").read_text())
+def _drain(meter: AwsMeter, queue_url: str) -> list[dict[str, Any]]:
+    """Every message on a queue, taken as the Lambda poller does (receives and deletes are priced apart)."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    meter.enabled = False
+    messages: list[dict[str, Any]] = []
+    while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+        messages += batch
+        sqs.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
+        )
+    meter.enabled = True
+    return messages
+
+
+def _sqs_event(body: str, message_id: str, sample: str = "inference_chunk.json") -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / sample).read_text())
     event["Records"][0].update(body=body, messageId=message_id)
     return event
 
@@ -247,28 +263,23 @@ def _pipeline(measured: Measured, body: bytes, sink: _CountingStdout) -> None:
         preprocess = load_handler("preprocess")
         inference = load_handler("inference")
         query_api = load_handler("query_api")
+        export = load_handler("export")
     meter.calls.clear()
     meter.request_bytes.clear()
     with contextlib.redirect_stdout(sink):
         event = _s3_event(_NAMES["bucket"], key, len(body))
         _timed(stages["PreprocessFunction"], meter, preprocess.lambda_handler, event, lambda_context())
-        sqs = boto3.client("sqs", region_name=REGION)
-        meter.enabled = False  # the Lambda poller's receive and delete are counted per message below
-        queue_url = os.environ["INFERENCE_QUEUE_URL"]
-        messages = []
-        while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
-            messages += batch
-            sqs.delete_message_batch(
-                QueueUrl=queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
-            )
-        meter.enabled = True
+        messages = _drain(meter, os.environ["INFERENCE_QUEUE_URL"])
         for message in messages:
             before = measured.endpoint_s
             stage = stages["InferenceFunction"]
             _timed(stage, meter, inference.lambda_handler, _sqs_event(message["Body"], message["MessageId"]),
                    lambda_context())  # fmt: skip
             stage.wait_s += measured.endpoint_s - before
+        # The closed job asked for its export: the export function writes every row to results/<job_id>/.
+        for message in _drain(meter, os.environ["EXPORT_QUEUE_URL"]):
+            event = _sqs_event(message["Body"], message["MessageId"], "export_job_finished.json")
+            _timed(stages["ExportFunction"], meter, export.lambda_handler, event, lambda_context())
         job_id = json.loads(messages[0]["Body"])["job_id"]
         cursor: str | None = None
         while True:
@@ -331,6 +342,7 @@ def measure(reviews: int = 2_000) -> Measured:
             boto3.client("s3", region_name=REGION).create_bucket(Bucket=_NAMES["bucket"])
             sqs = boto3.client("sqs", region_name=REGION)
             os.environ["INFERENCE_QUEUE_URL"] = sqs.create_queue(QueueName=_NAMES["queue"])["QueueUrl"]
+            os.environ["EXPORT_QUEUE_URL"] = sqs.create_queue(QueueName="bench-export")["QueueUrl"]
             hooks = measured.meter.hooks()
             botocore_handlers.BUILTIN_HANDLERS.extend(hooks)  # every session created from now on is metered
             MOTO_CLOCK.install()
@@ -342,6 +354,7 @@ def measure(reviews: int = 2_000) -> Measured:
             )
             measured.stored = _stored_bytes(measured.meter)
             os.environ.pop("INFERENCE_QUEUE_URL", None)
+            os.environ.pop("EXPORT_QUEUE_URL", None)
     finally:
         MOTO_CLOCK.uninstall()
         for hook in hooks:
@@ -381,12 +394,14 @@ def lines(measured: Measured, architecture: str, endpoint_memory_mb: int) -> lis
         "s3", "PutObject", "CopyObject", "ListObjectsV2", "CreateMultipartUpload", "UploadPart"
     )
     out.append(
-        Line("S3", "PUT/LIST requests (upload + chunks + rejected)", (puts + 1) * scale, "s3_put_request")
+        Line(
+            "S3", "PUT/LIST requests (upload, chunks, rejected, export)", (puts + 1) * scale, "s3_put_request"
+        )
     )
     out.append(
         Line("S3", "GET requests", meter.count("s3", "GetObject", "HeadObject") * scale, "s3_get_request")
     )
-    out.append(Line("S3", "storage, first month (upload + processed chunks)",
+    out.append(Line("S3", "storage, first month (upload, chunks, export)",
                     measured.stored["s3"] / 1e9 * scale,
                     "s3_gb_month"))  # fmt: skip
     # S3's notification to the ingest queue, and per message the event source's receive and delete.
@@ -425,6 +440,8 @@ def to_markdown(report: CostReport) -> str:
     )
     mean_chars = sum(measured.text_lengths) / len(measured.text_lengths)
     mb_per_vcpu = pricing.LAMBDA_MB_PER_VCPU
+    storage = sum(line.dollars for line in bill if line.item.startswith("storage"))
+    processing = pricing.total(bill) - storage
     size_mb = measured.file_bytes / 1e6
     machine = f"{platform.machine()}, nproc {os.cpu_count()}, Python {platform.python_version()}"
     endpoint_ms = measured.endpoint_s / measured.reviews * 1e3
@@ -456,10 +473,9 @@ The index is gone: `GET /jobs/{{id}}/reviews?sentiment=` filters the job's rows 
 (`ResultStore.list_results`). Trade-off: a one-sentiment page reads, and pays read units for, the other
 sentiment's rows as well (reads are $0.125 per million units of 4 KB, so about $0.01 more per million results
 listed that way), and a page of a rare sentiment may come back short with a cursor (at most 4 queries a page).
-What is left above $1.00 is one month of storage (DynamoDB and S3, about $0.21); the processing itself is
-about $0.82. Setting `RESULTS_TTL_DAYS` (results expire, pro rata storage) or a shorter `text_excerpt` (280
-characters now) would bring the first month under $1.00; neither is the default, because both change what a
-user gets back.
+Of the total, ${storage:.2f} is one month of storage (DynamoDB and S3) and ${processing:.2f} the processing,
+export and reading. Setting `RESULTS_TTL_DAYS` (results expire: storage pro rata) or a shorter `text_excerpt`
+(280 characters now) lowers the storage; neither is the default, because both change what a user gets back.
 
 How the quantities are measured, and what they leave out:
 - Lambda duration = CPU time of the handler's thread / CPU share + waits. The CPU time is our code, Powertools
