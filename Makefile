@@ -1,6 +1,7 @@
 # Review Sentiment Pipeline: every command a user or CI runs.
-# Two virtual environments: .venv (python3.13, the Lambda runtime: code, tests, training, emulator)
-# and .venv-sam (aws-sam-cli, which pins its own boto3 and pydantic).
+# Three virtual environments: .venv (python3.13, the Lambda runtime: code, tests, training, emulator),
+# .venv-sam (aws-sam-cli, which pins its own boto3 and pydantic) and .venv-checkov (checkov, which pins an
+# older packaging than pytest accepts).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -8,6 +9,7 @@ SHELL := /bin/bash
 PYTHON313 ?= $(shell scripts/find_python313.sh)
 VENV := .venv
 VENV_SAM := .venv-sam
+VENV_CHECKOV := .venv-checkov
 PY := $(VENV)/bin/python
 SAM := $(VENV_SAM)/bin/sam
 # Quiet installs (-qq: no progress, no warnings): pip still prints every error, and make stops on it.
@@ -45,7 +47,15 @@ $(VENV_SAM)/.installed: requirements/sam.txt
 	@$(VENV_SAM)/bin/python -m $(PIP_INSTALL) -r requirements/sam.txt
 	@touch $@
 
-setup: $(VENV)/.installed $(VENV_SAM)/.installed ## create both virtual environments
+$(VENV_CHECKOV)/.installed: requirements/checkov.txt
+	@test -n "$(PYTHON313)" || { echo "python3.13 not found: install it or set PYTHON313=/path/to/python3.13"; exit 1; }
+	@echo "creating $(VENV_CHECKOV) with $(PYTHON313) and installing requirements/checkov.txt"
+	@$(PYTHON313) -m venv $(VENV_CHECKOV)
+	@$(VENV_CHECKOV)/bin/python -m $(PIP_INSTALL) --upgrade pip
+	@$(VENV_CHECKOV)/bin/python -m $(PIP_INSTALL) -r requirements/checkov.txt
+	@touch $@
+
+setup: $(VENV)/.installed $(VENV_SAM)/.installed $(VENV_CHECKOV)/.installed ## create the virtual environments
 
 demo: $(VENV)/.installed ## run the whole pipeline on the local emulator with the shipped model
 	$(PY) -m local.demo
@@ -66,13 +76,18 @@ e2e: $(VENV)/.installed ## end-to-end tests on the local emulator
 	$(PY) -m pytest tests/e2e
 
 # Every check runs even when an earlier one fails, so one run lists everything to fix.
-lint: setup ## ruff, mypy, cfn-lint and sam validate --lint
+# cfn-lint runs with the serverless rules (cfn-lint-serverless) as well; checkov scans the template's
+# security settings. Both count a finding as a failure unless the resource's Metadata suppresses it with a
+# reason (cfn-lint: Metadata.cfn-lint.config.ignore_checks, checkov: Metadata.checkov.skip[].comment).
+lint: setup ## ruff (with bandit rules), mypy, cfn-lint (+ serverless rules), checkov and sam validate --lint
 	@failed=""; \
 	run() { local name=$$1; shift; echo "--- $$name"; "$$@" < /dev/null || failed="$$failed [$$name]"; }; \
 	run "ruff check" $(VENV)/bin/ruff check .; \
 	run "ruff format --check" $(VENV)/bin/ruff format --check .; \
 	run "mypy" $(VENV)/bin/mypy; \
-	run "cfn-lint" $(VENV)/bin/cfn-lint template.yaml; \
+	run "cfn-lint" $(VENV)/bin/cfn-lint template.yaml --append-rules cfn_lint_serverless.rules; \
+	run "checkov" $(VENV_CHECKOV)/bin/checkov --quiet --compact --skip-download --framework cloudformation \
+	  --file template.yaml; \
 	run "sam validate --lint" env $(SAM_ENV) $(SAM) validate --lint; \
 	if [ -n "$$failed" ]; then echo "lint failed:$$failed"; exit 1; fi; \
 	echo "lint passed"
