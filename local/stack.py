@@ -24,6 +24,7 @@ import boto3
 import requests
 
 from local import s3_events
+from local.edge import LocalJwtIssuer, create_secrets, origin_headers, routes_requiring_jwt
 from local.endpoint import DEFAULT_ARTIFACT, EndpointHandler, EndpointServer, load_model_handler
 from local.function_host import FunctionPool, Invocation
 from local.functions import FunctionSpec, function_specs, http_routes, sqs_event_sources
@@ -79,6 +80,7 @@ class LocalStack:
         model_artifact: Path = DEFAULT_ARTIFACT,
         api_port: int = 0,
         write_state: bool = True,
+        jwt_issuer: LocalJwtIssuer | None = None,
     ) -> None:
         self.template = template if template is not None else load_template()
         self.project_root = project_root
@@ -92,7 +94,9 @@ class LocalStack:
         self._model_artifact = model_artifact
         self._api_port = api_port
         self._write_state = write_state
-        overrides = dict(parameter_overrides or {})
+        # With an issuer of its own, the emulator is a stack deployed with AuthMode=oidc for that issuer.
+        self.jwt_issuer = jwt_issuer
+        overrides = {**(jwt_issuer.parameter_overrides if jwt_issuer else {}), **(parameter_overrides or {})}
         if "ModelDataUrl" in self.template.get("Parameters", {}):
             # As `make deploy` does: the artifact goes to a bucket (the local one), so CreateEndpoint holds.
             overrides.setdefault("ModelDataUrl", f"s3://{self.bucket_name}/{MODEL_KEY}")
@@ -106,6 +110,7 @@ class LocalStack:
         self._moto: SerializedMotoServer | None = None
         self._endpoint: EndpointServer | None = None
         self._api: HttpApiServer | None = None
+        self._origin: HttpApiServer | None = None
         self.moto_url = ""
 
     # ------------------------------------------------------------------------------------------------------
@@ -146,12 +151,11 @@ class LocalStack:
         self._create_queues(active)
         self._create_tables(active)
         self._create_buckets(active)
+        create_secrets(self.client("secretsmanager"), active, self.names, self.resolver)
         endpoint_name = self._start_endpoint(active)
         self.specs = function_specs(self.template, self.resolver, self.project_root)
         self._start_functions()
-        routes = http_routes(self.template)
-        self._api = HttpApiServer(routes, self.invoke, port=self._api_port)
-        self._api.start()
+        api_url, origin_url = self._start_http_api(active)
         bucket = next((self.names.refs[i] for i, r in active.items() if r["Type"] == "AWS::S3::Bucket"), "")
         globals_env = self.template.get("Globals", {}).get("Function", {}).get("Environment", {})
         incoming = str(globals_env.get("Variables", {}).get("INCOMING_PREFIX", "incoming/"))
@@ -163,12 +167,13 @@ class LocalStack:
             region=self.region,
             bucket=bucket,
             incoming_prefix=incoming,
-            api_url=self._api.url,
+            api_url=api_url,
             sagemaker_runtime_url=self._endpoint.url if self._endpoint else "",
             endpoint_name=endpoint_name,
             table_name=table,
             queues=dict(self.queue_urls),
             logs_dir=str(self.state_dir / "logs"),
+            origin_url=origin_url,
         )
         if self._write_state:
             self.info.write(self.state_dir / STATE_FILE_NAME)
@@ -181,10 +186,10 @@ class LocalStack:
         for poller in self.pollers:
             poller.stop()
         self.pollers = []
-        for server in (self._api, self._endpoint):
+        for server in (self._api, self._origin, self._endpoint):
             if server is not None:
                 server.stop()
-        self._api = self._endpoint = None
+        self._api = self._origin = self._endpoint = None
         for pool in self.pools.values():
             pool.close()
         self.pools = {}
@@ -198,6 +203,20 @@ class LocalStack:
     def invoke(self, function_id: str, event: dict[str, Any]) -> Invocation:
         """Invoke a function of the template synchronously (what the HTTP adapter and the pollers do)."""
         return self.pools[function_id].invoke(event)
+
+    def _start_http_api(self, active: dict[str, dict[str, Any]]) -> tuple[str, str]:
+        """The API twice: behind the CloudFront stand-in (the public URL) and as its bare origin."""
+        routes = http_routes(self.template)
+        auth: dict[str, Any] = {}
+        if self.jwt_issuer is not None:
+            protected = frozenset(routes_requiring_jwt(self.template, self.resolver))
+            auth = {"authorizer": self.jwt_issuer.allows, "protected": protected}
+        headers = origin_headers(active, self.resolver, self.client("secretsmanager"))
+        self._api = HttpApiServer(routes, self.invoke, port=self._api_port, origin_headers=headers, **auth)
+        self._origin = HttpApiServer(routes, self.invoke, **auth)
+        self._api.start()
+        self._origin.start()
+        return self._api.url, self._origin.url
 
     def _start_moto(self) -> None:
         s3_events.install()
