@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from local.resolve import LocalNames, Resolver
 
-SECRET = "AWS::SecretsManager::Secret"
+SECRETS_MANAGER_RESOURCE = "AWS::SecretsManager::Secret"
 DISTRIBUTION = "AWS::CloudFront::Distribution"
 _DYNAMIC_SECRET = re.compile(r"\{\{resolve:secretsmanager:([^}]+)\}\}")
 _ARN_PARTS = 7  # arn:aws:secretsmanager:region:account:secret:name-suffix
@@ -44,7 +44,7 @@ def create_secrets(
 ) -> None:
     """Create each secret of the template in moto; `!Ref` on it is then its ARN, as in CloudFormation."""
     for logical_id, resource in active.items():
-        if resource["Type"] != SECRET:
+        if resource["Type"] != SECRETS_MANAGER_RESOURCE:
             continue
         properties = resource.get("Properties", {})
         if "SecretString" in properties:

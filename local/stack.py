@@ -134,9 +134,9 @@ class LocalStack:
             service,
             endpoint_url=self.moto_url,
             region_name=self.region,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-            aws_session_token="local",
+            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
         )
 
     def start(self) -> StackInfo:
