@@ -35,6 +35,9 @@ class Settings(BaseModel):
     # The maxReceiveCount of the queue this function consumes: a delivery with an ApproximateReceiveCount this
     # high is the last before SQS dead-letters the message, so the function settles it instead of raising.
     max_receive_count: int = Field(default=3, alias="MAX_RECEIVE_COUNT", ge=1)
+    # The query API's origin check (review_pipeline.origin): the secret CloudFront's header must match. The
+    # template always sets it; empty (tests of other concerns) means no check.
+    origin_verify_secret_arn: str = Field(default="", alias="ORIGIN_VERIFY_SECRET_ARN")
 
 
 def load_settings() -> Settings:

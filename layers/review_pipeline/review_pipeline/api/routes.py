@@ -33,13 +33,16 @@ from review_pipeline.api.models import (
 from review_pipeline.endpoint import EndpointError
 from review_pipeline.export_rows import ExportFormat
 from review_pipeline.models import Sentiment
+from review_pipeline.origin import ORIGIN_VERIFY_HEADER
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+    from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
     from review_pipeline.logic.query import QueryService
+    from review_pipeline.origin import OriginVerifier
 
 logger = Logger(child=True)
 router = Router()
@@ -207,6 +210,21 @@ def unexpected(_: Exception) -> Response[dict[str, Any]]:
     return _json(HTTPStatus.INTERNAL_SERVER_ERROR, {"message": message, "request_id": request_id})
 
 
+def require_cloudfront(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """403 for a request without CloudFront's X-Origin-Verify header (one sent to the execute-api URL)."""
+    verifier: OriginVerifier | None = app.context.get("origin_verifier")
+    if verifier is None or verifier.accepts(app.current_event.headers.get(ORIGIN_VERIFY_HEADER)):
+        return next_middleware(app)
+    logger.warning(
+        "Request refused: it did not come through CloudFront", extra={"path": app.current_event.path}
+    )
+    message = (
+        "This API answers through its CloudFront URL only (the stack's ApiUrl output), not at the "
+        "execute-api URL."
+    )
+    return _json(HTTPStatus.FORBIDDEN, {"message": message})
+
+
 # ------------------------------------------------------------------------------------------------ resolver
 def build_app() -> APIGatewayHttpResolver:
     """The resolver of QueryApiFunction: these routes, the OpenAPI document, Swagger UI and the 404 answer."""
@@ -221,6 +239,7 @@ def build_app() -> APIGatewayHttpResolver:
         ),
     )
     app.enable_swagger(path="/docs")
+    app.use(middlewares=[require_cloudfront])  # every route, the documentation included
     app.include_router(router)
 
     @app.get("/openapi.json", include_in_schema=False)
