@@ -17,12 +17,16 @@ import re
 import secrets
 import string
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from local.function_host import Invocation
+from local.functions import http_routes
+from local.http_api import HttpApiServer
 from local.resolve import LocalNames, Resolver
 
 SECRETS_MANAGER_RESOURCE = "AWS::SecretsManager::Secret"
@@ -99,6 +103,31 @@ def routes_requiring_jwt(template: dict[str, Any], resolver: Resolver, api_id: s
             if security:  # AWS::NoValue resolves to "" locally
                 protected.add(f"{method.upper()} {path}")
     return protected
+
+
+def http_api_servers(
+    template: dict[str, Any],
+    active: dict[str, dict[str, Any]],
+    resolver: Resolver,
+    secretsmanager: Any,
+    invoke: Callable[[str, dict[str, Any]], Invocation],
+    public_port: int = 0,
+    jwt_issuer: LocalJwtIssuer | None = None,
+) -> tuple[HttpApiServer, HttpApiServer]:
+    """Started: the public URL (adds CloudFront's origin headers) and the bare origin (adds nothing)."""
+    routes = http_routes(template)
+    auth: dict[str, Any] = {}
+    if jwt_issuer is not None:
+        auth = {
+            "authorizer": jwt_issuer.allows,
+            "protected": frozenset(routes_requiring_jwt(template, resolver)),
+        }
+    headers = origin_headers(active, resolver, secretsmanager)
+    public = HttpApiServer(routes, invoke, port=public_port, origin_headers=headers, **auth)
+    origin = HttpApiServer(routes, invoke, **auth)
+    public.start()
+    origin.start()
+    return public, origin
 
 
 @dataclass

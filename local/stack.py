@@ -24,10 +24,10 @@ import boto3
 import requests
 
 from local import s3_events
-from local.edge import LocalJwtIssuer, create_secrets, origin_headers, routes_requiring_jwt
+from local.edge import LocalJwtIssuer, create_secrets, http_api_servers
 from local.endpoint import DEFAULT_ARTIFACT, EndpointHandler, EndpointServer, load_model_handler
 from local.function_host import FunctionPool, Invocation
-from local.functions import FunctionSpec, function_specs, http_routes, sqs_event_sources
+from local.functions import FunctionSpec, function_specs, sqs_event_sources
 from local.http_api import HttpApiServer
 from local.moto_server import SerializedMotoServer
 from local.pollers import SqsPoller
@@ -54,11 +54,6 @@ FAKE_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "local",
     "AWS_SESSION_TOKEN": "local",
 }
-
-
-def _condition_holds(resource: dict[str, Any], resolver: Resolver, logical_id: str) -> bool:
-    condition = resource.get("Condition")
-    return condition is None or resolver.condition(str(condition), logical_id)
 
 
 class LocalStack:
@@ -94,8 +89,7 @@ class LocalStack:
         self._model_artifact = model_artifact
         self._api_port = api_port
         self._write_state = write_state
-        # With an issuer of its own, the emulator is a stack deployed with AuthMode=oidc for that issuer.
-        self.jwt_issuer = jwt_issuer
+        self.jwt_issuer = jwt_issuer  # with one, the emulator is a stack deployed with AuthMode=oidc for it
         overrides = {**(jwt_issuer.parameter_overrides if jwt_issuer else {}), **(parameter_overrides or {})}
         if "ModelDataUrl" in self.template.get("Parameters", {}):
             # As `make deploy` does: the artifact goes to a bucket (the local one), so CreateEndpoint holds.
@@ -134,9 +128,7 @@ class LocalStack:
             service,
             endpoint_url=self.moto_url,
             region_name=self.region,
-            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+            **{name.lower(): value for name, value in FAKE_CREDENTIALS.items()},
         )
 
     def start(self) -> StackInfo:
@@ -144,18 +136,21 @@ class LocalStack:
         active = {
             logical_id: resource
             for logical_id, resource in resources.items()
-            if _condition_holds(resource, self.resolver, logical_id)
+            if self.resolver.exists(resource, logical_id)
         }
         self._start_moto()
         self._name_resources(active)
         self._create_queues(active)
         self._create_tables(active)
         self._create_buckets(active)
-        create_secrets(self.client("secretsmanager"), active, self.names, self.resolver)
+        secrets = self.client("secretsmanager")
+        create_secrets(secrets, active, self.names, self.resolver)
         endpoint_name = self._start_endpoint(active)
         self.specs = function_specs(self.template, self.resolver, self.project_root)
         self._start_functions()
-        api_url, origin_url = self._start_http_api(active)
+        self._api, self._origin = http_api_servers(
+            self.template, active, self.resolver, secrets, self.invoke, self._api_port, self.jwt_issuer
+        )
         bucket = next((self.names.refs[i] for i, r in active.items() if r["Type"] == "AWS::S3::Bucket"), "")
         globals_env = self.template.get("Globals", {}).get("Function", {}).get("Environment", {})
         incoming = str(globals_env.get("Variables", {}).get("INCOMING_PREFIX", "incoming/"))
@@ -167,13 +162,13 @@ class LocalStack:
             region=self.region,
             bucket=bucket,
             incoming_prefix=incoming,
-            api_url=api_url,
+            api_url=self._api.url,
             sagemaker_runtime_url=self._endpoint.url if self._endpoint else "",
             endpoint_name=endpoint_name,
             table_name=table,
             queues=dict(self.queue_urls),
             logs_dir=str(self.state_dir / "logs"),
-            origin_url=origin_url,
+            origin_url=self._origin.url,
         )
         if self._write_state:
             self.info.write(self.state_dir / STATE_FILE_NAME)
@@ -203,20 +198,6 @@ class LocalStack:
     def invoke(self, function_id: str, event: dict[str, Any]) -> Invocation:
         """Invoke a function of the template synchronously (what the HTTP adapter and the pollers do)."""
         return self.pools[function_id].invoke(event)
-
-    def _start_http_api(self, active: dict[str, dict[str, Any]]) -> tuple[str, str]:
-        """The API twice: behind the CloudFront stand-in (the public URL) and as its bare origin."""
-        routes = http_routes(self.template)
-        auth: dict[str, Any] = {}
-        if self.jwt_issuer is not None:
-            protected = frozenset(routes_requiring_jwt(self.template, self.resolver))
-            auth = {"authorizer": self.jwt_issuer.allows, "protected": protected}
-        headers = origin_headers(active, self.resolver, self.client("secretsmanager"))
-        self._api = HttpApiServer(routes, self.invoke, port=self._api_port, origin_headers=headers, **auth)
-        self._origin = HttpApiServer(routes, self.invoke, **auth)
-        self._api.start()
-        self._origin.start()
-        return self._api.url, self._origin.url
 
     def _start_moto(self) -> None:
         s3_events.install()
