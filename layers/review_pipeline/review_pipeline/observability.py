@@ -12,10 +12,11 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools import Logger, Metrics
+    from aws_lambda_powertools import Metrics
 
     from review_pipeline.models import Job
 
@@ -35,12 +36,15 @@ REJECTION_KINDS = frozenset(
 
 
 @contextmanager
-def job_log_keys(logger: Logger, job_id: str, source_key: str) -> Iterator[None]:
+def job_log_keys(job_id: str, source_key: str) -> Iterator[None]:
     """Every log line written inside carries the job's id and the uploaded key it comes from.
 
-    Powertools keeps appended keys for the life of the execution environment: they are removed on the way out,
-    so the next message's lines never carry this job's.
+    The keys go on the service's own logger (the handler's; this one shares its handler and formatter), which
+    every module's child logger writes through, so they are on the lines of all of them. Powertools keeps
+    appended keys for the life of the execution environment: they are removed on the way out, so the next
+    message's lines never carry this job's.
     """
+    logger = Logger()
     logger.append_keys(job_id=job_id, source_key=source_key)
     try:
         yield

@@ -161,7 +161,7 @@ class ChunkClassifier:
         # A message queued before chunks named their file: the job knows it.
         job = None if message.source_key else self.jobs.get(message.job_id)
         source_key = message.source_key or (job.source_key if job else "")
-        with job_log_keys(logger, message.job_id, source_key):
+        with job_log_keys(message.job_id, source_key):
             outcome = self.classify(message, receive_count=int(record.attributes.ApproximateReceiveCount))
             logger.info("Chunk processed", extra=outcome.model_dump(mode="json"))
         return outcome

@@ -241,7 +241,7 @@ class UploadSplitter:
             upload = uploaded_object(record, self.settings.incoming_prefix)
             if upload is None:
                 continue
-            with job_log_keys(logger, job_id_for(upload), upload.key):
+            with job_log_keys(job_id_for(upload), upload.key):
                 if self.idempotent_process_upload is None:
                     outcome = self.process_upload(upload, receive_count)
                 else:
