@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import REGION
 from tests.handlers import handler_for
-from tests.integration.query_api.test_query_api_handler import api_event, call
+from tests.integration.query_api.api_events import api_event, call
 
 SECRET_VALUE = "cloudfront-says-hello-0123456789abcdef"
 
