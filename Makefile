@@ -1,7 +1,8 @@
 # Review Sentiment Pipeline: every command a user or CI runs.
-# Three virtual environments: .venv (python3.13, the Lambda runtime: code, tests, training, emulator),
-# .venv-sam (aws-sam-cli, which pins its own boto3 and pydantic) and .venv-sagemaker (python3.12 with the
-# SageMaker scikit-learn image's serving and training toolkits, which the model tests run the artifact through).
+# Four virtual environments: .venv (python3.13, the Lambda runtime: code, tests, training, emulator),
+# .venv-sam (aws-sam-cli, which pins its own boto3 and pydantic), .venv-sagemaker (python3.12 with the
+# SageMaker scikit-learn image's serving and training toolkits, which the model tests run the artifact through)
+# and .venv-checkov (checkov, which pins an older packaging than pytest accepts).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -11,6 +12,7 @@ PYTHON312 ?= $(shell scripts/find_python.sh 3.12)
 VENV := .venv
 VENV_SAM := .venv-sam
 VENV_SAGEMAKER := .venv-sagemaker
+VENV_CHECKOV := .venv-checkov
 PY := $(VENV)/bin/python
 SAM := $(VENV_SAM)/bin/sam
 # Quiet installs (-qq: no progress, no warnings): pip still prints every error, and make stops on it.
@@ -53,7 +55,11 @@ $(VENV_SAGEMAKER)/.installed: requirements/sagemaker.txt
 	$(call make_venv,$(VENV_SAGEMAKER),$(PYTHON312),3.12,requirements/sagemaker.txt)
 	@touch $@
 
-setup: $(VENV)/.installed $(VENV_SAM)/.installed $(VENV_SAGEMAKER)/.installed ## create the virtual environments
+$(VENV_CHECKOV)/.installed: requirements/checkov.txt
+	$(call make_venv,$(VENV_CHECKOV),$(PYTHON313),3.13,requirements/checkov.txt)
+	@touch $@
+
+setup: $(VENV)/.installed $(VENV_SAM)/.installed $(VENV_SAGEMAKER)/.installed $(VENV_CHECKOV)/.installed ## create the virtual environments
 
 demo: $(VENV)/.installed ## run the whole pipeline on the local emulator with the shipped model
 	$(PY) -m local.demo
@@ -74,13 +80,18 @@ e2e: $(VENV)/.installed ## end-to-end tests on the local emulator
 	$(PY) -m pytest tests/e2e
 
 # Every check runs even when an earlier one fails, so one run lists everything to fix.
-lint: setup ## ruff, mypy, cfn-lint and sam validate --lint
+# cfn-lint runs with the serverless rules (cfn-lint-serverless) as well; checkov scans the template's
+# security settings. Both count a finding as a failure unless the resource's Metadata suppresses it with a
+# reason (cfn-lint: Metadata.cfn-lint.config.ignore_checks, checkov: Metadata.checkov.skip[].comment).
+lint: setup ## ruff (with bandit rules), mypy, cfn-lint (+ serverless rules), checkov and sam validate --lint
 	@failed=""; \
 	run() { local name=$$1; shift; echo "--- $$name"; "$$@" < /dev/null || failed="$$failed [$$name]"; }; \
 	run "ruff check" $(VENV)/bin/ruff check .; \
 	run "ruff format --check" $(VENV)/bin/ruff format --check .; \
 	run "mypy" $(VENV)/bin/mypy; \
-	run "cfn-lint" $(VENV)/bin/cfn-lint template.yaml; \
+	run "cfn-lint" $(VENV)/bin/cfn-lint template.yaml --append-rules cfn_lint_serverless.rules; \
+	run "checkov" $(VENV_CHECKOV)/bin/checkov --quiet --compact --skip-download --framework cloudformation \
+	  --file template.yaml; \
 	run "sam validate --lint" env $(SAM_ENV) $(SAM) validate --lint; \
 	if [ -n "$$failed" ]; then echo "lint failed:$$failed"; exit 1; fi; \
 	echo "lint passed"

@@ -195,7 +195,8 @@ class FunctionHost:
             )
             log.flush()
             # -m local.function_host needs the project root on the path; the child drops it before importing.
-            self._process = subprocess.Popen(
+            # S603: argv is sys.executable and our own module with fixed arguments, no shell.
+            self._process = subprocess.Popen(  # noqa: S603
                 command,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,

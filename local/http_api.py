@@ -5,6 +5,11 @@ Routes are the template's `Type: HttpApi` events. A request that matches no rout
 error gets `500 {"message":"Internal Server Error"}`; a function that outlives the integration timeout (30 s)
 gets `503 {"message":"Service Unavailable"}`. Every answer of the adapter itself is JSON, never an HTML
 error page.
+
+The same adapter plays CloudFront when given origin headers: it sets them on every request, replacing what the
+caller sent, as CloudFront's OriginCustomHeaders do. With an authorizer, the routes it protects answer
+`401 {"message":"Unauthorized"}` to a request whose Authorization header it does not accept, before the
+function runs, as API Gateway's JWT authorizer does.
 """
 
 from __future__ import annotations
@@ -201,15 +206,15 @@ class _ApiRequestHandler(BaseHTTPRequestHandler):
             self._send(404, [("Content-Type", "application/json")], b'{"message":"Not Found"}')
             return
         route, parameters = matched
-        event = build_event(
-            route,
-            parameters,
-            self.command,
-            self.path,
-            list(self.headers.items()),
-            body,
-            self.client_address[0],
-        )
+        if route.route_key in self.server.protected and not self.server.authorizer(
+            self.headers.get("Authorization")
+        ):
+            self._send(401, [("Content-Type", "application/json")], b'{"message":"Unauthorized"}')
+            return
+        added = {name.lower() for name in self.server.origin_headers}
+        headers = [(name, value) for name, value in self.headers.items() if name.lower() not in added]
+        headers.extend(self.server.origin_headers.items())
+        event = build_event(route, parameters, self.command, self.path, headers, body, self.client_address[0])
         started = time.monotonic()
         invocation = self.server.invoke(route.function_id, event)
         status, headers, payload = http_response(invocation)
@@ -241,8 +246,18 @@ class HttpApiServer(LoopbackServer):
     thread_name = "http-api"
 
     def __init__(
-        self, routes: list[HttpRoute], invoke: Callable[[str, dict[str, Any]], Invocation], port: int = 0
+        self,
+        routes: list[HttpRoute],
+        invoke: Callable[[str, dict[str, Any]], Invocation],
+        port: int = 0,
+        *,
+        origin_headers: dict[str, str] | None = None,
+        authorizer: Callable[[str | None], bool] | None = None,
+        protected: frozenset[str] = frozenset(),
     ) -> None:
         super().__init__(_ApiRequestHandler, port)
         self.routes = RouteTable(routes)
         self.invoke = invoke
+        self.origin_headers = dict(origin_headers or {})
+        self.authorizer = authorizer or (lambda authorization: True)
+        self.protected = protected if authorizer else frozenset()

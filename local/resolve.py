@@ -107,6 +107,11 @@ class Resolver:
             raise UnresolvedReferenceError(f"{where}: condition {name!r} is not defined in the template")
         return bool(self._evaluate_condition(conditions[name], where))
 
+    def exists(self, resource: dict[str, Any], logical_id: str) -> bool:
+        """Whether the stack creates this resource: it has no Condition, or its Condition holds."""
+        condition = resource.get("Condition")
+        return condition is None or self.condition(str(condition), logical_id)
+
     # ------------------------------------------------------------------------------------------------------
     def _ref(self, name: str, where: str) -> str:
         if name in self._names.parameters:

@@ -30,7 +30,11 @@ _ORIGINAL: Callable[..., dict[str, Any]] = notifications._get_s3_event
 
 def _complete_event(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict[str, Any]:
     event = _ORIGINAL(event_name, bucket, key, notification_id)
-    request_id = hashlib.sha1(f"{bucket.name}/{key.name}/{next(_sequence)}".encode()).hexdigest()[:16].upper()
+    request_id = (
+        hashlib.sha1(f"{bucket.name}/{key.name}/{next(_sequence)}".encode(), usedforsecurity=False)
+        .hexdigest()[:16]
+        .upper()
+    )
     for record in event.get("Records", []):
         record.setdefault("userIdentity", {"principalId": "AWS:AIDALOCALEMULATOR"})
         record.setdefault("requestParameters", {"sourceIPAddress": "127.0.0.1"})

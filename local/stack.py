@@ -24,9 +24,10 @@ import boto3
 import requests
 
 from local import s3_events
+from local.edge import LocalJwtIssuer, create_secrets, http_api_servers
 from local.endpoint import DEFAULT_ARTIFACT, EndpointHandler, EndpointServer, load_model_handler
 from local.function_host import FunctionPool, Invocation
-from local.functions import FunctionSpec, function_specs, http_routes, sqs_event_sources
+from local.functions import FunctionSpec, function_specs, sqs_event_sources
 from local.http_api import HttpApiServer
 from local.moto_server import SerializedMotoServer
 from local.pollers import SqsPoller
@@ -55,11 +56,6 @@ FAKE_CREDENTIALS = {
 }
 
 
-def _condition_holds(resource: dict[str, Any], resolver: Resolver, logical_id: str) -> bool:
-    condition = resource.get("Condition")
-    return condition is None or resolver.condition(str(condition), logical_id)
-
-
 class LocalStack:
     """Every part of the local emulator; a context manager that starts them all and stops them all."""
 
@@ -79,6 +75,7 @@ class LocalStack:
         model_artifact: Path = DEFAULT_ARTIFACT,
         api_port: int = 0,
         write_state: bool = True,
+        jwt_issuer: LocalJwtIssuer | None = None,
     ) -> None:
         self.template = template if template is not None else load_template()
         self.project_root = project_root
@@ -92,7 +89,8 @@ class LocalStack:
         self._model_artifact = model_artifact
         self._api_port = api_port
         self._write_state = write_state
-        overrides = dict(parameter_overrides or {})
+        self.jwt_issuer = jwt_issuer  # with one, the emulator is a stack deployed with AuthMode=oidc for it
+        overrides = {**(jwt_issuer.parameter_overrides if jwt_issuer else {}), **(parameter_overrides or {})}
         if "ModelDataUrl" in self.template.get("Parameters", {}):
             # As `make deploy` does: the artifact goes to a bucket (the local one), so CreateEndpoint holds.
             overrides.setdefault("ModelDataUrl", f"s3://{self.bucket_name}/{MODEL_KEY}")
@@ -106,6 +104,7 @@ class LocalStack:
         self._moto: SerializedMotoServer | None = None
         self._endpoint: EndpointServer | None = None
         self._api: HttpApiServer | None = None
+        self._origin: HttpApiServer | None = None
         self.moto_url = ""
 
     # ------------------------------------------------------------------------------------------------------
@@ -129,9 +128,7 @@ class LocalStack:
             service,
             endpoint_url=self.moto_url,
             region_name=self.region,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-            aws_session_token="local",
+            **{name.lower(): value for name, value in FAKE_CREDENTIALS.items()},
         )
 
     def start(self) -> StackInfo:
@@ -139,19 +136,21 @@ class LocalStack:
         active = {
             logical_id: resource
             for logical_id, resource in resources.items()
-            if _condition_holds(resource, self.resolver, logical_id)
+            if self.resolver.exists(resource, logical_id)
         }
         self._start_moto()
         self._name_resources(active)
         self._create_queues(active)
         self._create_tables(active)
         self._create_buckets(active)
+        secrets = self.client("secretsmanager")
+        create_secrets(secrets, active, self.names, self.resolver)
         endpoint_name = self._start_endpoint(active)
         self.specs = function_specs(self.template, self.resolver, self.project_root)
         self._start_functions()
-        routes = http_routes(self.template)
-        self._api = HttpApiServer(routes, self.invoke, port=self._api_port)
-        self._api.start()
+        self._api, self._origin = http_api_servers(
+            self.template, active, self.resolver, secrets, self.invoke, self._api_port, self.jwt_issuer
+        )
         bucket = next((self.names.refs[i] for i, r in active.items() if r["Type"] == "AWS::S3::Bucket"), "")
         globals_env = self.template.get("Globals", {}).get("Function", {}).get("Environment", {})
         incoming = str(globals_env.get("Variables", {}).get("INCOMING_PREFIX", "incoming/"))
@@ -169,6 +168,7 @@ class LocalStack:
             table_name=table,
             queues=dict(self.queue_urls),
             logs_dir=str(self.state_dir / "logs"),
+            origin_url=self._origin.url,
         )
         if self._write_state:
             self.info.write(self.state_dir / STATE_FILE_NAME)
@@ -181,10 +181,10 @@ class LocalStack:
         for poller in self.pollers:
             poller.stop()
         self.pollers = []
-        for server in (self._api, self._endpoint):
+        for server in (self._api, self._origin, self._endpoint):
             if server is not None:
                 server.stop()
-        self._api = self._endpoint = None
+        self._api = self._origin = self._endpoint = None
         for pool in self.pools.values():
             pool.close()
         self.pools = {}

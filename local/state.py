@@ -20,12 +20,13 @@ class StackInfo:
     region: str
     bucket: str
     incoming_prefix: str
-    api_url: str
+    api_url: str  # the public URL (CloudFront's part played: origin headers added)
     sagemaker_runtime_url: str
     endpoint_name: str
     table_name: str = ""
     queues: dict[str, str] = field(default_factory=dict)  # logical id -> queue URL
     logs_dir: str = ""
+    origin_url: str = ""  # the execute-api stand-in: what a caller reaching the API directly gets
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

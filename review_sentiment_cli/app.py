@@ -22,7 +22,7 @@ from review_sentiment_cli.redrive import NoSourceQueueError, redrive
 from review_sentiment_cli.target import LOCAL_STATE_FILE, NoTargetError, Target, resolve_target
 from review_sentiment_cli.uploads import NoReviewFilesError, plan_uploads, transfer_progress, upload_files
 
-TOKEN_VARIABLE = "REVIEW_SENTIMENT_TOKEN"
+TOKEN_VARIABLE = "REVIEW_SENTIMENT_TOKEN"  # noqa: S105 - the variable's name, not a token
 DEFAULT_FOLLOW_TIMEOUT = 3600.0
 PIPED_TABLE_WIDTH = 200
 

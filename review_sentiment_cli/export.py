@@ -59,17 +59,16 @@ def download_export(url: str, export_format: ExportFormat, output: Path | None) 
     """Stream the pipeline's export object to the output; how many rows its metadata says it holds."""
     with requests.get(url, stream=True, timeout=DOWNLOAD_TIMEOUT_SECONDS) as response:
         response.raise_for_status()
-        to_stdout = output is None or str(output) == "-"
-        target_gzip = not to_stdout and output is not None and output.name.endswith(".gz")
+        target = None if output is None or str(output) == "-" else output  # None: standard output
+        target_gzip = target is not None and target.name.endswith(".gz")
         chunks = _recode(response.iter_content(DOWNLOAD_CHUNK_BYTES), export_format == "jsonl", target_gzip)
-        if to_stdout:
+        if target is None:
             for chunk in chunks:
                 sys.stdout.buffer.write(chunk)
             sys.stdout.buffer.flush()
         else:
-            assert output is not None
-            output.parent.mkdir(parents=True, exist_ok=True)
-            with output.open("wb") as out:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with target.open("wb") as out:
                 for chunk in chunks:
                     out.write(chunk)
         rows = response.headers.get("x-amz-meta-rows")

@@ -18,6 +18,10 @@ from review_pipeline.settings import Settings, load_settings
 # Unit tests override it with the small model answered in-process (tests/unit/conftest.py).
 pytest_plugins = ["tests.endpoint_server"]
 
+# As on Lambda, the service is named before any module makes its logger: the pipeline's child loggers take
+# their parent's name from it when they are imported (at collection), and append their keys through it.
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "review-sentiment")
+
 REGION = "us-east-1"
 TABLE_NAME = "reviews-test"
 BUCKET_NAME = "review-sentiment-test"

@@ -37,7 +37,9 @@ def load_handler(name: str) -> ModuleType:
 def handler_for(name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """The handler module, its `service()` building a new service on its first call in this test."""
     module = load_handler(name)
-    monkeypatch.setattr(module, "service", cache(module.service.__wrapped__))
+    for getter in ("service", "origin_verifier"):
+        if hasattr(module, getter):
+            monkeypatch.setattr(module, getter, cache(getattr(module, getter).__wrapped__))
     return module
 
 

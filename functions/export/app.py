@@ -37,8 +37,7 @@ def service() -> JobExporter:
 
 @tracer.capture_method
 def export_record(record: ExportQueueRecord) -> None:
-    outcome = service().export(record.body.job_id)
-    logger.info("Export processed", extra=vars(outcome))
+    service().export(record.body.job_id)  # logs the outcome with the job's id and source_key
 
 
 @logger.inject_lambda_context

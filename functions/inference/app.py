@@ -40,8 +40,7 @@ def service() -> ChunkClassifier:
 
 @tracer.capture_method
 def classify_record(record: ChunkQueueRecord) -> None:
-    outcome = service().classify_record(record)
-    logger.info("Chunk processed", extra=outcome.model_dump(mode="json"))
+    service().classify_record(record)  # logs the chunk's outcome with its job_id and source_key
 
 
 @logger.inject_lambda_context

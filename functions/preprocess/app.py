@@ -41,8 +41,7 @@ def service() -> UploadSplitter:
 
 @tracer.capture_method
 def process_record(record: IngestQueueRecord, lambda_context: LambdaContext) -> None:
-    for outcome in service().handle_record(record, lambda_context):
-        logger.info("Uploaded file handled", extra=outcome.model_dump(mode="json"))
+    service().handle_record(record, lambda_context)  # logs each file's outcome with its job_id and source_key
 
 
 @logger.inject_lambda_context

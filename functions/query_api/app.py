@@ -2,7 +2,8 @@
 
 The routes are `review_pipeline.api.routes` (exactly the HttpApi events of QueryApiFunction in template.yaml);
 what they do is `logic.query.QueryService`, built on first use by `service()` and handed to the routes in the
-resolver's context. Every error answer is JSON `{"message": "<sentence>", ...}`.
+resolver's context, with `origin_verifier()`, which refuses (403) what did not come through CloudFront. Every
+error answer is JSON `{"message": "<sentence>", ...}`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from review_pipeline.logic.query import QueryService
+    from review_pipeline.origin import OriginVerifier
 
 logger = Logger()
 tracer = Tracer(provider=LazyXRayProvider(), auto_patch=False)  # X-Ray loads on first use
@@ -38,6 +40,16 @@ def service() -> QueryService:
 
 
 @cache
+def origin_verifier() -> OriginVerifier | None:
+    """Checks CloudFront's X-Origin-Verify header against the stack's secret (None: no secret configured)."""
+    from review_pipeline.origin import OriginVerifier
+    from review_pipeline.settings import load_settings
+
+    secret_arn = load_settings().origin_verify_secret_arn
+    return OriginVerifier.from_secret(secret_arn) if secret_arn else None
+
+
+@cache
 def resolver() -> APIGatewayHttpResolver:
     """The routing table (routes, OpenAPI document, error answers), built on the first request."""
     from review_pipeline.api.routes import build_app
@@ -50,5 +62,5 @@ def resolver() -> APIGatewayHttpResolver:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     app = resolver()
-    app.append_context(service=service())
+    app.append_context(service=service(), origin_verifier=origin_verifier())
     return app.resolve(event, context)

@@ -100,6 +100,8 @@ class ChunkMessage(BaseModel):
     key: str
     chunk_index: int = Field(ge=0)
     review_count: int = Field(ge=0)
+    # The uploaded file the chunk comes from, for the log lines of its classification (job_id + source_key).
+    source_key: str | None = None
 
 
 class Explanation(BaseModel):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections import Counter
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -38,11 +39,13 @@ class RejectedRowsFile:
     def __init__(self) -> None:
         self.file = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 - see __exit__
         self.count = 0
+        self.by_kind: Counter[str] = Counter()  # observability.REJECTION_KINDS -> rows
 
-    def add(self, row: int, reason: str, raw: str) -> None:
+    def add(self, row: int, reason: str, raw: str, kind: str) -> None:
         line = {"row": row, "reason": reason, "raw": raw}
         self.file.write(json.dumps(line, ensure_ascii=False).encode("utf-8") + b"\n")
         self.count += 1
+        self.by_kind[kind] += 1
 
     def excerpts(self, raw_chars: int = RAW_EXCERPT_CHARS) -> Iterator[RejectedRow]:
         """The rows as the table keeps them: the raw row cut to `raw_chars` characters."""

@@ -37,6 +37,9 @@ class Settings(BaseModel):
     max_receive_count: int = Field(default=3, alias="MAX_RECEIVE_COUNT", ge=1)
     # Signs the HTTP API's page cursors (the query API needs it; the template passes a generated secret).
     cursor_signing_key: SecretStr | None = Field(default=None, alias="CURSOR_SIGNING_KEY", min_length=32)
+    # The query API's origin check (review_pipeline.origin): the secret CloudFront's header must match. The
+    # template always sets it; empty (tests of other concerns) means no check.
+    origin_verify_secret_arn: str = Field(default="", alias="ORIGIN_VERIFY_SECRET_ARN")
 
 
 def load_settings() -> Settings:

@@ -13,7 +13,9 @@ import pytest
 
 from tests.conftest import REGION
 from tests.handlers import lambda_context, load_handler
+from tests.observability import log_lines
 from tests.unit.export.seed import seed_finished_job
+from tests.unit.inference.seed import stored_job
 
 EVENT = json.loads((Path(__file__).resolve().parents[3] / "events" / "export_job_finished.json").read_text())
 JOB_ID = json.loads(EVENT["Records"][0]["body"])["job_id"]
@@ -53,3 +55,16 @@ def test_given_rows_missing_then_the_message_is_retried(handler: ModuleType, tab
 
     # The incomplete job's message is retried; an unknown job's is done (nothing to export)
     assert response == {"batchItemFailures": [{"itemIdentifier": EVENT["Records"][0]["messageId"]}]}
+
+
+def test_every_log_line_of_an_export_names_the_job_and_its_uploaded_key(
+    handler: ModuleType, table: Any, bucket: str
+) -> None:
+    seed_finished_job(table, bucket, JOB_ID)
+    job = stored_job(table, JOB_ID)
+
+    with log_lines(handler.logger) as logs:
+        handler.lambda_handler(EVENT, lambda_context("ExportFunction"))
+
+    assert [line["message"] for line in logs] == ["Export processed"]
+    assert {(line["job_id"], line["source_key"]) for line in logs} == {(JOB_ID, job.source_key)}

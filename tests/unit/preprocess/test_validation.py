@@ -69,7 +69,8 @@ def test_review_column_is_the_text() -> None:
     ],
 )
 def test_invalid_row_is_rejected_with_one_sentence_per_problem(fields: dict[str, Any], reason: str) -> None:
-    assert check(fields, row=3) == RowError(3, reason, "raw line")
+    kind = "empty_text" if reason.startswith("text is empty") else "invalid_field"
+    assert check(fields, row=3) == RowError(3, reason, "raw line", kind)
 
 
 def test_text_longer_than_the_limit_after_cleaning_is_rejected_not_truncated() -> None:
@@ -81,6 +82,7 @@ def test_text_longer_than_the_limit_after_cleaning_is_rejected_not_truncated() -
         2,
         "text is 11 characters after cleaning; the limit is 10 (MAX_TEXT_CHARS): split or shorten the review",
         "raw line",
+        "text_too_long",
     )
 
 
@@ -90,7 +92,7 @@ def test_duplicate_id_is_rejected_and_names_the_first_row() -> None:
     assert isinstance(check({"id": "r7", "text": "first"}, row=3, validator=validator), ReviewRecord)
     # When row 9 uses r7 again, Then it is rejected and never counts twice
     assert check({"id": "r7", "text": "again"}, row=9, validator=validator) == RowError(
-        9, "duplicate id 'r7' (first seen on row 3)", "raw line"
+        9, "duplicate id 'r7' (first seen on row 3)", "raw line", "duplicate_id"
     )
 
 
@@ -98,7 +100,7 @@ def test_explicit_id_clashing_with_a_generated_one_is_a_duplicate() -> None:
     validator = RowValidator(max_text_chars=200)
     check({"text": "no id"}, row=2, validator=validator)
     assert check({"id": "row-2", "text": "x"}, row=5, validator=validator) == RowError(
-        5, "duplicate id 'row-2' (first seen on row 2)", "raw line"
+        5, "duplicate id 'row-2' (first seen on row 2)", "raw line", "duplicate_id"
     )
 
 

@@ -8,7 +8,10 @@ private and encrypted, and an HTTP API whose routes are exactly the ones the que
 from __future__ import annotations
 
 import importlib.util
+import json
+import re
 import sys
+import tomllib
 from collections.abc import Iterator
 from typing import Any
 
@@ -276,7 +279,7 @@ def test_a_message_in_any_dead_letter_queue_raises_an_alarm(template: dict[str, 
         (alarm,) = [
             alarm
             for alarm in _alarms(template)
-            if alarm["Dimensions"]
+            if alarm.get("Dimensions")
             == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dead_letter_id, "QueueName"]}}]
         ]
         assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
@@ -288,7 +291,7 @@ def test_every_function_has_an_errors_alarm(template: dict[str, Any]) -> None:
     alarmed = {
         alarm["Dimensions"][0]["Value"]["Ref"]
         for alarm in _alarms(template)
-        if alarm["Namespace"] == "AWS/Lambda" and alarm["MetricName"] == "Errors"
+        if alarm.get("Namespace") == "AWS/Lambda" and alarm["MetricName"] == "Errors"
     }
     assert alarmed == set(_functions(template))
 
@@ -305,7 +308,7 @@ def test_the_alarm_email_is_subscribed_only_when_given(template: dict[str, Any])
 
 # ------------------------------------------------------------------------------------------------ model
 def test_creating_an_endpoint_requires_model_data(template: dict[str, Any]) -> None:
-    (rule,) = template["Rules"].values()
+    rule = template["Rules"]["ModelDataUrlNeededToCreateEndpoint"]
 
     assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "ExistingEndpointName"}, ""]}
     assert rule["Assertions"][0]["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "ModelDataUrl"}, ""]}]}
@@ -314,19 +317,97 @@ def test_creating_an_endpoint_requires_model_data(template: dict[str, Any]) -> N
 
 
 # ------------------------------------------------------------------------------------------------ edge
-def test_cloudfront_redirects_to_https_and_neither_caches_nor_rewrites_the_api(
-    template: dict[str, Any],
-) -> None:
-    config = _resources(template)["ApiDistribution"]["Properties"]["DistributionConfig"]
+def _distribution(template: dict[str, Any]) -> dict[str, Any]:
+    config: dict[str, Any] = _resources(template)["ApiDistribution"]["Properties"]["DistributionConfig"]
+    return config
+
+
+def test_cloudfront_redirects_to_https_and_forwards_everything_but_host(template: dict[str, Any]) -> None:
+    config = _distribution(template)
     behaviours = [config["DefaultCacheBehavior"], *config.get("CacheBehaviors", [])]
 
     for behaviour in behaviours:
         assert behaviour["ViewerProtocolPolicy"] == "redirect-to-https"
-        assert behaviour["CachePolicyId"] == MANAGED_CACHING_DISABLED
         assert behaviour["OriginRequestPolicyId"] == MANAGED_ALL_VIEWER_EXCEPT_HOST_HEADER
-        assert {"GET", "POST"} <= set(behaviour["AllowedMethods"])
     (origin,) = config["Origins"]
     assert origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
+
+
+def test_only_job_gets_are_cached_and_briefly_keyed_by_query_and_token(template: dict[str, Any]) -> None:
+    config = _distribution(template)
+    # Given the default behaviour, which serves POST /predict among others
+    default = config["DefaultCacheBehavior"]
+    assert "POST" in default["AllowedMethods"]
+    assert default["CachePolicyId"] == MANAGED_CACHING_DISABLED
+
+    # When the one cached behaviour is looked at
+    (jobs,) = config["CacheBehaviors"]
+    assert jobs["PathPattern"] == "/jobs*"
+    assert set(jobs["AllowedMethods"]) <= {"GET", "HEAD", "OPTIONS"}
+    policy = _resources(template)[jobs["CachePolicyId"]["Ref"]]["Properties"]["CachePolicyConfig"]
+
+    # Then it keeps an answer seconds, never minutes, and one caller's page is never another's
+    assert policy["DefaultTTL"] <= 10
+    assert policy["MaxTTL"] <= 60
+    key = policy["ParametersInCacheKeyAndForwardedToOrigin"]
+    assert key["QueryStringsConfig"] == {"QueryStringBehavior": "all"}
+    assert key["HeadersConfig"]["Headers"] == ["Authorization"]
+
+
+def test_cloudfront_proves_itself_to_the_api_with_the_generated_secret(template: dict[str, Any]) -> None:
+    (origin,) = _distribution(template)["Origins"]
+    (header,) = origin["OriginCustomHeaders"]
+    secret = _resources(template)["OriginVerifySecret"]
+    query_api = _functions(template)["QueryApiFunction"]["Properties"]
+
+    # The header carries the secret's value through a dynamic reference, never a literal
+    assert header["HeaderName"] == "X-Origin-Verify"
+    assert header["HeaderValue"] == {"Fn::Sub": "{{resolve:secretsmanager:${OriginVerifySecret}}}"}
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
+    # And the query function is told where the secret is (not its value) and may read that secret only
+    assert query_api["Environment"]["Variables"]["ORIGIN_VERIFY_SECRET_ARN"] == {"Ref": "OriginVerifySecret"}
+    assert {
+        "AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "OriginVerifySecret"}}
+    } in query_api["Policies"]
+
+
+def test_a_custom_domain_gets_its_certificate_and_modern_tls_only(template: dict[str, Any]) -> None:
+    config = _distribution(template)
+    condition, custom, default = config["ViewerCertificate"]["Fn::If"]
+
+    assert condition == "HasCustomDomain"
+    assert custom["MinimumProtocolVersion"] == "TLSv1.2_2021"
+    assert custom["SslSupportMethod"] == "sni-only"
+    assert custom["AcmCertificateArn"] == {"Ref": "CertificateArn"}
+    assert default == {"CloudFrontDefaultCertificate": True}
+    assert config["Aliases"]["Fn::If"][0] == "HasCustomDomain"
+    # And a domain without a certificate is refused before anything is created
+    rule = template["Rules"]["CustomDomainNeedsCertificate"]
+    assert rule["Assertions"][0]["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "CertificateArn"}, ""]}]}
+    assert template["Parameters"]["DomainName"]["Default"] == ""
+
+
+def test_waf_and_access_logs_exist_only_when_asked_for(template: dict[str, Any]) -> None:
+    config = _distribution(template)
+    web_acl = _resources(template)["WebAcl"]
+    rules = {rule["Name"]: rule for rule in web_acl["Properties"]["Rules"]}
+
+    assert template["Parameters"]["EnableWaf"]["Default"] == "false"
+    assert template["Parameters"]["EnableAccessLogs"]["Default"] == "false"
+    assert web_acl["Condition"] == "WantsWaf"
+    assert web_acl["Properties"]["Scope"] == "CLOUDFRONT"
+    assert rules["RateLimitPerIp"]["Statement"]["RateBasedStatement"]["AggregateKeyType"] == "IP"
+    assert "Block" in rules["RateLimitPerIp"]["Action"]
+    assert (
+        rules["AWSManagedRulesCommonRuleSet"]["Statement"]["ManagedRuleGroupStatement"]["Name"]
+        == "AWSManagedRulesCommonRuleSet"
+    )
+    assert config["WebACLId"] == {
+        "Fn::If": ["WantsWaf", {"Fn::GetAtt": ["WebAcl", "Arn"]}, {"Ref": "AWS::NoValue"}]
+    }
+    assert config["Logging"]["Fn::If"][0] == "WantsAccessLogs"
+    assert _resources(template)["AccessLogBucket"]["Condition"] == "WantsAccessLogs"
 
 
 def test_the_outputs_say_where_to_upload_and_where_to_query(template: dict[str, Any]) -> None:
@@ -343,6 +424,184 @@ def test_the_outputs_say_where_to_upload_and_where_to_query(template: dict[str, 
         "AlarmTopicArn",
     }
     assert expected <= set(template["Outputs"])
+
+
+def test_no_output_invites_calls_straight_to_the_execute_api_url(template: dict[str, Any]) -> None:
+    for name, output in template["Outputs"].items():
+        assert "execute-api" not in str(output["Value"]), name
+        assert "${HttpApi}" not in str(output["Value"]), name
+
+
+# ------------------------------------------------------------------------------------------------ auth
+def _definition_routes(template: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    paths = _resources(template)["HttpApi"]["Properties"]["DefinitionBody"]["paths"]
+    return {
+        (method.upper(), path): operation
+        for path, methods in paths.items()
+        for method, operation in methods.items()
+    }
+
+
+def test_every_route_but_health_needs_a_jwt_when_auth_is_on(template: dict[str, Any]) -> None:
+    # Given the OpenAPI body that carries the authorizer, and the routes the function's events declare
+    routes = _definition_routes(template)
+    assert set(routes) == _template_routes(template)
+
+    for route, operation in routes.items():
+        if route == ("GET", "/health"):
+            # Then the health check stays open, for load balancers and uptime probes
+            assert "security" not in operation
+        else:
+            # Then every other route needs the authorizer, exactly when AuthMode is not none
+            assert operation["security"] == {
+                "Fn::If": ["RequiresJwt", [{"JwtAuthorizer": []}], {"Ref": "AWS::NoValue"}]
+            }, route
+    assert template["Parameters"]["AuthMode"]["Default"] == "none"
+    assert template["Conditions"]["RequiresJwt"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "AuthMode"}, "none"]}]
+    }
+
+
+def test_the_jwt_authorizer_trusts_the_stacks_user_pool_or_the_given_issuer(template: dict[str, Any]) -> None:
+    schemes = _resources(template)["HttpApi"]["Properties"]["DefinitionBody"]["components"]["securitySchemes"]
+    condition, when_on, when_off = schemes["Fn::If"]
+    authorizer = when_on["JwtAuthorizer"]["x-amazon-apigateway-authorizer"]
+
+    assert (condition, when_off) == ("RequiresJwt", {"Ref": "AWS::NoValue"})
+    assert authorizer["type"] == "jwt"
+    assert authorizer["identitySource"] == "$request.header.Authorization"
+    issuer_condition, cognito_issuer, oidc_issuer = authorizer["jwtConfiguration"]["issuer"]["Fn::If"]
+    assert issuer_condition == "UsesCognito"
+    assert "${UserPool}" in cognito_issuer["Fn::Sub"]
+    assert oidc_issuer == {"Ref": "JwtIssuer"}
+    assert _resources(template)["UserPool"]["Condition"] == "UsesCognito"
+    assert _resources(template)["UserPool"]["Properties"]["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"]
+
+
+# ---------------------------------------------------------------------------------------------- observability
+def test_no_trace_keeps_a_copy_of_what_functions_return(template: dict[str, Any]) -> None:
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"
+    for function_id, function in _functions(template).items():
+        own = function["Properties"].get("Environment", {}).get("Variables", {})
+        assert "POWERTOOLS_TRACER_CAPTURE_RESPONSE" not in own, function_id
+
+
+def test_every_function_has_a_throttles_alarm(template: dict[str, Any]) -> None:
+    alarmed = {
+        alarm["Dimensions"][0]["Value"]["Ref"]
+        for alarm in _alarms(template)
+        if alarm.get("Namespace") == "AWS/Lambda" and alarm["MetricName"] == "Throttles"
+    }
+    assert alarmed == set(_functions(template))
+
+
+def test_work_waiting_too_long_in_either_queue_raises_an_alarm(template: dict[str, Any]) -> None:
+    aged = {
+        _get_att_target(alarm["Dimensions"][0]["Value"]): alarm
+        for alarm in _alarms(template)
+        if alarm.get("MetricName") == "ApproximateAgeOfOldestMessage"
+    }
+    assert set(aged) == {queue_id for _, queue_id, _ in _sqs_consumers(template)}
+    for queue_id, alarm in aged.items():
+        visibility = _resources(template)[queue_id]["Properties"]["VisibilityTimeout"]
+        # Not before a message could have waited through one retry
+        assert alarm["Threshold"] >= visibility, queue_id
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def test_endpoint_errors_and_p99_latency_raise_alarms(template: dict[str, Any]) -> None:
+    endpoint_alarms = {
+        alarm["MetricName"]: alarm for alarm in _alarms(template) if alarm.get("Namespace") == "AWS/SageMaker"
+    }
+    assert endpoint_alarms["Invocation5XXErrors"]["Threshold"] == 0
+    latency = endpoint_alarms["ModelLatency"]
+    assert latency["ExtendedStatistic"] == "p99"
+    assert latency["Threshold"] == {"Ref": "EndpointLatencyAlarmMicroseconds"}
+    for alarm in endpoint_alarms.values():
+        assert {"Name": "VariantName", "Value": "AllTraffic"} in alarm["Dimensions"]
+
+
+def test_a_job_whose_positive_share_leaves_the_band_raises_the_drift_alarm(template: dict[str, Any]) -> None:
+    alarm = _resources(template)["PositiveShareDriftAlarm"]["Properties"]
+    queries = {query["Id"]: query for query in alarm["Metrics"]}
+
+    assert {
+        query["MetricStat"]["Metric"]["MetricName"] for query in queries.values() if "MetricStat" in query
+    } == {"JobPositiveShare"}
+    expression = queries["outside"]["Expression"]["Fn::Sub"]
+    assert "lowest < ${PositiveShareLow}" in expression
+    assert "highest > ${PositiveShareHigh}" in expression
+    low, high = (
+        template["Parameters"][name]["Default"] for name in ("PositiveShareLow", "PositiveShareHigh")
+    )
+    assert 0 < low < 0.5 < high < 1
+
+
+def test_prod_deploys_the_dashboard() -> None:
+    with (PROJECT_ROOT / "samconfig.toml").open("rb") as handle:
+        config = tomllib.load(handle)
+    assert "CreateDashboard=true" in config["prod"]["deploy"]["parameters"]["parameter_overrides"].split()
+
+
+# -------------------------------------------------------------------------------------------- least privilege
+def _policy_statements(function: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        statement
+        for policy in function["Properties"].get("Policies", [])
+        for statement in policy.get("Statement", [])
+    ]
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    actions = statement["Action"]
+    return [actions] if isinstance(actions, str) else list(actions)
+
+
+def test_no_function_may_scan_delete_items_or_change_bucket_acls_and_lifecycle(
+    template: dict[str, Any],
+) -> None:
+    forbidden = {"dynamodb:Scan", "dynamodb:DeleteItem", "s3:PutObjectAcl", "s3:PutLifecycleConfiguration"}
+    # Powertools Idempotency (preprocess only) deletes its in-progress record when processing raises.
+    deletes_idempotency_records = {"PreprocessFunction"}
+    broad_templates = {"S3CrudPolicy", "S3FullAccessPolicy", "DynamoDBCrudPolicy", "DynamoDBReadPolicy"}
+    for function_id, function in _functions(template).items():
+        for policy in function["Properties"].get("Policies", []):
+            assert not broad_templates & set(policy), (function_id, policy)
+        allowed = {"dynamodb:DeleteItem"} if function_id in deletes_idempotency_records else set()
+        for statement in _policy_statements(function):
+            assert not (forbidden - allowed) & set(_actions(statement)), (function_id, statement)
+
+
+def test_objects_are_deleted_only_under_processed_and_inference_never_reads_uploads(
+    template: dict[str, Any],
+) -> None:
+    for function_id, function in _functions(template).items():
+        for statement in _policy_statements(function):
+            resource = json.dumps(statement["Resource"])
+            if "s3:DeleteObject" in _actions(statement):
+                assert resource.endswith('/processed/*"}'), (function_id, resource)
+            if function_id == "InferenceFunction" and any(
+                a.startswith("s3:Get") for a in _actions(statement)
+            ):
+                assert "incoming/" not in resource
+                assert resource.endswith('/processed/*"}'), resource
+
+
+@pytest.mark.parametrize(
+    ("name", "allowed"),
+    [
+        ("review-sentiment-prod-sentiment", True),
+        ("", True),
+        ("Review-Sentiment", False),
+        ("endpoint_1", False),
+    ],
+)
+def test_an_existing_endpoint_name_must_be_lower_case(
+    template: dict[str, Any], name: str, allowed: bool
+) -> None:
+    pattern = template["Parameters"]["ExistingEndpointName"]["AllowedPattern"]
+    assert (re.fullmatch(pattern, name) is not None) is allowed
 
 
 # ------------------------------------------------------------------------------------------------ routes

@@ -38,6 +38,7 @@ from review_pipeline.api.models import (
 from review_pipeline.endpoint import EndpointError
 from review_pipeline.export_rows import ExportFormat
 from review_pipeline.models import Sentiment
+from review_pipeline.origin import ORIGIN_VERIFY_HEADER
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
     from review_pipeline.logic.query import QueryService
+    from review_pipeline.origin import OriginVerifier
 
 logger = Logger(child=True)
 router = Router()
@@ -223,6 +225,22 @@ def unexpected(_: Exception) -> Response[dict[str, Any]]:
     return _json(HTTPStatus.INTERNAL_SERVER_ERROR, {"message": message, "request_id": request_id})
 
 
+# ----------------------------------------------------------------------------------------------- origin guard
+def require_cloudfront(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """403 for a request without CloudFront's X-Origin-Verify header (one sent to the execute-api URL)."""
+    verifier: OriginVerifier | None = app.context.get("origin_verifier")
+    if verifier is None or verifier.accepts(app.current_event.headers.get(ORIGIN_VERIFY_HEADER)):
+        return next_middleware(app)
+    logger.warning(
+        "Request refused: it did not come through CloudFront", extra={"path": app.current_event.path}
+    )
+    message = (
+        "This API answers through its CloudFront URL only (the stack's ApiUrl output), not at the "
+        "execute-api URL."
+    )
+    return _json(HTTPStatus.FORBIDDEN, {"message": message})
+
+
 # ------------------------------------------------------------------------------------------------ body guard
 def limit_body(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
     """413 for a body over the service's limit (checked once the request has been validated)."""
@@ -273,7 +291,8 @@ def build_app() -> APIGatewayHttpResolver:
         ),
     )
     app.enable_swagger(path="/docs")
-    app.use(middlewares=[limit_body])
+    # Every route, the documentation included: the origin check first, then the body limit.
+    app.use(middlewares=[require_cloudfront, limit_body])
     app.include_router(router)
 
     @app.get("/openapi.json", include_in_schema=False)

@@ -18,13 +18,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import boto3
+from aws_lambda_powertools import Logger
 
 from review_pipeline.dal.exports import EXPORT_PREFIX, EXPORTABLE, ROWS_METADATA, export_key
 from review_pipeline.dal.jobs import JobStore
 from review_pipeline.dal.results import ResultStore
 from review_pipeline.export_rows import CsvRowWriter, ExportFormat, JsonLinesRowWriter, job_rows, write_rows
 from review_pipeline.models import Job
+from review_pipeline.observability import job_log_keys
 from review_pipeline.settings import Settings
+
+logger = Logger(child=True)
 
 CONTENT_TYPES: dict[ExportFormat, str] = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
@@ -63,7 +67,14 @@ class JobExporter:
         )
 
     def export(self, job_id: str) -> ExportOutcome:
+        """Export the job; every log line meanwhile carries its id and its uploaded file's key."""
         job: Job | None = self.jobs.get(job_id)
+        with job_log_keys(job_id, job.source_key if job else ""):
+            outcome = self._export(job_id, job)
+            logger.info("Export processed", extra=vars(outcome))
+        return outcome
+
+    def _export(self, job_id: str, job: Job | None) -> ExportOutcome:
         if job is None:
             return ExportOutcome(job_id, "skipped", detail="no such job")
         if job.status not in EXPORTABLE:

@@ -38,6 +38,12 @@ from review_pipeline.endpoint import (
     plan_requests,
 )
 from review_pipeline.models import ChunkMessage, JobStatus, ReviewRecord, ReviewResult
+from review_pipeline.observability import (
+    add_batch_size_metric,
+    add_positive_share_metric,
+    add_rejected_row_metrics,
+    job_log_keys,
+)
 from review_pipeline.rejections import RejectedRowsFile
 from review_pipeline.retries import describe_error, is_last_delivery
 
@@ -64,6 +70,7 @@ class ChunkOutcome(BaseModel):
     positive: int = 0
     negative: int = 0
     rejected: int = 0
+    rejected_by_reason: dict[str, int] = {}  # observability.REJECTION_KINDS -> reviews
     counted: bool = False  # False: the chunk had been counted before (a redelivery) or its job had failed
     job_status: JobStatus | None = None  # the final status, when this chunk finished the job
     given_up: bool = False  # True: the last delivery failed too; unclassified reviews were rejected
@@ -148,8 +155,16 @@ class ChunkClassifier:
         )
 
     def classify_record(self, record: ChunkQueueRecord) -> ChunkOutcome:
-        """Classify the chunk an InferenceQueue message names, knowing which delivery of it this is."""
-        return self.classify(record.body, receive_count=int(record.attributes.ApproximateReceiveCount))
+        """Classify the chunk an InferenceQueue message names, knowing which delivery of it this is; every log
+        line meanwhile carries the job's id and its uploaded file's key."""
+        message = record.body
+        # A message queued before chunks named their file: the job knows it.
+        job = None if message.source_key else self.jobs.get(message.job_id)
+        source_key = message.source_key or (job.source_key if job else "")
+        with job_log_keys(message.job_id, source_key):
+            outcome = self.classify(message, receive_count=int(record.attributes.ApproximateReceiveCount))
+            logger.info("Chunk processed", extra=outcome.model_dump(mode="json"))
+        return outcome
 
     @tracer.capture_method
     def classify(self, message: ChunkMessage, receive_count: int = 1) -> ChunkOutcome:
@@ -183,6 +198,7 @@ class ChunkClassifier:
                 "Chunk holds a different number of reviews than its message says",
                 extra={"key": message.key, "in_chunk": len(records), "in_message": message.review_count},
             )
+        add_batch_size_metric(self.metrics, len(records))
         # The row is unique within a job (review ids given by users need not be), so it is the endpoint's id.
         answer = self.endpoint.predict([(str(record.row), record.text) for record in records])
         add_endpoint_metrics(self.metrics, answer)
@@ -194,7 +210,7 @@ class ChunkClassifier:
             self._add_too_large(rejected, records, answer.too_large)
             self._store_rejected(message, rejected)
         # A chunk with nothing sent to the model (every review too large) has no version of its own.
-        return self._settle(outcome, results, rejected.count, answer.model_version or job.model_version)
+        return self._settle(outcome, results, rejected, answer.model_version or job.model_version)
 
     def _give_up(self, message: ChunkMessage, error: Exception, receive_count: int) -> ChunkOutcome:
         """The last delivery failed too: reject what has no result, count the chunk once, close the job.
@@ -226,12 +242,16 @@ class ChunkClassifier:
         never_sendable = {review.id: review.reason for review in too_large}
         with RejectedRowsFile() as rejected:
             for record in pending:
-                rejected.add(record.row, never_sendable.get(str(record.row), reason), record.text)
+                if str(record.row) in never_sendable:
+                    kind, why = "too_large_for_endpoint", never_sendable[str(record.row)]
+                else:
+                    kind, why = "not_classified", reason
+                rejected.add(record.row, why, record.text, kind)
             self._store_rejected(message, rejected)
 
         job = self.jobs.get(message.job_id)
         model_version = next((result.model_version for result in stored), None)
-        self._settle(outcome, stored, rejected.count, model_version or (job.model_version if job else None))
+        self._settle(outcome, stored, rejected, model_version or (job.model_version if job else None))
         logger.exception(
             "Chunk failed on its last delivery: its unclassified reviews are rejected with the reason",
             extra={**where, "rejected": outcome.rejected, "reason": reason},
@@ -260,21 +280,28 @@ class ChunkClassifier:
     ) -> None:
         by_row = {str(record.row): record for record in records}
         for review in too_large:
-            rejected.add(by_row[review.id].row, review.reason, by_row[review.id].text)
+            rejected.add(
+                by_row[review.id].row, review.reason, by_row[review.id].text, "too_large_for_endpoint"
+            )
 
     def _settle(
-        self, outcome: ChunkOutcome, results: Sequence[ReviewResult], rejected: int, model_version: str | None
+        self,
+        outcome: ChunkOutcome,
+        results: Sequence[ReviewResult],
+        rejected: RejectedRowsFile,
+        model_version: str | None,
     ) -> ChunkOutcome:
         """Count the chunk once (its results and rejected reviews), its metrics with it; close the job."""
         outcome.classified = len(results)
         outcome.positive = sum(1 for result in results if result.label == "positive")
         outcome.negative = outcome.classified - outcome.positive
-        outcome.rejected = rejected
+        outcome.rejected = rejected.count
+        outcome.rejected_by_reason = dict(rejected.by_kind)
         counts = ChunkCounts(
             positive=outcome.positive,
             negative=outcome.negative,
             model_version=model_version or "unknown",
-            rejected=rejected,
+            rejected=rejected.count,
         )
         outcome.counted = self.jobs.record_chunk(outcome.job_id, outcome.chunk_index, counts)
         if outcome.counted:
@@ -284,7 +311,11 @@ class ChunkClassifier:
             self.metrics.add_metric(name="ReviewsClassified", unit=MetricUnit.Count, value=outcome.classified)
             self.metrics.add_metric(name="PositiveReviews", unit=MetricUnit.Count, value=outcome.positive)
             self.metrics.add_metric(name="NegativeReviews", unit=MetricUnit.Count, value=outcome.negative)
+            add_rejected_row_metrics(self.metrics, outcome.rejected_by_reason)
         outcome.job_status = self.jobs.finish_if_done(outcome.job_id)
+        finished = self.jobs.get(outcome.job_id) if outcome.job_status is not None else None
+        if finished is not None:  # this chunk closed the job: its share of positive reviews, once per job
+            add_positive_share_metric(self.metrics, finished)
         return outcome
 
     def _store_rejected(self, message: ChunkMessage, rejected: RejectedRowsFile) -> None:

@@ -21,7 +21,7 @@ message that names no file to attribute the error to still ends in the DLQ.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -44,9 +44,10 @@ from review_pipeline.dal.jobs import JobStore, new_job
 from review_pipeline.dal.objects import ObjectMissingError, ObjectStore
 from review_pipeline.dal.queue import ChunkQueue
 from review_pipeline.dal.results import ResultStore, expiration_after
-from review_pipeline.logic.validation import RowValidator
-from review_pipeline.models import ChunkMessage, JobStatus, ReviewRecord
-from review_pipeline.readers import DEFAULT_MAX_LINE_BYTES, FileFormatError, ParsedRow, RowError, read_rows
+from review_pipeline.logic.validation import RowValidator, accepted_reviews
+from review_pipeline.models import ChunkMessage, JobStatus
+from review_pipeline.observability import add_rejected_row_metrics, job_log_keys
+from review_pipeline.readers import DEFAULT_MAX_LINE_BYTES, FileFormatError, read_rows
 from review_pipeline.rejections import RejectedRowsFile, rejected_file_key
 from review_pipeline.retries import describe_error, error_code, is_last_delivery
 from review_pipeline.sqs_records import IngestQueueRecord, S3Notification, S3TestEvent
@@ -93,6 +94,7 @@ class FileOutcome(BaseModel):
     rows: int = 0
     rejected: int = 0
     chunks: int = 0
+    rejected_by_reason: dict[str, int] = {}  # observability.REJECTION_KINDS -> rows
     error: str | None = None
 
 
@@ -239,13 +241,16 @@ class UploadSplitter:
             upload = uploaded_object(record, self.settings.incoming_prefix)
             if upload is None:
                 continue
-            if self.idempotent_process_upload is None:
-                outcomes.append(self.process_upload(upload, receive_count))
-            else:
-                # Only `upload` keys the idempotency record; the other arguments are passed through.
-                outcomes.append(
-                    self.idempotent_process_upload(upload=upload, splitter=self, receive_count=receive_count)
-                )
+            with job_log_keys(job_id_for(upload), upload.key):
+                if self.idempotent_process_upload is None:
+                    outcome = self.process_upload(upload, receive_count)
+                else:
+                    # Only `upload` keys the idempotency record; the other arguments are passed through.
+                    outcome = self.idempotent_process_upload(
+                        upload=upload, splitter=self, receive_count=receive_count
+                    )
+                logger.info("Uploaded file handled", extra=outcome.model_dump(mode="json"))
+            outcomes.append(outcome)
         return outcomes
 
     # -- one file -------------------------------------------------------------------------------------------
@@ -274,6 +279,7 @@ class UploadSplitter:
             RowsRejected=outcome.rejected,
             ChunksQueued=outcome.chunks,
         )
+        add_rejected_row_metrics(self.metrics, outcome.rejected_by_reason)
         logger.info(
             "File split into chunks", extra={**where, **outcome.model_dump(exclude={"job_id", "error"})}
         )
@@ -342,6 +348,7 @@ class UploadSplitter:
             rows=total,
             rejected=rejections.count,
             chunks=len(messages),
+            rejected_by_reason=dict(rejections.by_kind),
         )
 
     def _write_chunks(
@@ -355,7 +362,9 @@ class UploadSplitter:
         try:
             with closing(self.objects.open(upload.bucket, upload.key, upload.version_id)) as body:
                 rows = read_rows(body, upload.key, max_line_bytes)
-                for index, records in chunked(_accepted(rows, validator, rejections), settings.chunk_size):
+                for index, records in chunked(
+                    accepted_reviews(rows, validator, rejections), settings.chunk_size
+                ):
                     key = chunk_key(settings.processed_prefix, job_id, index)
                     self.objects.put_bytes(settings.bucket_name, key, chunk_body(records), _JSONL)
                     messages.append(
@@ -365,6 +374,7 @@ class UploadSplitter:
                             key=key,
                             chunk_index=index,
                             review_count=len(records),
+                            source_key=upload.key,
                         )
                     )
             if not messages and not rejections.count:
@@ -381,15 +391,3 @@ class UploadSplitter:
     def _count(self, **counts: int) -> None:
         for name, value in counts.items():
             self.metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-
-
-def _accepted(
-    rows: Iterable[ParsedRow | RowError], validator: RowValidator, rejections: RejectedRowsFile
-) -> Iterator[ReviewRecord]:
-    """The rows that became reviews; every other row goes to `rejections` with its reason."""
-    for row in rows:
-        checked = validator.check(row) if isinstance(row, ParsedRow) else row
-        if isinstance(checked, RowError):
-            rejections.add(checked.row, checked.reason, checked.raw)
-        else:
-            yield checked

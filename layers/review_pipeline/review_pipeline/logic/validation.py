@@ -7,13 +7,17 @@ rejected row never blocks a corrected copy of itself further down the file.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from review_pipeline.cleaning import clean_text
 from review_pipeline.models import IncomingReview, ReviewRecord
 from review_pipeline.readers import ParsedRow, RowError
+
+if TYPE_CHECKING:
+    from review_pipeline.rejections import RejectedRowsFile
 
 _SHOWN_INPUT_CHARS = 60
 _LABEL_WORDS = "0, 1, positive, negative, pos or neg"
@@ -30,22 +34,23 @@ class RowValidator:
         try:
             review = IncomingReview.from_row(parsed.fields)
         except ValidationError as error:
-            return RowError(parsed.row, describe_validation_error(error), parsed.raw)
+            return RowError(parsed.row, describe_validation_error(error), parsed.raw, _rejection_kind(error))
         review_id = review.id if review.id is not None else f"row-{parsed.row}"
         first_row = self._rows_by_id.get(review_id)
         if first_row is not None:
-            return RowError(
-                parsed.row, f"duplicate id '{review_id}' (first seen on row {first_row})", parsed.raw
-            )
+            reason = f"duplicate id '{review_id}' (first seen on row {first_row})"
+            return RowError(parsed.row, reason, parsed.raw, "duplicate_id")
         text = clean_text(review.text)
         if not text:
-            return RowError(parsed.row, "text is empty after removing HTML and whitespace", parsed.raw)
+            reason = "text is empty after removing HTML and whitespace"
+            return RowError(parsed.row, reason, parsed.raw, "empty_text")
         if len(text) > self._max_text_chars:
             return RowError(
                 parsed.row,
                 f"text is {len(text):,} characters after cleaning; the limit is {self._max_text_chars:,} "
                 "(MAX_TEXT_CHARS): split or shorten the review",
                 parsed.raw,
+                "text_too_long",
             )
         self._rows_by_id[review_id] = parsed.row
         return ReviewRecord(
@@ -56,6 +61,13 @@ class RowValidator:
             rating=review.rating,
             given_label=review.label,
         )
+
+
+def _rejection_kind(error: ValidationError) -> str:
+    """empty_text when the only problem is a text with nothing in it, else invalid_field."""
+    details = error.errors(include_url=False)
+    empty = all(d["type"] == "string_too_short" and tuple(d["loc"]) == ("text",) for d in details)
+    return "empty_text" if empty else "invalid_field"
 
 
 def describe_validation_error(error: ValidationError) -> str:
@@ -125,3 +137,15 @@ def _shown(value: Any) -> str:
         return "true" if value else "false"
     shown = repr(value) if isinstance(value, str) else str(value)
     return shown if len(shown) <= _SHOWN_INPUT_CHARS else shown[: _SHOWN_INPUT_CHARS - 3] + "..."
+
+
+def accepted_reviews(
+    rows: Iterable[ParsedRow | RowError], validator: RowValidator, rejections: RejectedRowsFile
+) -> Iterator[ReviewRecord]:
+    """The rows that became reviews; every other row goes to `rejections` with its reason."""
+    for row in rows:
+        checked = validator.check(row) if isinstance(row, ParsedRow) else row
+        if isinstance(checked, RowError):
+            rejections.add(checked.row, checked.reason, checked.raw, checked.kind)
+        else:
+            yield checked

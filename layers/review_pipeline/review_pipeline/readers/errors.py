@@ -23,3 +23,4 @@ class RowError(NamedTuple):
     row: int
     reason: str
     raw: str
+    kind: str = "unreadable_row"  # one of observability.REJECTION_KINDS; the readers' rows are unreadable
