@@ -26,6 +26,7 @@ class StackInfo:
     table_name: str = ""
     queues: dict[str, str] = field(default_factory=dict)  # logical id -> queue URL
     logs_dir: str = ""
+    dashboard_url: str = ""  # the results dashboard, on the API's origin as behind CloudFront
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
