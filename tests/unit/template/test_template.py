@@ -318,14 +318,17 @@ def test_cloudfront_redirects_to_https_and_neither_caches_nor_rewrites_the_api(
     template: dict[str, Any],
 ) -> None:
     config = _resources(template)["ApiDistribution"]["Properties"]["DistributionConfig"]
+    # The API's behaviours; the dashboard's static files have their own (test_dashboard_hosting.py).
+    (origin,) = [o for o in config["Origins"] if "CustomOriginConfig" in o]
     behaviours = [config["DefaultCacheBehavior"], *config.get("CacheBehaviors", [])]
+    api_behaviours = [b for b in behaviours if b["TargetOriginId"] == origin["Id"]]
 
-    for behaviour in behaviours:
+    assert config["DefaultCacheBehavior"] in api_behaviours
+    for behaviour in api_behaviours:
         assert behaviour["ViewerProtocolPolicy"] == "redirect-to-https"
         assert behaviour["CachePolicyId"] == MANAGED_CACHING_DISABLED
         assert behaviour["OriginRequestPolicyId"] == MANAGED_ALL_VIEWER_EXCEPT_HOST_HEADER
         assert {"GET", "POST"} <= set(behaviour["AllowedMethods"])
-    (origin,) = config["Origins"]
     assert origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
 
 
