@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -89,7 +90,25 @@ def jobs(api: Api, target: E2ETarget, target_s3: Any) -> dict[str, dict[str, Any
 
 
 def wait_for(browser: WebDriver, condition: Callable[[WebDriver], Any], what: str) -> Any:
-    return WebDriverWait(browser, WAIT_SECONDS, poll_frequency=0.2).until(condition, message=what)
+    # The job list re-renders itself while a job runs: an element read mid-render is simply read again.
+    wait = WebDriverWait(
+        browser, WAIT_SECONDS, poll_frequency=0.2, ignored_exceptions=[StaleElementReferenceException]
+    )
+    return wait.until(condition, message=what)
+
+
+# One snapshot of the job table, read in a single script call so a re-render cannot interleave.
+_JOB_ROWS_SCRIPT = """
+return [...document.querySelectorAll('#jobs tbody tr[data-job-id]')].map((row) => Object.fromEntries([
+  ['job_id', row.dataset.jobId],
+  ...[...row.querySelectorAll('[data-field]')].map((cell) => [cell.dataset.field, cell.innerText.trim()]),
+]));
+"""
+
+
+def shown_jobs(browser: WebDriver) -> list[dict[str, str]]:
+    rows: list[dict[str, str]] = browser.execute_script(_JOB_ROWS_SCRIPT)
+    return rows
 
 
 def ready(browser: WebDriver, element_id: str) -> WebElement | None:
@@ -107,7 +126,11 @@ def page(browser: WebDriver, stack: LocalStack, jobs: dict[str, dict[str, Any]])
 
 
 def open_job(browser: WebDriver, job_id: str) -> None:
-    browser.find_element(By.CSS_SELECTOR, f'#jobs tr[data-job-id="{job_id}"]').click()
+    wait_for(
+        browser,
+        lambda b: b.find_element(By.CSS_SELECTOR, f'#jobs tr[data-job-id="{job_id}"]').click() or True,
+        f"a click on job {job_id}",
+    )
     wait_for(
         browser,
         lambda b: ready(b, "job-section") and b.find_element(By.ID, "job-facts").text.find(job_id) >= 0,
@@ -138,26 +161,38 @@ def severe_console_entries(browser: WebDriver) -> list[str]:
 def test_the_job_list_shows_every_job_with_the_apis_status_counts_and_share(
     page: WebDriver, api: Api, jobs: dict[str, dict[str, Any]]
 ) -> None:
-    # Given the jobs the API lists
-    listed = api.get("/jobs", limit=100)["items"]
-    # When the dashboard shows its job list
-    rows = page.find_elements(By.CSS_SELECTOR, "#jobs tbody tr[data-job-id]")
-    # Then it has one row per job, in the API's order
-    assert [row.get_attribute("data-job-id") for row in rows] == [job["job_id"] for job in listed]
-    # And each of our jobs reads as the API says: file, status, counts, positive share, progress
+    # Given the jobs the API lists and the page's job list (refreshed until any job that changed in between
+    # reads the same in both)
+    def same_jobs(browser: WebDriver) -> tuple[list[dict[str, Any]], list[dict[str, str]]] | None:
+        listed: list[dict[str, Any]] = api.get("/jobs", limit=100)["items"]
+        shown = shown_jobs(browser)
+        if [row["job_id"] for row in shown] == [job["job_id"] for job in listed] and all(
+            row["status"] == job["status"] for row, job in zip(shown, listed, strict=True)
+        ):
+            return listed, shown
+        browser.find_element(By.ID, "jobs-refresh").click()
+        return None
+
+    listed, shown = wait_for(page, same_jobs, "the API's jobs, in its order, with its statuses")
+    # Then each of our jobs reads as the API says: file, status, counts, positive share, progress, times
+    rows = {row["job_id"]: row for row in shown}
     for job in jobs.values():
-        row = page.find_element(By.CSS_SELECTOR, f'#jobs tr[data-job-id="{job["job_id"]}"]')
-        counts = job["counts"]
-        assert field(row, "source_key") == job["source_key"]
-        assert field(row, "status") == job["status"]
-        for name in ("total", "classified", "rejected", "positive", "negative"):
-            assert field(row, name) == str(counts[name]), name
-        assert field(row, "positive_share") == f"{counts['positive'] / counts['classified'] * 100:.1f}%"
+        row, counts = rows[job["job_id"]], job["counts"]
         done = counts["classified"] + counts["rejected"]
-        assert field(row, "progress") == f"{done} / {counts['total']}"
-        assert field(row, "created_at") == job["created_at"][:19].replace("T", " ")
-        assert field(row, "finished_at") == job["finished_at"][:19].replace("T", " ")
-    assert page.find_element(By.ID, "jobs-summary").text == f"{len(listed)} jobs"
+        expected = {
+            "source_key": job["source_key"],
+            "status": job["status"],
+            **{
+                name: str(counts[name])
+                for name in ("total", "classified", "rejected", "positive", "negative")
+            },
+            "positive_share": f"{counts['positive'] / counts['classified'] * 100:.1f}%",
+            "progress": f"{done} / {counts['total']}",
+            "created_at": job["created_at"][:19].replace("T", " "),
+            "finished_at": job["finished_at"][:19].replace("T", " "),
+        }
+        assert {name: row[name] for name in expected} == expected
+    assert page.find_element(By.ID, "jobs-summary").text.startswith(f"{len(listed)} jobs")
     assert severe_console_entries(page) == []
 
 
