@@ -1,5 +1,6 @@
 """The results dashboard in a real browser (Debian's chromium driven by selenium through chromedriver), on the
-local emulator after real uploads: what a person sees must be what the HTTP API says.
+local emulator (or the E2E_STACK_NAME stack's CloudFront URL) after real uploads: what a person sees must be
+what the HTTP API says.
 
 Set DASHBOARD_SCREENSHOT=docs/img/dashboard.png to save the README's screenshot while the tests run.
 """
@@ -23,13 +24,13 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from local.dashboard import MODEL_ARTIFACT_DIR, referenced_images
+from local.dashboard import MODEL_ARTIFACT_DIR, URL_PREFIX, referenced_images
 from local.stack import LocalStack
 from local.template import PROJECT_ROOT
 from tests.e2e.conftest import Api
 from tests.e2e.targets import E2ETarget
 
-pytestmark = [pytest.mark.e2e, pytest.mark.local_only]
+pytestmark = pytest.mark.e2e
 SAMPLES = PROJECT_ROOT / "samples"
 Upload = Callable[[str, bytes | Path], str]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -116,11 +117,20 @@ def ready(browser: WebDriver, element_id: str) -> WebElement | None:
     return element if element.get_attribute("data-state") == "ready" else None
 
 
+@pytest.fixture(scope="module")
+def dashboard_url(request: pytest.FixtureRequest, target: E2ETarget) -> str:
+    """The emulator's `dashboard_url` (stack.json); on a deployed stack, /dashboard/ of its CloudFront URL."""
+    if target.is_local:
+        emulator: LocalStack = request.getfixturevalue("stack")
+        assert emulator.info is not None
+        return emulator.info.dashboard_url
+    return f"{target.api_url}{URL_PREFIX}"
+
+
 @pytest.fixture
-def page(browser: WebDriver, stack: LocalStack, jobs: dict[str, dict[str, Any]]) -> WebDriver:
+def page(browser: WebDriver, dashboard_url: str, jobs: dict[str, dict[str, Any]]) -> WebDriver:
     """The dashboard freshly opened, its job list shown."""
-    assert stack.info is not None
-    browser.get(stack.info.dashboard_url)
+    browser.get(dashboard_url)
     wait_for(browser, lambda b: ready(b, "jobs"), "the job list")
     return browser
 
