@@ -365,3 +365,35 @@ def test_a_token_is_kept_for_the_tab_and_sent_as_a_bearer_header(page: WebDriver
     # And forgetting it stops sending it
     page.find_element(By.ID, "token-clear").click()
     assert page.execute_script("return sessionStorage.length") == 0
+
+
+def test_markdown_in_a_model_card_cannot_inject_markup_or_script_links(page: WebDriver) -> None:
+    # Given a card whose text holds HTML, an event handler and a javascript: link
+    hostile = (
+        "# <b>title</b>\n\n<img src=x onerror=alert(1)> **bold** [link](javascript:alert(1))"
+        " ![pic](diagram.png)\n\n| a | b |\n| --- | --- |\n| <i>x</i> | `y` |\n"
+    )
+    # When the page's own renderer builds it
+    rendered = page.execute_async_script(
+        """
+        const [text, done] = arguments;
+        import("./markdown.js").then(({ renderMarkdown }) => {
+          const box = document.createElement("div");
+          box.append(...renderMarkdown(text, new URL("model/", location.href)));
+          done({ html: box.innerHTML, text: box.textContent,
+                 handlers: box.querySelectorAll("[onerror]").length,
+                 images: [...box.querySelectorAll("img")].map((i) => i.src),
+                 links: [...box.querySelectorAll("a")].map((a) => a.href) });
+        });
+        """,
+        hostile,
+    )
+    # Then HTML stays text, the javascript: link is dropped, and the image resolves beside the card
+    assert "<b>" not in rendered["html"]
+    assert "<i>" not in rendered["html"]
+    assert rendered["handlers"] == 0
+    assert "<img src=x onerror=alert(1)>" in rendered["text"]
+    assert rendered["links"] == []
+    assert [image.rsplit("/dashboard/", 1)[1] for image in rendered["images"]] == ["model/diagram.png"]
+    assert "<strong>bold</strong>" in rendered["html"]
+    assert "<code>y</code>" in rendered["html"]
