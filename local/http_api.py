@@ -5,8 +5,8 @@ Routes are the template's `Type: HttpApi` events. A request that matches no rout
 error gets `500 {"message":"Internal Server Error"}`; a function that outlives the integration timeout (30 s)
 gets `503 {"message":"Service Unavailable"}`. Every answer of the adapter itself is JSON, never an HTML
 error page.
-Given the dashboard's files, it also answers GET/HEAD under /dashboard/ with them, as CloudFront's
-`/dashboard/*` behaviour does in front of the deployed API (see local/dashboard.py).
+With `serve_dashboard` it also answers GET/HEAD under /dashboard/ with the results dashboard's files
+(local/dashboard.py), as CloudFront's `/dashboard/*` behaviour does in front of the deployed API.
 """
 
 from __future__ import annotations
@@ -22,11 +22,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from local.dashboard import URL_PREFIX, content_type
+from local.dashboard import URL_PREFIX, content_type, site_files
 from local.function_host import Invocation
 from local.functions import HttpRoute
 from local.loopback import LoopbackServer
@@ -200,11 +199,7 @@ class _ApiRequestHandler(BaseHTTPRequestHandler):
             return
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         path = unquote(urlsplit(self.path).path)
-        if (
-            self.server.site_files is not None
-            and path.startswith(URL_PREFIX)
-            and self.command in {"GET", "HEAD"}
-        ):
+        if self.server.serve_dashboard and path.startswith(URL_PREFIX) and self.command in {"GET", "HEAD"}:
             self._send_site_file(path.removeprefix(URL_PREFIX))
             return
         matched = self.server.routes.match(self.command, path)
@@ -230,8 +225,8 @@ class _ApiRequestHandler(BaseHTTPRequestHandler):
         self._send(status, headers, payload)
 
     def _send_site_file(self, key: str) -> None:
-        assert self.server.site_files is not None
-        found = self.server.site_files().get(key)
+        # Listed per request, so an edited page shows on reload without restarting the emulator.
+        found = site_files().get(key)
         if found is None:
             self._send(404, [("Content-Type", "text/plain; charset=utf-8")], b"Not Found")
             return
@@ -265,10 +260,14 @@ class HttpApiServer(LoopbackServer):
         routes: list[HttpRoute],
         invoke: Callable[[str, dict[str, Any]], Invocation],
         port: int = 0,
-        site_files: Callable[[], dict[str, Path]] | None = None,
+        serve_dashboard: bool = False,
     ) -> None:
         super().__init__(_ApiRequestHandler, port)
         self.routes = RouteTable(routes)
         self.invoke = invoke
-        # Read per request, so an edited page shows on reload without restarting the emulator.
-        self.site_files = site_files
+        self.serve_dashboard = serve_dashboard
+
+    @property
+    def dashboard_url(self) -> str:
+        """Where the results dashboard is, when this server plays CloudFront's `/dashboard/*` behaviour."""
+        return f"{self.url}{URL_PREFIX}" if self.serve_dashboard else ""

@@ -7,8 +7,7 @@ Started from template.yaml, on 127.0.0.1 only, each part on a free port:
 - a SageMaker-runtime-compatible endpoint serving the model artifact through its own inference.py;
 - one function pool per AWS::Serverless::Function (subprocesses, environment resolved from the template);
 - one poller per `Type: SQS` event, standing in for the event source mapping;
-- an HTTP API adapter for the `Type: HttpApi` events, which also serves the results dashboard under
-  /dashboard/ (CloudFront's `/dashboard/*` behaviour on AWS).
+- an HTTP API adapter for the `Type: HttpApi` events, and for the results dashboard under /dashboard/.
 `.local/stack.json` says where everything is. Leaving the context stops every part (children included).
 """
 
@@ -25,8 +24,6 @@ import boto3
 import requests
 
 from local import s3_events
-from local.dashboard import URL_PREFIX as DASHBOARD_URL_PREFIX
-from local.dashboard import site_files
 from local.endpoint import DEFAULT_ARTIFACT, EndpointHandler, EndpointServer, load_model_handler
 from local.function_host import FunctionPool, Invocation
 from local.functions import FunctionSpec, function_specs, http_routes, sqs_event_sources
@@ -153,7 +150,7 @@ class LocalStack:
         self.specs = function_specs(self.template, self.resolver, self.project_root)
         self._start_functions()
         routes = http_routes(self.template)
-        self._api = HttpApiServer(routes, self.invoke, port=self._api_port, site_files=site_files)
+        self._api = HttpApiServer(routes, self.invoke, port=self._api_port, serve_dashboard=True)
         self._api.start()
         bucket = next((self.names.refs[i] for i, r in active.items() if r["Type"] == "AWS::S3::Bucket"), "")
         globals_env = self.template.get("Globals", {}).get("Function", {}).get("Environment", {})
@@ -172,7 +169,7 @@ class LocalStack:
             table_name=table,
             queues=dict(self.queue_urls),
             logs_dir=str(self.state_dir / "logs"),
-            dashboard_url=f"{self._api.url}{DASHBOARD_URL_PREFIX}",
+            dashboard_url=self._api.dashboard_url,
         )
         if self._write_state:
             self.info.write(self.state_dir / STATE_FILE_NAME)
