@@ -93,6 +93,18 @@ def dashboard_url(cloudformation: CloudFormationClient, stack: str) -> str:
     return next((o["OutputValue"] for o in outputs if o["OutputKey"] == URL_OUTPUT), "")
 
 
+def _empty_bucket(cloudformation: CloudFormationClient, s3: S3Client, stack: str) -> int:
+    """Empty the stack's dashboard bucket so `sam delete` can delete it; no stack or no bucket is no error."""
+    try:
+        bucket = stack_resource(cloudformation, stack, BUCKET_RESOURCE)
+    except ClientError as error:
+        # A stack that is already gone, or was deployed before the dashboard existed, has nothing to empty.
+        print(f"no dashboard bucket to empty in stack {stack}: {error}", file=sys.stderr)
+        return 0
+    remove_objects(s3, bucket, sorted(_existing_etags(s3, bucket, "")))
+    return 0
+
+
 def _target(args: argparse.Namespace) -> tuple[str, str]:
     configured = command_parameters(args.config_env, "deploy")
     stack = args.stack or str(configured.get("stack_name", ""))
@@ -121,11 +133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         stack, region = _target(args)
         session = boto3.session.Session(region_name=region)
         cloudformation = session.client("cloudformation")
-        bucket = stack_resource(cloudformation, stack, BUCKET_RESOURCE)
         s3 = session.client("s3")
         if args.remove:
-            remove_objects(s3, bucket, sorted(_existing_etags(s3, bucket, "")))
-            return 0
+            return _empty_bucket(cloudformation, s3, stack)
+        bucket = stack_resource(cloudformation, stack, BUCKET_RESOURCE)
         uploaded, deleted = publish(s3, bucket, site_files())
         distribution = stack_resource(cloudformation, stack, DISTRIBUTION_RESOURCE)
         invalidation = invalidate(session.client("cloudfront"), distribution)

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
-from scripts.publish_dashboard import invalidate, publish, remove_objects, stack_resource
+from scripts.publish_dashboard import invalidate, main, publish, remove_objects, stack_resource
 
 BUCKET = "dashboard-bucket"
 
@@ -111,3 +111,19 @@ def test_the_bucket_is_found_by_its_logical_id_in_the_stack(aws: None) -> None:
     name = stack_resource(cloudformation, "review-sentiment-test", "DashboardBucket")
     # Then it is the bucket the stack created
     assert name in [b["Name"] for b in boto3.client("s3", region_name="us-east-1").list_buckets()["Buckets"]]
+
+
+def test_remove_before_delete_empties_the_stacks_bucket_and_tolerates_a_stack_without_one(aws: None) -> None:
+    # Given a stack whose dashboard bucket holds files
+    cloudformation = boto3.client("cloudformation", region_name="us-east-1")
+    body = '{"Resources": {"DashboardBucket": {"Type": "AWS::S3::Bucket"}}}'
+    cloudformation.create_stack(StackName="with-dashboard", TemplateBody=body)
+    bucket = stack_resource(cloudformation, "with-dashboard", "DashboardBucket")
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.put_object(Bucket=bucket, Key="dashboard/index.html", Body=b"<!doctype html>")
+    # When `make delete` empties it, and then asks the same of a stack that does not exist
+    emptied = main(["--stack", "with-dashboard", "--region", "us-east-1", "--remove"])
+    missing = main(["--stack", "no-such-stack", "--region", "us-east-1", "--remove"])
+    # Then the bucket is empty, and the missing stack does not stop the delete
+    assert (emptied, missing) == (0, 0)
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
