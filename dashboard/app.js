@@ -139,6 +139,7 @@ async function selectJob(jobId) {
     if (job.error) fact(facts, "error", job.error);
     $("split").replaceChildren(splitBar(job.counts.positive, job.counts.negative));
     $("explanation").hidden = true;
+    $("export").replaceChildren();
     state.pages = [null];
     state.page = 0;
     await Promise.all([drawHistogram(job), drawRejected(job), loadResults()]);
@@ -285,6 +286,26 @@ async function explainRow(jobId, row) {
   }
 }
 
+// The job's export (written once when it ended): the API answers a short-lived presigned URL for it.
+async function exportJob(format) {
+  const target = $("export");
+  target.replaceChildren(`Asking for the ${format} export...`);
+  target.dataset.state = "loading";
+  try {
+    const answer = await getJson(jobPath(state.job.job_id, "/export"), { format });
+    const link = document.createElement("a");
+    link.href = answer.url;
+    link.id = "export-link";
+    link.dataset.rows = answer.rows;
+    link.textContent = `Download ${format === "csv" ? "results.csv" : "results.jsonl.gz"} (${answer.rows} rows)`;
+    const minutes = Math.round(answer.expires_in / 60);
+    target.replaceChildren(link, ` the link works for ${minutes} minute${minutes === 1 ? "" : "s"}`);
+  } catch (error) {
+    target.replaceChildren(error.message);
+  }
+  target.dataset.state = "ready";
+}
+
 // ------------------------------------------------------------------------------------------- model card
 async function loadModelCard() {
   const target = $("model-card");
@@ -334,6 +355,9 @@ function start() {
   $("page-size").addEventListener("change", restartResults);
   $("page-prev").addEventListener("click", () => turnPage(-1));
   $("page-next").addEventListener("click", () => turnPage(1));
+  for (const button of [$("export-csv"), $("export-jsonl")]) {
+    button.addEventListener("click", () => exportJob(button.dataset.format));
+  }
   showTokenState();
   loadModelCard();
   loadJobs().then(() => {

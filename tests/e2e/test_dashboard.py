@@ -7,6 +7,8 @@ Set DASHBOARD_SCREENSHOT=docs/img/dashboard.png to save the README's screenshot 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import re
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
@@ -289,6 +292,33 @@ def test_rejected_rows_are_grouped_by_the_reasons_the_api_gives(
     assert sum(count for count, _ in shown.values()) == job["counts"]["rejected"] == 5
     # And the results table holds only the 15 classified rows
     assert len(shown_results(page)) == 15
+
+
+def test_export_offers_a_link_to_every_row_of_the_job(
+    page: WebDriver, jobs: dict[str, dict[str, Any]]
+) -> None:
+    # Given the imperfect job open (20 rows: 15 results, 5 rejected)
+    job = jobs["imperfect"]
+    open_job(page, job["job_id"])
+
+    # When a person asks for its CSV export (again while it is still being written, seconds after the end)
+    def export_link(browser: WebDriver) -> WebElement | None:
+        found = browser.find_elements(By.ID, "export-link")
+        if found:
+            return found[0]
+        if ready(browser, "export") or not browser.find_element(By.ID, "export").text:
+            browser.find_element(By.ID, "export-csv").click()
+        return None
+
+    link = wait_for(page, export_link, "the export link")
+    # Then the link names every row, and what it downloads is the job's every row, rejected ones with a reason
+    assert link.get_attribute("data-rows") == str(job["counts"]["total"]) == "20"
+    assert link.text == "Download results.csv (20 rows)"
+    download = requests.get(link.get_attribute("href") or "", timeout=30)
+    assert download.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(download.text)))
+    assert [int(row["row"]) for row in rows] == list(range(1, 21))
+    assert sum(1 for row in rows if row["reason"]) == job["counts"]["rejected"]
 
 
 def test_explaining_a_result_shows_the_apis_explanation(
