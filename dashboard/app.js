@@ -318,12 +318,17 @@ async function loadModelCard() {
     fact(summary, "model type", card.model_type);
     const blocks = renderMarkdown(text, base);
     target.replaceChildren(summary, ...blocks);
-    if (!blocks.some((block) => block.querySelector && block.querySelector("img"))) {
-      // The card references no figure: show the evaluation report's reliability diagram, when there is one.
+    if (!blocks.some((block) => block.querySelector("img"))) {
+      // The card references no figure: show the evaluation report's (reliability diagrams, score histogram).
       const evaluation = await getFile("model/evaluation.md").catch(() => "");
-      const figures = renderMarkdown(evaluation, base).filter((block) => block.querySelector("img"));
-      if (figures.length) {
-        target.append(Object.assign(document.createElement("h3"), { textContent: "Reliability diagram" }), ...figures);
+      const images = renderMarkdown(evaluation, base).flatMap((block) => [...block.querySelectorAll("img")]);
+      if (images.length) {
+        target.append(Object.assign(document.createElement("h3"), { textContent: "Evaluation figures" }));
+        for (const image of images) {
+          const figure = document.createElement("figure");
+          figure.append(image, Object.assign(document.createElement("figcaption"), { textContent: image.alt }));
+          target.append(figure);
+        }
       }
     }
   } catch (error) {
