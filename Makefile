@@ -111,7 +111,8 @@ bench: $(VENV)/.installed ## benchmarks, written to docs/benchmarks.md
 	$(PY) -m bench
 
 # Uploads model/artifact/model.tar.gz under its content hash (scripts/publish_model.py) and deploys with
-# ModelDataUrl set, merged into samconfig's parameter_overrides (scripts/samconfig.py). Variables:
+# ModelDataUrl set, merged into samconfig's parameter_overrides (scripts/samconfig.py); then uploads the
+# results dashboard to its bucket behind CloudFront (scripts/publish_dashboard.py). Variables:
 #   ENV=prod                  the [prod] environment of samconfig.toml
 #   EXISTING_ENDPOINT=name    use that SageMaker endpoint instead of creating one (no upload)
 #   MODEL_BUCKET=bucket       upload there instead of review-sentiment-models-<account>-<region>
@@ -129,7 +130,8 @@ deploy: build ## upload the model and sam deploy: make deploy [ENV=prod] [EXISTI
 	mapfile -t overrides <<< "$$merged"; \
 	echo "sam deploy --config-env $(ENV) --region $$region --parameter-overrides $${overrides[*]}"; \
 	$(SAM_ENV) $(SAM) deploy --config-env $(ENV) --region "$$region" \
-	  --parameter-overrides "$${overrides[@]}" $(if $(GUIDED),--guided)
+	  --parameter-overrides "$${overrides[@]}" $(if $(GUIDED),--guided); \
+	$(PY) -m scripts.publish_dashboard --config-env $(ENV) --region "$$region"
 
 # The commands below act on the deployed stack of samconfig.toml's environment (ENV=prod for [prod]).
 outputs: $(VENV)/.installed ## the deployed stack's outputs (bucket, API and CloudFront URLs, queues): [ENV=prod]
@@ -152,6 +154,7 @@ invoke-usage:
 	@echo "usage: make invoke FN=<function logical id> EVENT=events/<file>.json (events/README.md lists them)"; exit 2
 
 delete: setup ## delete the stack (the bucket and table are retained): make delete [ENV=prod]
+	$(PY) -m scripts.publish_dashboard --config-env $(ENV) --remove
 	$(SAM_ENV) $(SAM) delete --config-env $(ENV)
 
 clean: ## remove build output and the emulator state

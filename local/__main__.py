@@ -19,6 +19,7 @@ def how_to(info: StackInfo, state_file: str) -> str:
             "Local emulator running (everything on 127.0.0.1; Ctrl-C stops it).",
             f"  AWS (moto: S3, SQS, DynamoDB)  {info.aws_endpoint_url}",
             f"  HTTP API                       {info.api_url}",
+            f"  results dashboard              {info.dashboard_url}",
             f"  SageMaker runtime endpoint     {info.sagemaker_runtime_url}  ({info.endpoint_name})",
             f"  upload files to                {incoming}",
             f"  state                          {state_file}   logs  {info.logs_dir}/",

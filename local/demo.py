@@ -117,6 +117,7 @@ def print_how_to(info: StackInfo, reports: list[FileReport]) -> None:
     print(
         f"\nHTTP API: {info.api_url}  (OpenAPI: {info.api_url}/openapi.json, Swagger UI: {info.api_url}/docs)"
     )
+    print(f"Results dashboard: {info.dashboard_url}")
     print("Examples (they stop working when this demo exits; `make local` keeps the emulator running):")
     print("  .venv/bin/review-sentiment jobs")
     print(f"  .venv/bin/review-sentiment results {job_id} --format csv --output results.csv")

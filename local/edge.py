@@ -123,7 +123,10 @@ def http_api_servers(
             "protected": frozenset(routes_requiring_jwt(template, resolver)),
         }
     headers = origin_headers(active, resolver, secretsmanager)
-    public = HttpApiServer(routes, invoke, port=public_port, origin_headers=headers, **auth)
+    # Only the public server plays CloudFront, so only it has the dashboard's `/dashboard/*` behaviour.
+    public = HttpApiServer(
+        routes, invoke, port=public_port, origin_headers=headers, serve_dashboard=True, **auth
+    )
     origin = HttpApiServer(routes, invoke, **auth)
     public.start()
     origin.start()

@@ -10,6 +10,9 @@ The same adapter plays CloudFront when given origin headers: it sets them on eve
 caller sent, as CloudFront's OriginCustomHeaders do. With an authorizer, the routes it protects answer
 `401 {"message":"Unauthorized"}` to a request whose Authorization header it does not accept, before the
 function runs, as API Gateway's JWT authorizer does.
+
+With `serve_dashboard` it also answers GET/HEAD under /dashboard/ with the results dashboard's files
+(local/dashboard.py), as CloudFront's `/dashboard/*` behaviour does in front of the deployed API.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from local.dashboard import URL_PREFIX, content_type, site_files
 from local.function_host import Invocation
 from local.functions import HttpRoute
 from local.loopback import LoopbackServer
@@ -201,6 +205,9 @@ class _ApiRequestHandler(BaseHTTPRequestHandler):
             return
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         path = unquote(urlsplit(self.path).path)
+        if self.server.serve_dashboard and path.startswith(URL_PREFIX) and self.command in {"GET", "HEAD"}:
+            self._send_site_file(path.removeprefix(URL_PREFIX))
+            return
         matched = self.server.routes.match(self.command, path)
         if matched is None:
             self._send(404, [("Content-Type", "application/json")], b'{"message":"Not Found"}')
@@ -222,6 +229,15 @@ class _ApiRequestHandler(BaseHTTPRequestHandler):
             "%s %s -> %d (%.0f ms)", self.command, self.path, status, (time.monotonic() - started) * 1000
         )
         self._send(status, headers, payload)
+
+    def _send_site_file(self, key: str) -> None:
+        # Listed per request, so an edited page shows on reload without restarting the emulator.
+        found = site_files().get(key)
+        if found is None:
+            self._send(404, [("Content-Type", "text/plain; charset=utf-8")], b"Not Found")
+            return
+        headers = [("Content-Type", content_type(found)), ("Cache-Control", "no-cache")]
+        self._send(200, headers, found.read_bytes())
 
     def _send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
         self.send_response(status)
@@ -254,6 +270,7 @@ class HttpApiServer(LoopbackServer):
         origin_headers: dict[str, str] | None = None,
         authorizer: Callable[[str | None], bool] | None = None,
         protected: frozenset[str] = frozenset(),
+        serve_dashboard: bool = False,
     ) -> None:
         super().__init__(_ApiRequestHandler, port)
         self.routes = RouteTable(routes)
@@ -261,3 +278,9 @@ class HttpApiServer(LoopbackServer):
         self.origin_headers = dict(origin_headers or {})
         self.authorizer = authorizer or (lambda authorization: True)
         self.protected = protected if authorizer else frozenset()
+        self.serve_dashboard = serve_dashboard
+
+    @property
+    def dashboard_url(self) -> str:
+        """Where the results dashboard is, when this server plays CloudFront's `/dashboard/*` behaviour."""
+        return f"{self.url}{URL_PREFIX}" if self.serve_dashboard else ""

@@ -7,7 +7,7 @@ Started from template.yaml, on 127.0.0.1 only, each part on a free port:
 - a SageMaker-runtime-compatible endpoint serving the model artifact through its own inference.py;
 - one function pool per AWS::Serverless::Function (subprocesses, environment resolved from the template);
 - one poller per `Type: SQS` event, standing in for the event source mapping;
-- an HTTP API adapter for the `Type: HttpApi` events.
+- an HTTP API adapter for the `Type: HttpApi` events, and for the results dashboard under /dashboard/.
 `.local/stack.json` says where everything is. Leaving the context stops every part (children included).
 """
 
@@ -169,6 +169,7 @@ class LocalStack:
             queues=dict(self.queue_urls),
             logs_dir=str(self.state_dir / "logs"),
             origin_url=self._origin.url,
+            dashboard_url=self._api.dashboard_url,
         )
         if self._write_state:
             self.info.write(self.state_dir / STATE_FILE_NAME)

@@ -27,6 +27,7 @@ class StackInfo:
     queues: dict[str, str] = field(default_factory=dict)  # logical id -> queue URL
     logs_dir: str = ""
     origin_url: str = ""  # the execute-api stand-in: what a caller reaching the API directly gets
+    dashboard_url: str = ""  # the results dashboard, on the API's origin as behind CloudFront
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

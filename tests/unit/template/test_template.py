@@ -324,12 +324,15 @@ def _distribution(template: dict[str, Any]) -> dict[str, Any]:
 
 def test_cloudfront_redirects_to_https_and_forwards_everything_but_host(template: dict[str, Any]) -> None:
     config = _distribution(template)
+    # The API's behaviours; the dashboard's static files have their own (test_dashboard_hosting.py).
+    (origin,) = [o for o in config["Origins"] if "CustomOriginConfig" in o]
     behaviours = [config["DefaultCacheBehavior"], *config.get("CacheBehaviors", [])]
+    api_behaviours = [b for b in behaviours if b["TargetOriginId"] == origin["Id"]]
 
-    for behaviour in behaviours:
+    assert config["DefaultCacheBehavior"] in api_behaviours
+    for behaviour in api_behaviours:
         assert behaviour["ViewerProtocolPolicy"] == "redirect-to-https"
         assert behaviour["OriginRequestPolicyId"] == MANAGED_ALL_VIEWER_EXCEPT_HOST_HEADER
-    (origin,) = config["Origins"]
     assert origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
 
 
