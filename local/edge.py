@@ -13,7 +13,6 @@ secrets they come from, and API Gateway's optional JWT authorizer.
 
 from __future__ import annotations
 
-import re
 import secrets
 import string
 import time
@@ -31,8 +30,6 @@ from local.resolve import LocalNames, Resolver
 
 SECRETS_MANAGER_RESOURCE = "AWS::SecretsManager::Secret"
 DISTRIBUTION = "AWS::CloudFront::Distribution"
-_DYNAMIC_SECRET = re.compile(r"\{\{resolve:secretsmanager:([^}]+)\}\}")
-_ARN_PARTS = 7  # arn:aws:secretsmanager:region:account:secret:name-suffix
 
 
 def _generated_secret(spec: dict[str, Any], resolver: Resolver, where: str) -> str:
@@ -57,25 +54,12 @@ def create_secrets(
             value = _generated_secret(properties.get("GenerateSecretString", {}), resolver, logical_id)
         created = secretsmanager.create_secret(Name=f"{names.stack_name}-{logical_id}", SecretString=value)
         names.refs[logical_id] = created["ARN"]
-
-
-def resolve_dynamic_references(text: str, secretsmanager: Any) -> str:
-    """`{{resolve:secretsmanager:<arn or name>[:SecretString[:key]]}}` replaced by the secret's value."""
-
-    def replace(match: re.Match[str]) -> str:
-        parts = match.group(1).split(":")
-        cut = _ARN_PARTS if parts[0] == "arn" else 1
-        secret_id, rest = ":".join(parts[:cut]), parts[cut:]
-        value = str(secretsmanager.get_secret_value(SecretId=secret_id)["SecretString"])
-        if len(rest) > 1 and rest[1]:
-            raise ValueError(f"{match.group(0)}: JSON keys in dynamic references are not emulated")
-        return value
-
-    return _DYNAMIC_SECRET.sub(replace, text)
+        # Dynamic references to it ({{resolve:secretsmanager:...}}) resolve to this same value (Resolver).
+        names.secrets[created["ARN"]] = value
 
 
 def origin_headers(
-    active: dict[str, dict[str, Any]], resolver: Resolver, secretsmanager: Any, api_id: str = "HttpApi"
+    active: dict[str, dict[str, Any]], resolver: Resolver, api_id: str = "HttpApi"
 ) -> dict[str, str]:
     """Custom headers every CloudFront origin pointing at the HTTP API adds to the requests it forwards."""
     headers: dict[str, str] = {}
@@ -88,8 +72,8 @@ def origin_headers(
                 continue
             for header in origin.get("OriginCustomHeaders", []):
                 where = f"{logical_id}.Origins[{index}].OriginCustomHeaders"
-                value = resolver.resolve_str(header["HeaderValue"], where)
-                headers[str(header["HeaderName"])] = resolve_dynamic_references(value, secretsmanager)
+                # Secrets Manager dynamic references included: the values create_secrets put in moto.
+                headers[str(header["HeaderName"])] = resolver.resolve_str(header["HeaderValue"], where)
     return headers
 
 
@@ -109,7 +93,6 @@ def http_api_servers(
     template: dict[str, Any],
     active: dict[str, dict[str, Any]],
     resolver: Resolver,
-    secretsmanager: Any,
     invoke: Callable[[str, dict[str, Any]], Invocation],
     public_port: int = 0,
     jwt_issuer: LocalJwtIssuer | None = None,
@@ -122,7 +105,7 @@ def http_api_servers(
             "authorizer": jwt_issuer.allows,
             "protected": frozenset(routes_requiring_jwt(template, resolver)),
         }
-    headers = origin_headers(active, resolver, secretsmanager)
+    headers = origin_headers(active, resolver)
     # Only the public server plays CloudFront, so only it has the dashboard's `/dashboard/*` behaviour.
     public = HttpApiServer(
         routes, invoke, port=public_port, origin_headers=headers, serve_dashboard=True, **auth

@@ -149,7 +149,7 @@ class LocalStack:
         self.specs = function_specs(self.template, self.resolver, self.project_root)
         self._start_functions()
         self._api, self._origin = http_api_servers(
-            self.template, active, self.resolver, secrets, self.invoke, self._api_port, self.jwt_issuer
+            self.template, active, self.resolver, self.invoke, self._api_port, self.jwt_issuer
         )
         bucket = next((self.names.refs[i] for i, r in active.items() if r["Type"] == "AWS::S3::Bucket"), "")
         globals_env = self.template.get("Globals", {}).get("Function", {}).get("Environment", {})
