@@ -51,3 +51,16 @@ def _visible(char: str) -> str:
     if category in {"Cc", "Cs", "Co", "Cn"}:
         return ""
     return char
+
+
+TRUNCATION_MARK = " … "
+
+
+def truncate_for_model(text: str, limit: int) -> str:
+    """What the model sees of a review longer than `limit` characters: its first two thirds and its last third
+    of the limit, joined by TRUNCATION_MARK (openings set the scene, endings often give the verdict)."""
+    if len(text) <= limit:
+        return text
+    room = limit - len(TRUNCATION_MARK)
+    head = room * 2 // 3
+    return text[:head].rstrip() + TRUNCATION_MARK + text[len(text) - (room - head) :].lstrip()

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from review_pipeline.models import (
     Explanation,
+    InputSummary,
     Job,
     JobStatus,
     Prediction,
@@ -55,12 +56,16 @@ class JobView(BaseModel):
     updated_at: str
     finished_at: str | None
     error: str | None = Field(description="Why the job failed, when it did.")
+    input: InputSummary | None = Field(
+        default=None, description="Format and encoding of the file; archive members skipped, and why."
+    )
 
     @classmethod
     def of(cls, job: Job) -> JobView:
         return cls.model_validate(
             {
-                **job.model_dump(include=set(cls.model_fields) - {"counts"}),
+                **job.model_dump(include=set(cls.model_fields) - {"counts", "input"}),
+                "input": job.input,
                 "counts": job.counts.model_dump(),
             }
         )
@@ -79,6 +84,12 @@ class ReviewView(BaseModel):
     movie_id: str | None
     rating: int | None
     model_version: str
+    truncated: bool = Field(
+        default=False, description="Classified on a cut of an over-long review (its first 2/3 and last 1/3)."
+    )
+    original_chars: int | None = Field(
+        default=None, description="The cleaned review's length, when truncated."
+    )
 
     @classmethod
     def of(cls, result: ReviewResult) -> ReviewView:

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from review_pipeline.dal import keys
 from review_pipeline.dal.exports import EXPORTABLE
 from review_pipeline.dal.pagination import CursorCodec, Page
-from review_pipeline.models import Job, JobCounts, JobStatus, utc_now
+from review_pipeline.models import InputSummary, Job, JobCounts, JobStatus, utc_now
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -69,6 +69,10 @@ def _to_job(item: dict[str, Any]) -> Job:
     data["counts"] = {k: int(v) for k, v in item.get("counts", {}).items()}
     for number in ("chunks_total", "chunks_done"):
         data[number] = int(item.get(number, 0))
+    if "input" in item:
+        data["input"] = {
+            k: int(v) if k.endswith(("_count", "_read")) else v for k, v in item["input"].items()
+        }
     return Job.model_validate(data)
 
 
@@ -148,6 +152,16 @@ class JobStore:
         update = _fail_update(job_id, error, condition="#status = :pending")
         update["ExpressionAttributeValues"][":pending"] = JobStatus.PENDING.value
         return _conditional_write(partial(self._table.update_item, **update))
+
+    def record_input(self, job_id: str, summary: InputSummary) -> None:
+        """What reading the file found (format, encodings, skipped archive members), for the uploader."""
+        self._table.update_item(
+            Key={"pk": keys.job_pk(job_id), "sk": keys.JOB_SK},
+            UpdateExpression="SET #input = :input",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={"#input": "input"},
+            ExpressionAttributeValues={":input": summary.model_dump(mode="json")},
+        )
 
     # -- inference --------------------------------------------------------------------------------------
     def record_chunk(self, job_id: str, chunk_index: int, counts: ChunkCounts) -> bool:
