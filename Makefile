@@ -97,7 +97,7 @@ train: $(VENV)/.installed ## train the model: make train [DATA=data/aclImdb_v1.t
 	$(PY) -m model.train --data $(DATA)
 
 bench: $(VENV)/.installed ## benchmarks, written to docs/benchmarks.md
-	$(PY) -m bench
+	PYTHONPATH=layers/review_pipeline $(PY) -m bench
 
 # Uploads model/artifact/model.tar.gz under its content hash (scripts/publish_model.py) and deploys with
 # ModelDataUrl set, merged into samconfig's parameter_overrides (scripts/samconfig.py). Variables:
