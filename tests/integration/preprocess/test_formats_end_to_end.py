@@ -5,6 +5,7 @@ every suffix."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import tarfile
 
@@ -99,3 +100,29 @@ def test_zero_byte_and_binary_files_fail_their_job_or_reject_every_row(
     else:
         assert (content, suffix.removesuffix(".gz")) == ("zero-byte", ".txt")
         assert (job.status, job.counts.total, job.counts.rejected) == (JobStatus.COMPLETED_WITH_ERRORS, 1, 1)
+
+
+def test_over_long_review_is_classified_on_its_cut_and_a_row_over_the_line_limit_is_rejected(
+    pipeline: Pipeline,
+) -> None:
+    # Given a 60,000-character review, and a line longer than a row may be (8 x MAX_TEXT_CHARS, at least 1 MB)
+    long_review = "Opening. " + "middle " * 8_570 + "Verdict: superb."
+    body = (
+        json.dumps({"id": "long", "text": long_review}).encode()
+        + b"\n"
+        + json.dumps({"id": "huge", "text": "y" * 1_100_000}).encode()
+        + b"\n"
+    )
+    obj = pipeline.upload("incoming/long.jsonl", body)
+    # When delivered
+    assert pipeline.invoke(pipeline.event_for(obj)) == {"batchItemFailures": []}
+    # Then the long review is queued, cut to what the model sees and marked; the huge line is rejected alone
+    job = pipeline.job_of("incoming/long.jsonl")
+    assert (job.counts.total, job.counts.rejected, queued_reviews(pipeline)) == (2, 1, 1)
+    [record] = pipeline.read_jsonl(pipeline.keys_under(f"processed/{job.job_id}/")[0])
+    assert (record["truncated"], record["original_chars"]) == (True, len(long_review))
+    assert len(record["text"]) <= 20_000
+    assert record["text"].endswith("Verdict: superb.")
+    [rejected] = pipeline.rejected_in_table(job.job_id)
+    assert rejected.reason.startswith("line 2: the line is 1,100,")
+    assert len(rejected.raw_excerpt) <= 1_000
