@@ -143,5 +143,9 @@ invoke-usage:
 delete: setup ## delete the stack (the bucket and table are retained): make delete [ENV=prod]
 	$(SAM_ENV) $(SAM) delete --config-env $(ENV)
 
+# Dead-lettered messages back to their source queues (jobs shown STALLED carry on). STACK=name for AWS.
+redrive: $(VENV)/.installed ## move dead-lettered messages back: make redrive [STACK=review-sentiment-dev]
+	PYTHONPATH=layers/review_pipeline $(PY) -m scripts.redrive $(if $(STACK),--stack $(STACK),--local)
+
 clean: ## remove build output and the emulator state
 	rm -rf .aws-sam .local

@@ -6,7 +6,8 @@ Started from template.yaml, on 127.0.0.1 only, each part on a free port:
   timeout, retention, redrive policy to their DLQs) and table (key schema and indexes);
 - a SageMaker-runtime-compatible endpoint serving the model artifact through its own inference.py;
 - one function pool per AWS::Serverless::Function (subprocesses, environment resolved from the template);
-- one poller per `Type: SQS` event, standing in for the event source mapping;
+- one poller per `Type: SQS` event, standing in for the event source mapping, and one scheduler per
+  `Type: Schedule` event;
 - an HTTP API adapter for the `Type: HttpApi` events.
 `.local/stack.json` says where everything is. Leaving the context stops every part (children included).
 """
@@ -29,7 +30,7 @@ from local.function_host import FunctionPool, Invocation
 from local.functions import FunctionSpec, function_specs, http_routes, sqs_event_sources
 from local.http_api import HttpApiServer
 from local.moto_server import SerializedMotoServer
-from local.pollers import SqsPoller
+from local.pollers import Scheduler, SqsPoller, start_schedulers
 from local.resolve import (
     ACCOUNT_ID,
     PARTITION,
@@ -79,6 +80,7 @@ class LocalStack:
         model_artifact: Path = DEFAULT_ARTIFACT,
         api_port: int = 0,
         write_state: bool = True,
+        schedule_seconds: float | None = None,  # run Schedule events this often instead of their rate
     ) -> None:
         self.template = template if template is not None else load_template()
         self.project_root = project_root
@@ -92,6 +94,7 @@ class LocalStack:
         self._model_artifact = model_artifact
         self._api_port = api_port
         self._write_state = write_state
+        self._schedule_seconds = schedule_seconds
         overrides = dict(parameter_overrides or {})
         if "ModelDataUrl" in self.template.get("Parameters", {}):
             # As `make deploy` does: the artifact goes to a bucket (the local one), so CreateEndpoint holds.
@@ -101,6 +104,7 @@ class LocalStack:
         self.info: StackInfo | None = None
         self.pools: dict[str, FunctionPool] = {}
         self.pollers: list[SqsPoller] = []
+        self.schedulers: list[Scheduler] = []
         self.specs: dict[str, FunctionSpec] = {}
         self.queue_urls: dict[str, str] = {}
         self._moto: SerializedMotoServer | None = None
@@ -178,9 +182,11 @@ class LocalStack:
         """Stop every part; safe to call more than once and after a failed start."""
         for poller in self.pollers:
             poller._stop.set()  # all at once, so their long polls end together
+        for scheduler in self.schedulers:
+            scheduler.stop()
         for poller in self.pollers:
             poller.stop()
-        self.pollers = []
+        self.pollers, self.schedulers = [], []
         for server in (self._api, self._endpoint):
             if server is not None:
                 server.stop()
@@ -355,6 +361,7 @@ class LocalStack:
             )
             poller.start()
             self.pollers.append(poller)
+        self.schedulers = start_schedulers(self.template, self.pools, self._schedule_seconds)
 
     @property
     def child_pids(self) -> list[int]:

@@ -168,6 +168,9 @@ class JobStatus(StrEnum):
     COMPLETED = "COMPLETED"  # every row classified
     COMPLETED_WITH_ERRORS = "COMPLETED_WITH_ERRORS"  # finished, and some rows were rejected
     FAILED = "FAILED"  # the file itself could not be read; `error` says why
+    # Shown by the API, never stored: a message of the unfinished job sits in a dead-letter queue (`stalled`
+    # says which, why, and how to redrive it); the stored status stays, so a redriven job carries on.
+    STALLED = "STALLED"
 
     @property
     def is_final(self) -> bool:
@@ -194,6 +197,15 @@ class InputSummary(BaseModel):
     )
 
 
+class StalledNote(BaseModel):
+    """Why an unfinished job has stopped moving: a message of it reached a dead-letter queue."""
+
+    queue: str  # which dead-letter queue holds the message
+    reason: Annotated[str, bounded(MAX_REASON_CHARS)]
+    redrive: str  # what to run to retry
+    since: str
+
+
 class Job(BaseModel):
     job_id: str
     source_bucket: str
@@ -209,6 +221,7 @@ class Job(BaseModel):
     finished_at: str | None = None
     error: str | None = None
     input: InputSummary | None = None
+    stalled: StalledNote | None = None
 
     @field_validator("status", mode="before")
     @classmethod

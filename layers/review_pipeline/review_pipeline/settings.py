@@ -37,6 +37,9 @@ class Settings(BaseModel):
     max_receive_count: int = Field(default=3, alias="MAX_RECEIVE_COUNT", ge=1)
     # Signs the HTTP API's page cursors (the query API needs it; the template passes a generated secret).
     cursor_signing_key: SecretStr | None = Field(default=None, alias="CURSOR_SIGNING_KEY", min_length=32)
+    # The dead-letter queues the DeadLetterWatcherFunction looks into (only it gets them).
+    ingest_dead_letter_queue_url: str = Field(default="", alias="INGEST_DEAD_LETTER_QUEUE_URL")
+    inference_dead_letter_queue_url: str = Field(default="", alias="INFERENCE_DEAD_LETTER_QUEUE_URL")
 
 
 def load_settings() -> Settings:

@@ -212,7 +212,13 @@ def test_the_table_is_on_demand_encrypted_and_point_in_time_recoverable(template
 # ------------------------------------------------------------------------------------------------ functions
 def test_every_function_runs_python_313_with_the_pipeline_layer(template: dict[str, Any]) -> None:
     functions = _functions(template)
-    assert set(functions) == {"PreprocessFunction", "InferenceFunction", "QueryApiFunction", "ExportFunction"}
+    assert set(functions) == {
+        "PreprocessFunction",
+        "InferenceFunction",
+        "QueryApiFunction",
+        "ExportFunction",
+        "DeadLetterWatcherFunction",
+    }
 
     for function_id, function in functions.items():
         assert _function_setting(template, function, "Runtime") == "python3.13", function_id

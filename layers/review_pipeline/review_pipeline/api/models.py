@@ -19,6 +19,7 @@ from review_pipeline.models import (
     RejectedRow,
     ReviewResult,
     Sentiment,
+    StalledNote,
 )
 
 MAX_PREDICT_REVIEWS = 100
@@ -59,13 +60,18 @@ class JobView(BaseModel):
     input: InputSummary | None = Field(
         default=None, description="Format and encoding of the file; archive members skipped, and why."
     )
+    stalled: StalledNote | None = Field(
+        default=None, description="When STALLED: which dead-letter queue holds its work, why, how to redrive."
+    )
 
     @classmethod
     def of(cls, job: Job) -> JobView:
         return cls.model_validate(
             {
-                **job.model_dump(include=set(cls.model_fields) - {"counts", "input"}),
+                **job.model_dump(include=set(cls.model_fields) - {"counts", "input", "stalled"}),
                 "input": job.input,
+                "stalled": job.stalled,
+                "status": JobStatus.STALLED if job.stalled and not job.status.is_final else job.status,
                 "counts": job.counts.model_dump(),
             }
         )

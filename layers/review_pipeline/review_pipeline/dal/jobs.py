@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from review_pipeline.dal import keys
 from review_pipeline.dal.exports import EXPORTABLE
 from review_pipeline.dal.pagination import CursorCodec, Page
-from review_pipeline.models import InputSummary, Job, JobCounts, JobStatus, utc_now
+from review_pipeline.models import InputSummary, Job, JobCounts, JobStatus, StalledNote, utc_now
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -161,6 +161,37 @@ class JobStore:
             ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeNames={"#input": "input"},
             ExpressionAttributeValues={":input": summary.model_dump(mode="json")},
+        )
+
+    def mark_stalled(self, job_id: str, note: StalledNote) -> bool:
+        """Note that a message of this unfinished job is dead-lettered; False if noted already or finished."""
+        return _conditional_write(
+            partial(
+                self._table.update_item,
+                Key={"pk": keys.job_pk(job_id), "sk": keys.JOB_SK},
+                UpdateExpression="SET stalled = :note, updated_at = :now",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(stalled) "
+                "AND #status IN (:pending, :processing)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":note": note.model_dump(),
+                    ":now": utc_now(),
+                    ":pending": JobStatus.PENDING.value,
+                    ":processing": JobStatus.PROCESSING.value,
+                },
+            )
+        )
+
+    def clear_stalled(self, job_id: str) -> bool:
+        """The job's dead-lettered work was sent back: it is no longer stalled (False: no such job)."""
+        return _conditional_write(
+            partial(
+                self._table.update_item,
+                Key={"pk": keys.job_pk(job_id), "sk": keys.JOB_SK},
+                UpdateExpression="REMOVE stalled SET updated_at = :now",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":now": utc_now()},
+            )
         )
 
     # -- inference --------------------------------------------------------------------------------------
