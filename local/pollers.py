@@ -101,6 +101,7 @@ class Scheduler:
         self._every = every_seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"schedule-{source.function_id}", daemon=True)
+        self.stats = PollerStats()  # batches and records: invocations; failed: failed invocations
 
     def start(self) -> None:
         self._thread.start()
@@ -121,7 +122,10 @@ class Scheduler:
                 "detail": {},
             }
             invocation = self._invoke(event)
+            self.stats.batches += 1
+            self.stats.records += 1
             if not invocation.ok:
+                self.stats.failed += 1
                 logger.warning(
                     "scheduled %s failed: %s", self.source.function_id, invocation.error_message[:300]
                 )

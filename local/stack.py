@@ -6,8 +6,7 @@ Started from template.yaml, on 127.0.0.1 only, each part on a free port:
   timeout, retention, redrive policy to their DLQs) and table (key schema and indexes);
 - a SageMaker-runtime-compatible endpoint serving the model artifact through its own inference.py;
 - one function pool per AWS::Serverless::Function (subprocesses, environment resolved from the template);
-- one poller per `Type: SQS` event, standing in for the event source mapping, and one scheduler per
-  `Type: Schedule` event;
+- one poller per `Type: SQS` event (the event source mapping), one scheduler per `Type: Schedule` event;
 - an HTTP API adapter for the `Type: HttpApi` events.
 `.local/stack.json` says where everything is. Leaving the context stops every part (children included).
 """
@@ -80,7 +79,7 @@ class LocalStack:
         model_artifact: Path = DEFAULT_ARTIFACT,
         api_port: int = 0,
         write_state: bool = True,
-        schedule_seconds: float | None = None,  # run Schedule events this often instead of their rate
+        schedule_seconds: float | None = None,  # run Schedule events this often instead of at their rate
     ) -> None:
         self.template = template if template is not None else load_template()
         self.project_root = project_root
@@ -92,9 +91,8 @@ class LocalStack:
         self.max_concurrency = max(1, max_concurrency)
         self._endpoint_handler = endpoint_handler
         self._model_artifact = model_artifact
-        self._api_port = api_port
+        self._api_port, self._schedule_seconds = api_port, schedule_seconds
         self._write_state = write_state
-        self._schedule_seconds = schedule_seconds
         overrides = dict(parameter_overrides or {})
         if "ModelDataUrl" in self.template.get("Parameters", {}):
             # As `make deploy` does: the artifact goes to a bucket (the local one), so CreateEndpoint holds.
@@ -103,8 +101,7 @@ class LocalStack:
         self.resolver = Resolver(self.template, self.names)
         self.info: StackInfo | None = None
         self.pools: dict[str, FunctionPool] = {}
-        self.pollers: list[SqsPoller] = []
-        self.schedulers: list[Scheduler] = []
+        self.pollers: list[SqsPoller | Scheduler] = []
         self.specs: dict[str, FunctionSpec] = {}
         self.queue_urls: dict[str, str] = {}
         self._moto: SerializedMotoServer | None = None
@@ -182,11 +179,9 @@ class LocalStack:
         """Stop every part; safe to call more than once and after a failed start."""
         for poller in self.pollers:
             poller._stop.set()  # all at once, so their long polls end together
-        for scheduler in self.schedulers:
-            scheduler.stop()
         for poller in self.pollers:
             poller.stop()
-        self.pollers, self.schedulers = [], []
+        self.pollers = []
         for server in (self._api, self._endpoint):
             if server is not None:
                 server.stop()
@@ -361,7 +356,7 @@ class LocalStack:
             )
             poller.start()
             self.pollers.append(poller)
-        self.schedulers = start_schedulers(self.template, self.pools, self._schedule_seconds)
+        self.pollers += start_schedulers(self.template, self.pools, self._schedule_seconds)
 
     @property
     def child_pids(self) -> list[int]:
