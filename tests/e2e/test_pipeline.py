@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -234,7 +235,10 @@ def test_dead_lettered_upload_shows_stalled_then_make_redrive_completes_it_with_
         check=True,
         timeout=60,
     )
-    assert "IngestDeadLetterQueue: 1 message(s) moved back to IngestQueue" in redriven.stdout
+    # (with any other message an earlier test left in that queue: every dead-lettered message goes back)
+    moved = re.search(r"IngestDeadLetterQueue: (\d+) message\(s\) moved back to IngestQueue", redriven.stdout)
+    assert moved is not None
+    assert int(moved[1]) >= 1
     # Then the job finishes COMPLETED, with the same exact counts as the first job of the file
     finished = eventually(
         lambda: next(
