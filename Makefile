@@ -24,7 +24,7 @@ DATA ?= data/aclImdb_v1.tar.gz
 ENV ?= default
 
 .PHONY: help setup demo local test unit integration e2e lint format build train bench deploy delete clean \
-	outputs env-json logs invoke invoke-usage
+	outputs env-json logs invoke invoke-usage redrive
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -97,7 +97,7 @@ train: $(VENV)/.installed ## train the model: make train [DATA=data/aclImdb_v1.t
 	$(PY) -m model.train --data $(DATA)
 
 bench: $(VENV)/.installed ## benchmarks, written to docs/benchmarks.md
-	PYTHONPATH=layers/review_pipeline $(PY) -m bench
+	$(PY) -m bench
 
 # Uploads model/artifact/model.tar.gz under its content hash (scripts/publish_model.py) and deploys with
 # ModelDataUrl set, merged into samconfig's parameter_overrides (scripts/samconfig.py). Variables:
@@ -143,9 +143,9 @@ invoke-usage:
 delete: setup ## delete the stack (the bucket and table are retained): make delete [ENV=prod]
 	$(SAM_ENV) $(SAM) delete --config-env $(ENV)
 
-# Dead-lettered messages back to their source queues (jobs shown STALLED carry on). STACK=name for AWS.
-redrive: $(VENV)/.installed ## move dead-lettered messages back: make redrive [STACK=review-sentiment-dev]
-	PYTHONPATH=layers/review_pipeline $(PY) -m scripts.redrive $(if $(STACK),--stack $(STACK),--local)
+# Jobs shown STALLED carry on once their messages are back; the watcher clears the mark on its next run.
+redrive: $(VENV)/.installed ## move dead-lettered messages back to their queues (the CLI's redrive)
+	$(VENV)/bin/review-sentiment redrive
 
 clean: ## remove build output and the emulator state
 	rm -rf .aws-sam .local

@@ -1,6 +1,6 @@
 """Preprocess throughput on one core: how fast the function reads, validates, cleans and chunks a file.
 
-    PYTHONPATH=layers/review_pipeline python -m bench.preprocess [--write] [--sizes 10,100] [--profile]
+    python -m bench.preprocess [--write] [--sizes 10,100] [--profile]
 
 A JSONL file of real reviews (the IMDb training set, repeated with fresh ids to reach each size) is written to
 a temporary file and streamed through the same pieces the preprocess function chains per upload: `read_rows`
@@ -36,7 +36,7 @@ from review_pipeline.settings import Settings
 
 DOC = report.DOC
 SECTION = "## Preprocess throughput (one core)"
-COMMAND = "PYTHONPATH=layers/review_pipeline python -m bench.preprocess --write"
+COMMAND = "python -m bench.preprocess --write"
 MB = 1_000_000
 
 
@@ -172,9 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="add a cProfile summary of the first size")
     parser.add_argument("--write", action="store_true", help=f"update the {SECTION!r} section of {DOC.name}")
     args = parser.parse_args(argv)
-    command = " ".join(
-        ["PYTHONPATH=layers/review_pipeline python -m bench.preprocess", *(argv or sys.argv[1:])]
-    )
+    command = " ".join(["python -m bench.preprocess", *(argv or sys.argv[1:])])
     sizes = [int(size) for size in args.sizes.split(",")]
     report.publish(SECTION, to_markdown(run(sizes, args.profile, command)), args.write)
     return 0

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 
 from review_pipeline.dal.jobs import JobStore
-from review_pipeline.logic.dead_letters import REDRIVE_ADVICE, DeadLetterQueue, DeadLetterWatcher, redrive
+from review_pipeline.logic.dead_letters import REDRIVE_ADVICE, DeadLetterQueue, DeadLetterWatcher
 from review_pipeline.logic.query import JobView
 from review_pipeline.models import ChunkMessage, JobStatus
 from tests.integration.preprocess.conftest import Pipeline
@@ -43,7 +43,8 @@ def test_dead_lettered_upload_marks_its_job_stalled_then_redrive_finishes_it_wit
     first, second = watcher.watch(), watcher.watch()
 
     # Then the job exists and the API shows it STALLED, with the reason and how to redrive
-    assert (first, second) == ({"messages": 1, "jobs_marked": 1}, {"messages": 1, "jobs_marked": 0})
+    assert first == {"messages": 1, "jobs_marked": 1, "jobs_cleared": 0}
+    assert second == {"messages": 1, "jobs_marked": 0, "jobs_cleared": 0}
     job = pipeline.job_of("incoming/stuck.jsonl")
     view = JobView.of(job)
     assert (job.status, view.status) == (JobStatus.PENDING, JobStatus.STALLED)
@@ -55,12 +56,15 @@ def test_dead_lettered_upload_marks_its_job_stalled_then_redrive_finishes_it_wit
     # And the message is still in the dead-letter queue (the watcher only peeks)
     assert len(messages_in(ingest_dead)) == 1
 
-    # When it is redriven
-    assert redrive(sqs, ingest_dead, ingest, "ingest", jobs, "incoming/") == 1
+    # When it is redriven (by any tool: moved back to its source queue) and the watcher runs again
+    [dead] = messages_in(ingest_dead)
+    sqs.send_message(QueueUrl=ingest, MessageBody=dead["Body"])
+    sqs.delete_message(QueueUrl=ingest_dead, ReceiptHandle=dead["ReceiptHandle"])
+    assert watcher.watch() == {"messages": 0, "jobs_marked": 0, "jobs_cleared": 1}
 
-    # Then the dead-letter queue is empty, the job is no longer stalled, and the source queue has the message
-    assert messages_in(ingest_dead) == []
+    # Then the job is no longer stalled, and the source queue has the message
     assert pipeline.job_of("incoming/stuck.jsonl").stalled is None
+    assert jobs.stalled_job_ids() == set()
     [redriven] = sqs.receive_message(QueueUrl=ingest, MaxNumberOfMessages=10).get("Messages", [])
     assert json.loads(redriven["Body"]) == json.loads(body)
 
@@ -94,6 +98,6 @@ def test_dead_lettered_chunk_marks_its_processing_job_and_a_finished_job_is_left
     orphan = ChunkMessage(job_id="0" * 20, bucket="b", key="k", chunk_index=0, review_count=1)
     sqs.send_message(QueueUrl=inference_dead, MessageBody=orphan.model_dump_json())
     # When the watcher runs, Then only the real, unfinished job is marked
-    assert watcher.watch() == {"messages": 2, "jobs_marked": 1}
+    assert watcher.watch() == {"messages": 2, "jobs_marked": 1, "jobs_cleared": 0}
     assert JobView.of(pipeline.job_of("incoming/chunks.jsonl")).status == JobStatus.STALLED
     assert job.status == JobStatus.PROCESSING

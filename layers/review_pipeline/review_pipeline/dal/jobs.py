@@ -164,35 +164,55 @@ class JobStore:
         )
 
     def mark_stalled(self, job_id: str, note: StalledNote) -> bool:
-        """Note that a message of this unfinished job is dead-lettered; False if noted already or finished."""
-        return _conditional_write(
+        """Note that a message of this unfinished job is dead-lettered; False if noted already or finished.
+
+        A marker item (pk STALLED) lists the marked jobs, so the watcher can clear a mark once its messages
+        have left the dead-letter queues, whichever tool redrove them.
+        """
+        marked = _conditional_write(
             partial(
                 self._table.update_item,
                 Key={"pk": keys.job_pk(job_id), "sk": keys.JOB_SK},
-                UpdateExpression="SET stalled = :note, updated_at = :now",
+                UpdateExpression="SET stalled = :note",
                 ConditionExpression="attribute_exists(pk) AND attribute_not_exists(stalled) "
                 "AND #status IN (:pending, :processing)",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
                     ":note": note.model_dump(),
-                    ":now": utc_now(),
                     ":pending": JobStatus.PENDING.value,
                     ":processing": JobStatus.PROCESSING.value,
                 },
             )
         )
+        if marked:
+            self._table.put_item(Item={"pk": keys.STALLED_PK, "sk": job_id})
+        return marked
 
-    def clear_stalled(self, job_id: str) -> bool:
-        """The job's dead-lettered work was sent back: it is no longer stalled (False: no such job)."""
-        return _conditional_write(
+    def stalled_job_ids(self) -> set[str]:
+        """The jobs marked stalled (a handful at most: one item each in one partition)."""
+        query: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": keys.STALLED_PK},
+        }
+        found: set[str] = set()
+        while True:
+            response = self._table.query(**query)
+            found |= {str(item["sk"]) for item in response.get("Items", [])}
+            if "LastEvaluatedKey" not in response:
+                return found
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def clear_stalled(self, job_id: str) -> None:
+        """The job's dead-lettered work has left the dead-letter queues: it is no longer stalled."""
+        _conditional_write(
             partial(
                 self._table.update_item,
                 Key={"pk": keys.job_pk(job_id), "sk": keys.JOB_SK},
-                UpdateExpression="REMOVE stalled SET updated_at = :now",
+                UpdateExpression="REMOVE stalled",
                 ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={":now": utc_now()},
             )
         )
+        self._table.delete_item(Key={"pk": keys.STALLED_PK, "sk": job_id})
 
     # -- inference --------------------------------------------------------------------------------------
     def record_chunk(self, job_id: str, chunk_index: int, counts: ChunkCounts) -> bool:

@@ -82,21 +82,33 @@ class DeadLetterWatcher:
         return cls(sqs, jobs, [queue for queue in queues if queue.url], settings.incoming_prefix)
 
     def watch(self) -> dict[str, int]:
-        """Mark the jobs of the messages now in the dead-letter queues; how many messages and new marks."""
+        """Mark the jobs of the messages now in the dead-letter queues, and clear the marks of jobs whose
+        messages have left them (redriven by any tool); how many messages, new marks and cleared marks."""
         seen: set[str] = set()
-        marked = 0
+        named: set[str] = set()
+        marked = cleared = 0
+        all_seen = True
         for queue in self._queues:
+            in_queue = queue_length(self._sqs, queue.url)
+            before = len(seen)
             for message in peek(self._sqs, queue.url):
                 if message["MessageId"] in seen:
                     continue
                 seen.add(message["MessageId"])
-                marked += self._mark(queue, message)
-        return {"messages": len(seen), "jobs_marked": marked}
+                jobs = jobs_named_by(queue.name, message["Body"], self._incoming_prefix)
+                named |= {job_id for job_id, _ in jobs}
+                marked += self._mark(queue, message, jobs)
+            all_seen = all_seen and len(seen) - before >= in_queue
+        if all_seen:  # only a full view of the queues tells which marks are stale
+            for job_id in self._jobs.stalled_job_ids() - named:
+                self._jobs.clear_stalled(job_id)
+                cleared += 1
+        return {"messages": len(seen), "jobs_marked": marked, "jobs_cleared": cleared}
 
-    def _mark(self, queue: DeadLetterQueue, message: dict[str, Any]) -> int:
+    def _mark(self, queue: DeadLetterQueue, message: dict[str, Any], jobs: list[tuple[str, Any]]) -> int:
         deliveries = message.get("Attributes", {}).get("ApproximateReceiveCount", "?")
         marked = 0
-        for job_id, upload in jobs_named_by(queue.name, message["Body"], self._incoming_prefix):
+        for job_id, upload in jobs:
             if upload is not None:  # preprocess may have failed before it created the job
                 self._jobs.create(new_job(job_id, upload.bucket, upload.key, upload.version_id))
             note = StalledNote(
@@ -115,6 +127,13 @@ class DeadLetterWatcher:
         return marked
 
 
+def queue_length(sqs: SQSClient, queue_url: str) -> int:
+    """Messages in the queue, visible or not (approximate, as SQS counts)."""
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)["Attributes"]
+    return sum(int(attributes.get(name, 0)) for name in names)
+
+
 def peek(sqs: SQSClient, queue_url: str, batches: int = _PEEK_BATCHES) -> Iterator[dict[str, Any]]:
     """Messages of the queue, received with visibility timeout 0: they stay visible in the queue."""
     for _ in range(batches):
@@ -129,22 +148,3 @@ def peek(sqs: SQSClient, queue_url: str, batches: int = _PEEK_BATCHES) -> Iterat
         if not messages:
             return
         yield from messages
-
-
-def redrive(
-    sqs: SQSClient, dead_letter_url: str, source_url: str, queue: str, jobs: JobStore, prefix: str
-) -> int:
-    """Move every message of the dead-letter queue back to its source queue; clear its jobs' marks."""
-    moved = 0
-    while True:
-        response = sqs.receive_message(QueueUrl=dead_letter_url, MaxNumberOfMessages=10, VisibilityTimeout=60)
-        messages = response.get("Messages", [])
-        if not messages:
-            return moved
-        for message in messages:
-            for job_id, _ in jobs_named_by(queue, message["Body"], prefix):
-                jobs.clear_stalled(job_id)
-            sqs.send_message(QueueUrl=source_url, MessageBody=message["Body"])
-            sqs.delete_message(QueueUrl=dead_letter_url, ReceiptHandle=message["ReceiptHandle"])
-            moved += 1
-            logger.info("Message redriven", extra={"queue": queue, "message_id": message["MessageId"]})
