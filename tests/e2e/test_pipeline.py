@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
-import sys
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -16,7 +11,7 @@ import pytest
 from local.stack import LocalStack
 from local.template import PROJECT_ROOT
 from review_pipeline.models import ChunkMessage
-from tests.e2e.conftest import FINAL, Api, eventually, queue_depth, s3_notification
+from tests.e2e.conftest import Api, eventually, queue_depth, s3_notification
 
 pytestmark = pytest.mark.e2e
 SAMPLES = PROJECT_ROOT / "samples"
@@ -201,53 +196,3 @@ def test_message_the_function_keeps_failing_ends_in_the_dead_letter_queue(stack:
     assert dead[0]["MessageId"] == sent["MessageId"]
     assert int(dead[0]["Attributes"]["ApproximateReceiveCount"]) >= 3
     assert queue_depth(stack, "IngestQueue") == 0
-
-
-@pytest.mark.local_only  # puts a message straight into the emulator's dead-letter queue
-def test_dead_lettered_upload_shows_stalled_then_make_redrive_completes_it_with_exact_counts(
-    stack: LocalStack, api: Api, upload: Upload, tmp_path: Path
-) -> None:
-    assert stack.info is not None
-    # Given a file that was processed once, and a second S3 event of it (another job) that failed every
-    # delivery and sits in the ingest dead-letter queue
-    key = upload("stalled/reviews.jsonl", SAMPLES / "imdb_reviews.jsonl")
-    first = api.final_job(key)
-    sqs = stack.client("sqs")
-    event = s3_notification(stack, key)
-    # Another revision of the upload (etag and sequencer, no version), so another job than the first
-    event["Records"][0]["s3"]["object"]["sequencer"] = "00000000000000DEAD"
-    del event["Records"][0]["s3"]["object"]["versionId"]
-    sqs.send_message(QueueUrl=stack.queue_urls["IngestDeadLetterQueue"], MessageBody=json.dumps(event))
-    # When the dead-letter watcher has run, Then the API shows that job STALLED, saying how to redrive
-    stalled = eventually(lambda: next((j for j in api.jobs_of(key) if j["status"] == "STALLED"), None), 30)
-    assert stalled["job_id"] != first["job_id"]
-    assert "make redrive" in stalled["stalled"]["redrive"]
-    # When `make redrive` runs (its script, pointed at this emulator)
-    state = tmp_path / "stack.json"
-    state.write_text(json.dumps(asdict(stack.info)), encoding="utf-8")
-    redriven = subprocess.run(
-        [sys.executable, "-m", "scripts.redrive", "--stack-json", str(state)],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "layers" / "review_pipeline")},
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    # (with any other message an earlier test left in that queue: every dead-lettered message goes back)
-    moved = re.search(r"IngestDeadLetterQueue: (\d+) message\(s\) moved back to IngestQueue", redriven.stdout)
-    assert moved is not None
-    assert int(moved[1]) >= 1
-    # Then the job finishes COMPLETED, with the same exact counts as the first job of the file
-    finished = eventually(
-        lambda: next(
-            (j for j in api.jobs_of(key) if j["job_id"] == stalled["job_id"] and j["status"] in FINAL), None
-        ),
-        api.poll_timeout,
-    )
-    assert (finished["status"], finished["counts"], finished["stalled"]) == (
-        "COMPLETED",
-        first["counts"],
-        None,
-    )
-    assert finished["counts"]["total"] == finished["counts"]["classified"] + finished["counts"]["rejected"]

@@ -70,7 +70,7 @@ class JobView(BaseModel):
             {
                 **job.model_dump(include=set(cls.model_fields) - {"counts", "input", "stalled"}),
                 "input": job.input,
-                "stalled": job.stalled,
+                "stalled": job.stalled if job.stalled and not job.status.is_final else None,
                 "status": JobStatus.STALLED if job.stalled and not job.status.is_final else job.status,
                 "counts": job.counts.model_dump(),
             }
