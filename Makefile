@@ -26,7 +26,7 @@ DATA ?= data/aclImdb_v1.tar.gz
 ENV ?= default
 
 .PHONY: help setup demo local test unit integration e2e lint format build train bench deploy delete clean \
-	outputs env-json logs invoke invoke-usage
+	outputs env-json logs invoke invoke-usage redrive
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -156,6 +156,10 @@ invoke-usage:
 delete: setup ## delete the stack (the bucket and table are retained): make delete [ENV=prod]
 	$(PY) -m scripts.publish_dashboard --config-env $(ENV) --remove
 	$(SAM_ENV) $(SAM) delete --config-env $(ENV)
+
+# Jobs shown STALLED carry on once their messages are back; the watcher clears the mark on its next run.
+redrive: $(VENV)/.installed ## move dead-lettered messages back to their queues (the CLI's redrive)
+	$(VENV)/bin/review-sentiment redrive
 
 clean: ## remove build output and the emulator state
 	rm -rf .aws-sam .local

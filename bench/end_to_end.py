@@ -218,11 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     stop_on_sigterm()
     command = " ".join(["python -m bench.end_to_end", *(argv if argv is not None else sys.argv[1:])])
-    markdown = to_markdown(run(args.reviews, command=command))
-    print(markdown)
-    if args.write:
-        write_section(markdown)
-        print(f"wrote {DOC}")
+    report.publish(SECTION, to_markdown(run(args.reviews, command=command)), args.write)
     return 0
 
 

@@ -9,6 +9,14 @@ REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "benchmarks.md"
 
 
+def publish(heading: str, markdown: str, write: bool, doc: Path = DOC) -> None:
+    """Print a benchmark's section, and with `write` put it into the document."""
+    print(markdown)
+    if write:
+        write_section(heading, markdown, doc)
+        print(f"wrote {doc}")
+
+
 def write_section(heading: str, markdown: str, doc: Path = DOC) -> None:
     """Replace the section that starts with `heading` (a '## ...' line), or append it."""
     text = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n\n"

@@ -9,8 +9,9 @@ stdout. The real stdout (fd 1) is pointed at stderr, which the parent sends to
 CloudWatch.
 
 Parent (`FunctionHost`, `FunctionPool`): starts children, enforces the template's Timeout (a child that does
-not answer in time is killed and replaced, as Lambda discards a timed-out environment), and restarts a child
-that died.
+not answer in time is killed and replaced, as Lambda discards a timed-out environment) and MemorySize (a child
+whose resident memory goes over it, sampled every 0.1 s from /proc on Linux, is killed the same way, with
+Lambda's out-of-memory error), and restarts a child that died.
 """
 
 from __future__ import annotations
@@ -36,8 +37,22 @@ from typing import IO, Any
 from local.functions import FunctionSpec
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_MEMORY_SAMPLE_SECONDS = 0.1  # how often a running invocation's resident memory is compared with MemorySize
 # Variables a Lambda environment has that do not come from the template; nothing else leaks from the caller.
 _INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
+
+
+class OutOfMemoryError(Exception):
+    """A child's resident memory (MB, the argument) went over its function's MemorySize."""
+
+
+def resident_mb(pid: int) -> float | None:
+    """A process's resident memory in MB (Linux /proc); None where it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/statm", encoding="ascii") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -230,14 +245,18 @@ class FunctionHost:
         lines.put(None)  # end of stream: the child exited
 
     def _next_line(self, deadline: float) -> str | None:
-        """The child's next line; None when it died; raises TimeoutError at the deadline."""
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError
-        try:
-            return self._lines.get(timeout=remaining)
-        except queue.Empty as error:
-            raise TimeoutError from error
+        """The child's next line; None when it died; raises TimeoutError at the deadline and OutOfMemoryError
+        when the child's resident memory goes over the function's MemorySize."""
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            try:
+                return self._lines.get(timeout=min(remaining, _MEMORY_SAMPLE_SECONDS))
+            except queue.Empty:
+                resident = resident_mb(self._process.pid) if self._process is not None else None
+                if resident is not None and resident > self.spec.memory_mb:
+                    raise OutOfMemoryError(resident) from None
 
     def invoke(self, event: Any, init_timeout: float = 60.0) -> Invocation:
         """Run the handler on one event, like a synchronous Invoke."""
@@ -256,14 +275,8 @@ class FunctionHost:
                 self._process.stdin.write(json.dumps({"request_id": request_id, "event": event}) + "\n")
                 self._process.stdin.flush()
                 line = self._next_line(started + self.spec.timeout_seconds)
-            except TimeoutError:
-                self.stop()
-                return Invocation(
-                    ok=False,
-                    error_type="Sandbox.Timedout",
-                    error_message=f"Task timed out after {self.spec.timeout_seconds:.2f} seconds",
-                    duration_ms=(time.monotonic() - started) * 1000,
-                )
+            except (TimeoutError, OutOfMemoryError) as error:
+                return self._killed(error, started)
             except (BrokenPipeError, OSError):
                 return self._died("the function's environment is gone (see its log)")
             if line is None:
@@ -278,6 +291,25 @@ class FunctionHost:
                 error_message=response.get("errorMessage", ""),
                 duration_ms=duration_ms,
             )
+
+    def _killed(self, error: TimeoutError | OutOfMemoryError, started: float) -> Invocation:
+        """The environment outlived its Timeout or outgrew its MemorySize: Lambda's error; a new one next."""
+        self.stop()
+        if isinstance(error, OutOfMemoryError):
+            error_type = "Runtime.OutOfMemory"
+            message = (
+                "Runtime exited with error: signal: killed (resident memory "
+                f"{error.args[0]:,.0f} MB over MemorySize {self.spec.memory_mb} MB)"
+            )
+        else:
+            error_type = "Sandbox.Timedout"
+            message = f"Task timed out after {self.spec.timeout_seconds:.2f} seconds"
+        return Invocation(
+            ok=False,
+            error_type=error_type,
+            error_message=message,
+            duration_ms=(time.monotonic() - started) * 1000,
+        )
 
     def _died(self, message: str) -> Invocation:
         self.stop()

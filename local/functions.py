@@ -6,6 +6,7 @@ own value wins; Environment.Variables are merged key by key; Layers are concaten
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,32 @@ def sqs_event_sources(template: dict[str, Any], resolver: Resolver) -> list[SqsE
                 maximum_concurrency=int(resolver.resolve(maximum)) if maximum is not None else None,
             )
         )
+    return sources
+
+
+@dataclass(frozen=True)
+class ScheduleEventSource:
+    """A `Type: Schedule` event of a function (an EventBridge rule): `rate(...)` as seconds."""
+
+    function_id: str
+    event_name: str
+    every_seconds: float
+
+
+_RATE = re.compile(r"^rate\((\d+) (minute|hour|day)s?\)$")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def schedule_event_sources(template: dict[str, Any]) -> list[ScheduleEventSource]:
+    sources = []
+    for function_id, event_name, properties in _events(template, "Schedule"):
+        rate = _RATE.match(str(properties.get("Schedule", "")))
+        if rate is None:
+            raise ValueError(
+                f"{function_id}.{event_name}: only rate(N minute|hour|day) schedules are emulated"
+            )
+        every = int(rate[1]) * _UNIT_SECONDS[rate[2]]
+        sources.append(ScheduleEventSource(function_id, event_name, every))
     return sources
 
 

@@ -7,18 +7,21 @@ per call), builds the Lambda SQS event, invokes the function and deletes what su
 - when the invocation failed (error, timeout), none.
 What is not deleted reappears after the queue's visibility timeout; after the queue's maxReceiveCount moto
 moves it to the dead-letter queue on the next receive, as SQS does with a RedrivePolicy.
+Per `Type: Schedule` event, a scheduler invokes the function at its rate, as an EventBridge rule does.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from local.function_host import Invocation
-from local.functions import SqsEventSource
+from local.functions import ScheduleEventSource, SqsEventSource, schedule_event_sources
 
 logger = logging.getLogger("local.pollers")
 SQS_MAX_MESSAGES = 10
@@ -81,6 +84,63 @@ def records_to_delete(
             return []  # Lambda treats a malformed partial-batch response as a failure of the whole batch
         failed_ids.add(identifier)
     return [message_id for message_id in every_id if message_id not in failed_ids]
+
+
+class Scheduler:
+    """Invokes a function on its `Type: Schedule` rate, like an EventBridge rule (`every_seconds` may be
+    shortened, e.g. by tests, so a once-a-minute function runs every second)."""
+
+    def __init__(
+        self,
+        source: ScheduleEventSource,
+        invoke: Callable[[dict[str, Any]], Invocation],
+        every_seconds: float,
+    ) -> None:
+        self.source = source
+        self._invoke = invoke
+        self._every = every_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"schedule-{source.function_id}", daemon=True)
+        self.stats = PollerStats()  # batches and records: invocations; failed: failed invocations
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            event = {
+                "version": "0",
+                "id": str(uuid.uuid4()),
+                "detail-type": "Scheduled Event",
+                "source": "aws.events",
+                "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "resources": [f"rule/{self.source.function_id}{self.source.event_name}"],
+                "detail": {},
+            }
+            invocation = self._invoke(event)
+            self.stats.batches += 1
+            self.stats.records += 1
+            if not invocation.ok:
+                self.stats.failed += 1
+                logger.warning(
+                    "scheduled %s failed: %s", self.source.function_id, invocation.error_message[:300]
+                )
+
+
+def start_schedulers(
+    template: dict[str, Any], pools: Mapping[str, Any], every_seconds: float | None = None
+) -> list[Scheduler]:
+    """A started scheduler per `Type: Schedule` event (every `every_seconds` when given, else its rate)."""
+    schedulers = []
+    for source in schedule_event_sources(template):
+        scheduler = Scheduler(source, pools[source.function_id].invoke, every_seconds or source.every_seconds)
+        scheduler.start()
+        schedulers.append(scheduler)
+    return schedulers
 
 
 class SqsPoller:

@@ -6,7 +6,7 @@ Started from template.yaml, on 127.0.0.1 only, each part on a free port:
   timeout, retention, redrive policy to their DLQs) and table (key schema and indexes);
 - a SageMaker-runtime-compatible endpoint serving the model artifact through its own inference.py;
 - one function pool per AWS::Serverless::Function (subprocesses, environment resolved from the template);
-- one poller per `Type: SQS` event, standing in for the event source mapping;
+- one poller per `Type: SQS` event (the event source mapping), one scheduler per `Type: Schedule` event;
 - an HTTP API adapter for the `Type: HttpApi` events, and for the results dashboard under /dashboard/.
 `.local/stack.json` says where everything is. Leaving the context stops every part (children included).
 """
@@ -30,7 +30,7 @@ from local.function_host import FunctionPool, Invocation
 from local.functions import FunctionSpec, function_specs, sqs_event_sources
 from local.http_api import HttpApiServer
 from local.moto_server import SerializedMotoServer
-from local.pollers import SqsPoller
+from local.pollers import Scheduler, SqsPoller, start_schedulers
 from local.resolve import (
     ACCOUNT_ID,
     PARTITION,
@@ -76,6 +76,7 @@ class LocalStack:
         api_port: int = 0,
         write_state: bool = True,
         jwt_issuer: LocalJwtIssuer | None = None,
+        schedule_seconds: float | None = None,  # run Schedule events this often instead of at their rate
     ) -> None:
         self.template = template if template is not None else load_template()
         self.project_root = project_root
@@ -87,7 +88,7 @@ class LocalStack:
         self.max_concurrency = max(1, max_concurrency)
         self._endpoint_handler = endpoint_handler
         self._model_artifact = model_artifact
-        self._api_port = api_port
+        self._api_port, self._schedule_seconds = api_port, schedule_seconds
         self._write_state = write_state
         self.jwt_issuer = jwt_issuer  # with one, the emulator is a stack deployed with AuthMode=oidc for it
         overrides = {**(jwt_issuer.parameter_overrides if jwt_issuer else {}), **(parameter_overrides or {})}
@@ -98,7 +99,7 @@ class LocalStack:
         self.resolver = Resolver(self.template, self.names)
         self.info: StackInfo | None = None
         self.pools: dict[str, FunctionPool] = {}
-        self.pollers: list[SqsPoller] = []
+        self.pollers: list[SqsPoller | Scheduler] = []
         self.specs: dict[str, FunctionSpec] = {}
         self.queue_urls: dict[str, str] = {}
         self._moto: SerializedMotoServer | None = None
@@ -356,6 +357,7 @@ class LocalStack:
             )
             poller.start()
             self.pollers.append(poller)
+        self.pollers += start_schedulers(self.template, self.pools, self._schedule_seconds)
 
     @property
     def child_pids(self) -> list[int]:

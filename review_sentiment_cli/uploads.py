@@ -14,10 +14,11 @@ from typing import Any
 from boto3.s3.transfer import TransferConfig
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
+from review_pipeline.readers import accepted_suffixes
 from review_sentiment_cli.target import Target
 
-# The formats the preprocess function reads (optionally gzip-compressed).
-DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".jsonl.gz", ".json.gz", ".csv.gz")
+# The endings the preprocess function reads, from its readers' registry (longest first).
+DATA_SUFFIXES = accepted_suffixes()
 MIB = 1024 * 1024
 # Parts of 16 MiB, four at a time: a 1 GiB file is 64 parts (S3 allows 10,000), each retried on its own.
 DEFAULT_TRANSFER = TransferConfig(
@@ -46,7 +47,7 @@ class Upload:
 
 
 def is_review_file(path: Path) -> bool:
-    return path.is_file() and path.name.endswith(DATA_SUFFIXES) and not path.name.startswith(".")
+    return path.is_file() and path.name.lower().endswith(DATA_SUFFIXES) and not path.name.startswith(".")
 
 
 def plan_uploads(paths: Iterable[Path], incoming_prefix: str, folder: str = "") -> list[PlannedUpload]:

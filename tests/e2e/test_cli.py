@@ -11,13 +11,14 @@ import gzip
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from local.stack import LocalStack
 from local.template import PROJECT_ROOT
-from tests.e2e.conftest import Api, deployed_stack_name, eventually, queue_depth, s3_notification
+from tests.e2e.conftest import FINAL, Api, deployed_stack_name, eventually, queue_depth, s3_notification
 from tests.e2e.targets import E2ETarget
 
 pytestmark = pytest.mark.e2e
@@ -203,3 +204,57 @@ def test_redrive_moves_a_dead_lettered_upload_back_to_its_queue(
     assert [(j["job_id"], j["counts"]) for j in api.jobs_of(job["source_key"])] == [
         (job["job_id"], job["counts"])
     ]
+
+
+@pytest.mark.local_only  # puts a message straight into the emulator's dead-letter queue
+def test_dead_lettered_upload_shows_stalled_then_redrive_completes_it_with_exact_counts(
+    cli_target: list[str], stack: LocalStack, api: Api, upload: Callable[[str, bytes | Path], str]
+) -> None:
+    assert stack.info is not None
+    # Given a file that was processed once, and a second S3 event of it (another job) that failed every
+    # delivery and sits in the ingest dead-letter queue
+    key = upload("stalled/reviews.jsonl", SAMPLES / "imdb_reviews.jsonl")
+    first = api.final_job(key)
+    sqs = stack.client("sqs")
+    event = s3_notification(stack, key)
+    # Another revision of the upload (etag and sequencer, no version), so another job than the first
+    event["Records"][0]["s3"]["object"]["sequencer"] = "00000000000000DEAD"
+    del event["Records"][0]["s3"]["object"]["versionId"]
+    sqs.send_message(QueueUrl=stack.queue_urls["IngestDeadLetterQueue"], MessageBody=json.dumps(event))
+    # When the dead-letter watcher has run, Then the API shows that job STALLED, saying how to redrive
+    stalled = eventually(lambda: next((j for j in api.jobs_of(key) if j["status"] == "STALLED"), None), 30)
+    assert stalled["job_id"] != first["job_id"]
+    assert "make redrive" in stalled["stalled"]["redrive"]
+    # When `make redrive` runs (the CLI's redrive)
+    redriven = run_cli(cli_target, "redrive")
+    assert redriven.returncode == 0, redriven.stderr
+    assert (
+        f"{stack.queue_urls['IngestDeadLetterQueue']} -> {stack.queue_urls['IngestQueue']}:"
+        in redriven.stdout
+    )
+    # Then the job finishes COMPLETED, with the same exact counts as the first job of the file
+    finished = eventually(
+        lambda: next(
+            (j for j in api.jobs_of(key) if j["job_id"] == stalled["job_id"] and j["status"] in FINAL), None
+        ),
+        api.poll_timeout,
+    )
+    assert (finished["status"], finished["counts"], finished["stalled"]) == (
+        "COMPLETED",
+        first["counts"],
+        None,
+    )
+    # And the watcher clears the mark once the message has left the dead-letter queue
+    eventually(
+        lambda: (
+            stack.client("dynamodb")
+            .get_item(
+                TableName=stack.info.table_name, Key={"pk": {"S": "STALLED"}, "sk": {"S": stalled["job_id"]}}
+            )
+            .get("Item")
+            is None
+            or None
+        ),
+        30,
+    )
+    assert finished["counts"]["total"] == finished["counts"]["classified"] + finished["counts"]["rejected"]

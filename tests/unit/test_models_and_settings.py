@@ -5,7 +5,19 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from review_pipeline.models import IncomingReview, Job, JobStatus
+from review_pipeline.logic.inference import to_results
+from review_pipeline.models import (
+    MAX_RAW_EXCERPT_CHARS,
+    MAX_REASON_CHARS,
+    MAX_TEXT_EXCERPT_CHARS,
+    IncomingReview,
+    InputSummary,
+    Job,
+    JobStatus,
+    RejectedRow,
+    ReviewRecord,
+    ReviewResult,
+)
 from review_pipeline.settings import Settings, load_settings
 
 
@@ -64,3 +76,24 @@ def test_given_the_template_environment_when_loaded_then_settings_are_typed(
 def test_given_a_missing_variable_when_loading_then_the_error_names_it() -> None:
     with pytest.raises(ValidationError, match="TABLE_NAME"):
         Settings.model_validate({"BUCKET_NAME": "bucket"})
+
+
+def test_given_huge_free_text_when_stored_then_every_field_is_bounded_below_the_item_limit() -> None:
+    # Given a rejection reason, a raw row, an excerpt and skipped-member notes of a megabyte each
+    huge = "x" * 1_000_000
+    rejected = RejectedRow(row=1, reason=huge, raw_excerpt=huge)
+    result = ReviewResult(
+        job_id="j", review_id="r", row=1, label="positive", score=0.9, model_version="m", text_excerpt=huge
+    )
+    summary = InputSummary(format="Zip archive", encoding="utf-8", skipped=[huge] * 20, skipped_count=20)
+    # Then what the table keeps of each is cut, far below DynamoDB's 400 KB item limit, and says it was cut
+    assert (len(rejected.reason), len(rejected.raw_excerpt)) == (MAX_REASON_CHARS, MAX_RAW_EXCERPT_CHARS)
+    assert len(result.text_excerpt) == MAX_TEXT_EXCERPT_CHARS
+    assert rejected.reason.endswith("…")
+    assert len(summary.model_dump_json()) < 10_000
+
+
+def test_given_a_truncated_record_when_classified_then_the_result_says_so() -> None:
+    record = ReviewRecord(review_id="r", row=3, text="cut", truncated=True, original_chars=50_000)
+    [result] = to_results("j", [record], {3: ("positive", 0.8)}, "m1", chunk_index=0)
+    assert (result.truncated, result.original_chars) == (True, 50_000)

@@ -25,6 +25,18 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def bound_text(value: Any, limit: int) -> Any:
+    """A string cut to `limit` characters (ending in an ellipsis when cut): what the table may store of it."""
+    if isinstance(value, str) and len(value) > limit:
+        return value[: limit - 1] + "…"
+    return value
+
+
+def bounded(limit: int) -> BeforeValidator:
+    """Annotation for a str field cut to `limit` characters on the way in."""
+    return BeforeValidator(lambda value: bound_text(value, limit))
+
+
 def _blank_to_none(value: Any) -> Any:
     """CSV cells are strings: an empty cell means 'not given', not an invalid value."""
     if isinstance(value, str) and not value.strip():
@@ -49,11 +61,14 @@ def _id_to_str(value: Any) -> Any:
     return value
 
 
+# Where a row's review text may be, in order of preference (CSV/TSV headers match in any case).
+TEXT_FIELDS = ("text", "review", "review_text", "content", "body", "comment")
+
 OptionalStr = Annotated[str | None, BeforeValidator(_blank_to_none)]
 
 
 class IncomingReview(BaseModel):
-    """One row of an uploaded file. `text` may also be called `review`; unknown columns are ignored."""
+    """One row of an uploaded file. `text` may go by another name of TEXT_FIELDS; other fields are ignored."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True, str_strip_whitespace=True)
 
@@ -67,9 +82,11 @@ class IncomingReview(BaseModel):
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> IncomingReview:
-        """Validate a parsed row; accepts `review` as the text column when `text` is absent."""
-        if "text" not in row and "review" in row:
-            row = {**row, "text": row["review"]}
+        """Validate a parsed row; the text may be under any name of TEXT_FIELDS (the first present wins)."""
+        if "text" not in row:
+            name = next((name for name in TEXT_FIELDS if name in row), None)
+            if name is not None:
+                row = {**row, "text": row[name]}
         return cls.model_validate(row)
 
 
@@ -82,14 +99,25 @@ class ReviewRecord(BaseModel):
     movie_id: str | None = None
     rating: int | None = None
     given_label: Literal[0, 1] | None = None
+    # An over-long review is classified on a cut of its text (cleaning.truncate_for_model); the full review
+    # stays in the uploaded object.
+    truncated: bool = False
+    original_chars: int | None = None  # the cleaned text's length before the cut, when truncated
+
+
+# Bounds on what one table item may hold of free text (DynamoDB caps an item at 400 KB): no row can make a
+# write fail, whatever it holds.
+MAX_REASON_CHARS = 2_000
+MAX_RAW_EXCERPT_CHARS = 1_000
+MAX_TEXT_EXCERPT_CHARS = 1_000
 
 
 class RejectedRow(BaseModel):
     """A row that did not become a review, kept with its reason so nothing is lost."""
 
     row: int = Field(ge=1)
-    reason: str
-    raw_excerpt: str = ""
+    reason: Annotated[str, bounded(MAX_REASON_CHARS)]
+    raw_excerpt: Annotated[str, bounded(MAX_RAW_EXCERPT_CHARS)] = ""
 
 
 class ChunkMessage(BaseModel):
@@ -125,10 +153,12 @@ class ReviewResult(BaseModel):
     label: Sentiment
     score: float
     model_version: str
-    text_excerpt: str = ""
+    text_excerpt: Annotated[str, bounded(MAX_TEXT_EXCERPT_CHARS)] = ""
     movie_id: str | None = None
     rating: int | None = None
     given_label: Literal[0, 1] | None = None
+    truncated: bool = False  # classified on a cut of an over-long review (see ReviewRecord)
+    original_chars: int | None = None
     # Which processed/ chunk holds the review's full text (the result keeps only an excerpt), so the text can
     # be read again, e.g. to explain the result. None on results stored before it was recorded.
     chunk_index: int | None = Field(default=None, ge=0)
@@ -140,6 +170,9 @@ class JobStatus(StrEnum):
     COMPLETED = "COMPLETED"  # every row classified
     COMPLETED_WITH_ERRORS = "COMPLETED_WITH_ERRORS"  # finished, and some rows were rejected
     FAILED = "FAILED"  # the file itself could not be read; `error` says why
+    # Shown by the API, never stored: a message of the unfinished job sits in a dead-letter queue (`stalled`
+    # says which, why, and how to redrive it); the stored status stays, so a redriven job carries on.
+    STALLED = "STALLED"
 
     @property
     def is_final(self) -> bool:
@@ -152,6 +185,27 @@ class JobCounts(BaseModel):
     rejected: int = 0
     positive: int = 0
     negative: int = 0
+
+
+class InputSummary(BaseModel):
+    """What reading the uploaded object found: its format, encodings, archive members that were not read."""
+
+    format: str
+    encoding: str = Field(description="e.g. utf-8, or utf-8 with how many bytes were read as cp1252")
+    members_read: int = 0  # archives: members whose rows were read
+    skipped_count: int = 0  # archives: members skipped (not review files, or unreadable)
+    skipped: list[Annotated[str, bounded(300)]] = Field(
+        default_factory=list, description="'<member>: <why>' for the first 20 skipped members"
+    )
+
+
+class StalledNote(BaseModel):
+    """Why an unfinished job has stopped moving: a message of it reached a dead-letter queue."""
+
+    queue: str  # which dead-letter queue holds the message
+    reason: Annotated[str, bounded(MAX_REASON_CHARS)]
+    redrive: str  # what to run to retry
+    since: str
 
 
 class Job(BaseModel):
@@ -168,6 +222,8 @@ class Job(BaseModel):
     updated_at: str
     finished_at: str | None = None
     error: str | None = None
+    input: InputSummary | None = None
+    stalled: StalledNote | None = None
 
     @field_validator("status", mode="before")
     @classmethod

@@ -28,7 +28,6 @@ REJECTION_KINDS = frozenset(
         "invalid_field",  # a field has the wrong type or range, or text is missing
         "duplicate_id",  # the id was used by an earlier row of the file
         "empty_text",  # nothing left after removing HTML and whitespace
-        "text_too_long",  # longer than MAX_TEXT_CHARS after cleaning
         "too_large_for_endpoint",  # one review alone exceeds the endpoint's payload limit
         "not_classified",  # the endpoint failed on every delivery of its chunk
     }

@@ -40,6 +40,9 @@ class Settings(BaseModel):
     # The query API's origin check (review_pipeline.origin): the secret CloudFront's header must match. The
     # template always sets it; empty (tests of other concerns) means no check.
     origin_verify_secret_arn: str = Field(default="", alias="ORIGIN_VERIFY_SECRET_ARN")
+    # The dead-letter queues the DeadLetterWatcherFunction looks into (only it gets them).
+    ingest_dead_letter_queue_url: str = Field(default="", alias="INGEST_DEAD_LETTER_QUEUE_URL")
+    inference_dead_letter_queue_url: str = Field(default="", alias="INFERENCE_DEAD_LETTER_QUEUE_URL")
 
 
 def load_settings() -> Settings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,8 @@ def test_jsonl_upload_becomes_chunks_messages_job_and_rejections(pipeline: Pipel
         "text": "Review number 1\nIt was fine.",
         "movie_id": None,
         "rating": 7,
+        "truncated": False,
+        "original_chars": None,
         "given_label": None,
     }
     assert [record["row"] for chunk in chunks for record in chunk] == [*range(1, 61), *range(64, 124)]
@@ -153,9 +156,10 @@ def test_file_with_only_invalid_rows_finishes_at_once(pipeline: Pipeline) -> Non
         (
             "incoming/reviews.xml",
             b"<reviews/>",
-            "incoming/reviews.xml: unsupported file type '.xml'; upload .jsonl, .csv or .json",
+            "incoming/reviews.xml: unsupported file type '.xml'; upload .jsonl/.ndjson, .json, .csv, .tsv",
         ),
-        ("incoming/reviews.csv", b"id,comment\n1,hi\n", "incoming/reviews.csv: the CSV header has no 'text'"),
+        ("incoming/reviews.csv", b"id,title\n1,hi\n", "incoming/reviews.csv: the header has no text column"),
+        ("incoming/binary.csv", b"\x00\x01garbage", "incoming/binary.csv: the file holds binary data"),
         ("incoming/empty.jsonl", b"\n\n", "incoming/empty.jsonl: the file has no reviews"),
     ],
 )
@@ -178,18 +182,36 @@ def test_unreadable_file_fails_its_job_with_a_clear_error_and_is_not_retried(
 
 
 def test_file_broken_halfway_leaves_no_chunks_behind(pipeline: Pipeline) -> None:
-    # Given 120 good lines (enough for 2 full chunks) and then bytes that are not UTF-8
-    obj = pipeline.upload("incoming/latin1.jsonl", jsonl(good_rows(120)) + b'{"text": "caf\xe9"}\n')
+    # Given 120 good lines (enough for 2 full chunks) and then gzip data that is cut off
+    obj = pipeline.upload("incoming/cut.jsonl.gz", gzip.compress(jsonl(good_rows(400)))[:-200])
     # When delivered
     assert pipeline.invoke(pipeline.event_for(obj)) == {"batchItemFailures": []}
-    # Then the job failed naming where the bad byte is, and the chunks written before it were removed
-    job = pipeline.job_of("incoming/latin1.jsonl")
+    # Then the job failed saying what is wrong, and the chunks written before it were removed
+    job = pipeline.job_of("incoming/cut.jsonl.gz")
     assert job.status == JobStatus.FAILED
     assert job.error is not None
-    assert "not UTF-8 text (byte 0xe9 at byte offset" in job.error
-    assert "line 121" in job.error
+    assert "the gzip data is truncated" in job.error
     assert pipeline.keys_under("processed/") == []
     assert pipeline.queued_messages() == []
+
+
+def test_legacy_8bit_text_is_read_as_cp1252_and_the_job_says_so(pipeline: Pipeline) -> None:
+    # Given 120 good UTF-8 lines and then one line of cp1252 text ('café' with 0xE9)
+    obj = pipeline.upload(
+        "incoming/latin1.jsonl", jsonl(good_rows(120)) + b'{"id": "c", "text": "caf\xe9"}\n'
+    )
+    # When delivered
+    assert pipeline.invoke(pipeline.event_for(obj)) == {"batchItemFailures": []}
+    # Then every row is read, the last one as cp1252 says, and the job records the fallback
+    job = pipeline.job_of("incoming/latin1.jsonl")
+    assert (job.status, job.counts.total, job.counts.rejected) == (JobStatus.PROCESSING, 121, 0)
+    assert job.input is not None
+    assert (job.input.format, job.input.encoding) == (
+        "JSON lines",
+        "utf-8; not UTF-8, read as cp1252 (legacy 8-bit text): 1 byte(s)",
+    )
+    last_chunk = pipeline.read_jsonl(pipeline.keys_under(f"processed/{job.job_id}/")[-1])
+    assert last_chunk[-1]["text"] == "caf\u00e9"
 
 
 def test_object_deleted_before_it_is_read_fails_the_job(pipeline: Pipeline) -> None:

@@ -42,14 +42,14 @@ def test_a_file_goes_under_incoming_and_a_folder_keeps_its_relative_paths(tmp_pa
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("notes.txt", "not a review file"),
+        ("notes.docx", "not a review file"),
         ("missing.csv", "no such file"),
         ("empty-folder", "no review files"),
     ],
 )
 def test_nothing_to_upload_is_a_clear_error(tmp_path: Path, name: str, message: str) -> None:
     # Given a path that names no review file
-    if name == "notes.txt":
+    if name == "notes.docx":
         (tmp_path / name).write_text("x")
     if name == "empty-folder":
         (tmp_path / name).mkdir()

@@ -35,6 +35,10 @@ WORKER_CODE = textwrap.dedent(
             return {"batchItemFailures": failures}
         if event["rawPath"] == "/slow":
             time.sleep(5)
+        if event["rawPath"] == "/hungry":
+            held = b"x" * (600 << 20)  # written, so resident: over the 256 MB MemorySize
+            time.sleep(1)
+            return {"statusCode": 200, "body": str(len(held))}
         print("a log line for the log file, not for the protocol")
         names = ["TABLE_NAME", "BUCKET_NAME", "QUEUE_URL", "LOG_LEVEL", "ENDPOINT_NAME", "AWS_ENDPOINT_URL",
                  "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", "POWERTOOLS_TRACE_DISABLED", "CALLER_SECRET"]
@@ -68,6 +72,7 @@ def tiny_template() -> dict[str, Any]:
             "Function": {
                 "Handler": "app.lambda_handler",
                 "Timeout": 2,
+                "MemorySize": 256,
                 "Layers": [{"Ref": "TinyLayer"}],
                 "Environment": {
                     "Variables": {
@@ -140,6 +145,7 @@ def tiny_template() -> dict[str, Any]:
                         },
                         "GetThing": http,
                         "Slow": {"Type": "HttpApi", "Properties": {"Path": "/slow", "Method": "GET"}},
+                        "Hungry": {"Type": "HttpApi", "Properties": {"Path": "/hungry", "Method": "GET"}},
                     },
                 },
             },

@@ -190,6 +190,20 @@ def test_timed_out_invocation_is_a_503_and_the_environment_is_replaced(tiny_stac
     assert set(tiny_stack.child_pids) != before
 
 
+def test_invocation_over_its_memory_size_is_killed_and_the_environment_is_replaced(
+    tiny_stack: LocalStack,
+) -> None:
+    assert tiny_stack.info is not None
+    # Given a function that holds 600 MB while its template's MemorySize is 256 MB
+    before = set(tiny_stack.child_pids)
+    # When it is requested
+    hungry = requests.get(f"{tiny_stack.info.api_url}/hungry", timeout=30)
+    # Then it is killed as Lambda kills an environment out of memory (API Gateway answers 500), and replaced
+    assert hungry.status_code == 500
+    assert set(tiny_stack.child_pids) != before
+    assert requests.get(f"{tiny_stack.info.api_url}/things/2", timeout=30).status_code == 200
+
+
 def test_s3_upload_under_the_prefix_reaches_the_function_through_the_queue(tiny_stack: LocalStack) -> None:
     assert tiny_stack.info is not None
     s3 = tiny_stack.client("s3")

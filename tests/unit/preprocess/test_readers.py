@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from review_pipeline.readers import FileFormatError, ParsedRow, RowError, detect_format, read_rows
+from review_pipeline.readers import (
+    FileFormatError,
+    InputReport,
+    ParsedRow,
+    RowError,
+    detect_format,
+    read_rows,
+)
 
 
 def rows_of(data: bytes, key: str, **options: int) -> list[ParsedRow | RowError]:
@@ -101,7 +108,7 @@ def test_csv_with_quoted_commas_newlines_and_quotes() -> None:
 
 def test_csv_header_is_matched_case_insensitively_and_review_column_is_accepted() -> None:
     rows = rows_of(b" ID , Review \n1,nice\n", "incoming/r.csv")
-    assert fields_of(rows) == [{"id": "1", "review": "nice"}]
+    assert fields_of(rows) == [{"id": "1", "text": "nice"}]
 
 
 def test_csv_row_with_wrong_cell_count_is_rejected_with_its_line() -> None:
@@ -165,9 +172,10 @@ def test_over_long_json_line_is_rejected_without_reading_it_whole() -> None:
     [
         (
             "incoming/x.xml",
-            "incoming/x.xml: unsupported file type '.xml'; upload .jsonl, .csv or .json, optionally .gz",
+            "incoming/x.xml: unsupported file type '.xml'; upload .jsonl/.ndjson, .json, .csv, .tsv, .txt, "
+            "optionally .gz (for example reviews.jsonl.gz), or an archive of them: .zip, .tar, .tar.gz/.tgz",
         ),
-        ("incoming/x.csv.zip", "incoming/x.csv.zip: unsupported file type '.zip'"),
+        ("incoming/x.csv.rar", "incoming/x.csv.rar: unsupported file type '.rar'"),
         ("incoming/README", "incoming/README: unsupported file type none"),
     ],
 )
@@ -194,10 +202,11 @@ def test_truncated_gzip_is_a_file_error() -> None:
 
 def test_csv_without_text_column_names_the_columns_it_found() -> None:
     with pytest.raises(FileFormatError) as raised:
-        rows_of(b"id,body,stars\n1,x,3\n", "incoming/r.csv")
+        rows_of(b"id,title,stars\n1,x,3\n", "incoming/r.csv")
     assert str(raised.value) == (
-        "incoming/r.csv: the CSV header has no 'text' or 'review' column (found 'id', 'body', 'stars'); "
-        "the first line must name the columns, for example: id,text,rating"
+        "incoming/r.csv: the header has no text column (one of 'text', 'review', 'review_text', 'content', "
+        "'body', 'comment'; found 'id', 'title', 'stars'); the first line must name the columns, "
+        "for example: id,text,rating"
     )
 
 
@@ -206,17 +215,15 @@ def test_empty_csv_is_a_file_error() -> None:
         rows_of(b"", "incoming/r.csv")
 
 
-def test_not_utf8_reports_byte_offset_and_line() -> None:
-    # Given Latin-1 text on the second line (0xE9 is 'é' in Latin-1, invalid as UTF-8 here)
-    data = b'{"text": "ok"}\n{"text": "caf\xe9"}\n'
-    with pytest.raises(FileFormatError) as raised:
-        rows_of(data, "incoming/r.jsonl")
-    assert "not UTF-8 text (byte 0xe9 at byte offset 28, line 2)" in str(raised.value)
-
-
-def test_utf16_file_is_a_file_error_that_says_so() -> None:
-    with pytest.raises(FileFormatError, match="UTF-16"):
-        rows_of("text\nok\n".encode("utf-16"), "incoming/r.csv")
+def test_bytes_that_are_not_utf8_are_read_as_cp1252_and_counted() -> None:
+    # Given cp1252 text on the second line (0xE9 is 'é', 0x93/0x94 are curly quotes; invalid as UTF-8 here)
+    data = b'{"text": "ok"}\n{"text": "caf\xe9 \x93best\x94"}\n'
+    report = InputReport()
+    # When read
+    rows = list(read_rows(io.BytesIO(data), "incoming/r.jsonl", report=report))
+    # Then the row reads as cp1252 says, and the report states the fallback and how many bytes needed it
+    assert fields_of(rows) == [{"text": "ok"}, {"text": "caf\u00e9 \u201cbest\u201d"}]
+    assert report.encoding.describe() == "utf-8; not UTF-8, read as cp1252 (legacy 8-bit text): 3 byte(s)"
 
 
 def test_broken_json_array_is_a_file_error_naming_the_item() -> None:
@@ -225,5 +232,5 @@ def test_broken_json_array_is_a_file_error_naming_the_item() -> None:
 
 
 def test_content_after_json_array_is_a_file_error() -> None:
-    with pytest.raises(FileFormatError, match="after the closing"):
+    with pytest.raises(FileFormatError, match="after the end of the JSON document"):
         rows_of(b'[{"text": "a"}] {"text": "b"}', "incoming/r.json")

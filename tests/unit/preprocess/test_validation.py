@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from review_pipeline.cleaning import truncate_for_model
 from review_pipeline.logic.validation import RowValidator
 from review_pipeline.models import ReviewRecord
 from review_pipeline.readers import ParsedRow, RowError
@@ -73,17 +74,23 @@ def test_invalid_row_is_rejected_with_one_sentence_per_problem(fields: dict[str,
     assert check(fields, row=3) == RowError(3, reason, "raw line", kind)
 
 
-def test_text_longer_than_the_limit_after_cleaning_is_rejected_not_truncated() -> None:
-    validator = RowValidator(max_text_chars=10)
-    # markup does not count: 10 characters of text survive cleaning
-    assert isinstance(check({"text": "<b>0123456789</b>"}, validator=validator), ReviewRecord)
-    rejected = check({"text": "01234567890"}, row=2, validator=validator)
-    assert rejected == RowError(
-        2,
-        "text is 11 characters after cleaning; the limit is 10 (MAX_TEXT_CHARS): split or shorten the review",
-        "raw line",
-        "text_too_long",
-    )
+def test_text_longer_than_the_limit_is_classified_on_its_head_and_tail_and_marked_truncated() -> None:
+    validator = RowValidator(max_text_chars=100)
+    # markup does not count: 100 characters of text survive cleaning, and are kept whole
+    kept = check({"text": "<b>" + "x" * 100 + "</b>"}, validator=validator)
+    assert isinstance(kept, ReviewRecord)
+    assert (kept.text, kept.truncated, kept.original_chars) == ("x" * 100, False, None)
+    # Given a cleaned text of 3,000 characters: a beginning, a long middle, and the verdict at its end
+    long_text = "Opening scene. " + "middle " * 420 + "Verdict: superb."
+    cut = check({"text": long_text}, row=2, validator=validator)
+    # Then it is accepted, cut to the limit: the first two thirds and the last third, joined by the mark
+    assert isinstance(cut, ReviewRecord)
+    assert (cut.truncated, cut.original_chars) == (True, len(long_text))
+    assert 90 <= len(cut.text) <= 100
+    assert cut.text.startswith("Opening scene. middle")
+    assert cut.text.endswith("Verdict: superb.")
+    assert cut.text.count(" … ") == 1
+    assert cut.text == truncate_for_model(long_text, 100)
 
 
 def test_duplicate_id_is_rejected_and_names_the_first_row() -> None:

@@ -215,7 +215,13 @@ def test_the_table_is_on_demand_encrypted_and_point_in_time_recoverable(template
 # ------------------------------------------------------------------------------------------------ functions
 def test_every_function_runs_python_313_with_the_pipeline_layer(template: dict[str, Any]) -> None:
     functions = _functions(template)
-    assert set(functions) == {"PreprocessFunction", "InferenceFunction", "QueryApiFunction", "ExportFunction"}
+    assert set(functions) == {
+        "PreprocessFunction",
+        "InferenceFunction",
+        "QueryApiFunction",
+        "ExportFunction",
+        "DeadLetterWatcherFunction",
+    }
 
     for function_id, function in functions.items():
         assert _function_setting(template, function, "Runtime") == "python3.13", function_id
@@ -343,8 +349,8 @@ def test_only_job_gets_are_cached_and_briefly_keyed_by_query_and_token(template:
     assert "POST" in default["AllowedMethods"]
     assert default["CachePolicyId"] == MANAGED_CACHING_DISABLED
 
-    # When the one cached behaviour is looked at
-    (jobs,) = config["CacheBehaviors"]
+    # When the API's one cached behaviour is looked at (the dashboard's static files have their own)
+    (jobs,) = [b for b in config["CacheBehaviors"] if b["TargetOriginId"] == "HttpApiOrigin"]
     assert jobs["PathPattern"] == "/jobs*"
     assert set(jobs["AllowedMethods"]) <= {"GET", "HEAD", "OPTIONS"}
     policy = _resources(template)[jobs["CachePolicyId"]["Ref"]]["Properties"]["CachePolicyConfig"]
@@ -358,7 +364,7 @@ def test_only_job_gets_are_cached_and_briefly_keyed_by_query_and_token(template:
 
 
 def test_cloudfront_proves_itself_to_the_api_with_the_generated_secret(template: dict[str, Any]) -> None:
-    (origin,) = _distribution(template)["Origins"]
+    (origin,) = [o for o in _distribution(template)["Origins"] if "CustomOriginConfig" in o]
     (header,) = origin["OriginCustomHeaders"]
     secret = _resources(template)["OriginVerifySecret"]
     query_api = _functions(template)["QueryApiFunction"]["Properties"]

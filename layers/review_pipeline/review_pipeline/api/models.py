@@ -12,12 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from review_pipeline.models import (
     Explanation,
+    InputSummary,
     Job,
     JobStatus,
     Prediction,
     RejectedRow,
     ReviewResult,
     Sentiment,
+    StalledNote,
 )
 
 MAX_PREDICT_REVIEWS = 100
@@ -55,12 +57,21 @@ class JobView(BaseModel):
     updated_at: str
     finished_at: str | None
     error: str | None = Field(description="Why the job failed, when it did.")
+    input: InputSummary | None = Field(
+        default=None, description="Format and encoding of the file; archive members skipped, and why."
+    )
+    stalled: StalledNote | None = Field(
+        default=None, description="When STALLED: which dead-letter queue holds its work, why, how to redrive."
+    )
 
     @classmethod
     def of(cls, job: Job) -> JobView:
         return cls.model_validate(
             {
-                **job.model_dump(include=set(cls.model_fields) - {"counts"}),
+                **job.model_dump(include=set(cls.model_fields) - {"counts", "input", "stalled"}),
+                "input": job.input,
+                "stalled": job.stalled if job.stalled and not job.status.is_final else None,
+                "status": JobStatus.STALLED if job.stalled and not job.status.is_final else job.status,
                 "counts": job.counts.model_dump(),
             }
         )
@@ -79,6 +90,12 @@ class ReviewView(BaseModel):
     movie_id: str | None
     rating: int | None
     model_version: str
+    truncated: bool = Field(
+        default=False, description="Classified on a cut of an over-long review (its first 2/3 and last 1/3)."
+    )
+    original_chars: int | None = Field(
+        default=None, description="The cleaned review's length, when truncated."
+    )
 
     @classmethod
     def of(cls, result: ReviewResult) -> ReviewView:

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from review_pipeline.dal import keys
 from review_pipeline.dal.exports import EXPORTABLE
 from review_pipeline.dal.pagination import CursorCodec, Page
-from review_pipeline.models import Job, JobCounts, JobStatus, utc_now
+from review_pipeline.models import InputSummary, Job, JobCounts, JobStatus, StalledNote, utc_now
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -69,6 +69,10 @@ def _to_job(item: dict[str, Any]) -> Job:
     data["counts"] = {k: int(v) for k, v in item.get("counts", {}).items()}
     for number in ("chunks_total", "chunks_done"):
         data[number] = int(item.get(number, 0))
+    if "input" in item:
+        data["input"] = {
+            k: int(v) if k.endswith(("_count", "_read")) else v for k, v in item["input"].items()
+        }
     return Job.model_validate(data)
 
 
@@ -148,6 +152,67 @@ class JobStore:
         update = _fail_update(job_id, error, condition="#status = :pending")
         update["ExpressionAttributeValues"][":pending"] = JobStatus.PENDING.value
         return _conditional_write(partial(self._table.update_item, **update))
+
+    def record_input(self, job_id: str, summary: InputSummary) -> None:
+        """What reading the file found (format, encodings, skipped archive members), for the uploader."""
+        self._table.update_item(
+            Key={"pk": keys.job_pk(job_id), "sk": keys.JOB_SK},
+            UpdateExpression="SET #input = :input",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={"#input": "input"},
+            ExpressionAttributeValues={":input": summary.model_dump(mode="json")},
+        )
+
+    def mark_stalled(self, job_id: str, note: StalledNote) -> bool:
+        """Note that a message of this unfinished job is dead-lettered; False if noted already or finished.
+
+        A marker item (pk STALLED) lists the marked jobs, so the watcher can clear a mark once its messages
+        have left the dead-letter queues, whichever tool redrove them.
+        """
+        marked = _conditional_write(
+            partial(
+                self._table.update_item,
+                Key={"pk": keys.job_pk(job_id), "sk": keys.JOB_SK},
+                UpdateExpression="SET stalled = :note",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(stalled) "
+                "AND #status IN (:pending, :processing)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":note": note.model_dump(),
+                    ":pending": JobStatus.PENDING.value,
+                    ":processing": JobStatus.PROCESSING.value,
+                },
+            )
+        )
+        if marked:
+            self._table.put_item(Item={"pk": keys.STALLED_PK, "sk": job_id})
+        return marked
+
+    def stalled_job_ids(self) -> set[str]:
+        """The jobs marked stalled (a handful at most: one item each in one partition)."""
+        query: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": keys.STALLED_PK},
+        }
+        found: set[str] = set()
+        while True:
+            response = self._table.query(**query)
+            found |= {str(item["sk"]) for item in response.get("Items", [])}
+            if "LastEvaluatedKey" not in response:
+                return found
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def clear_stalled(self, job_id: str) -> None:
+        """The job's dead-lettered work has left the dead-letter queues: it is no longer stalled."""
+        _conditional_write(
+            partial(
+                self._table.update_item,
+                Key={"pk": keys.job_pk(job_id), "sk": keys.JOB_SK},
+                UpdateExpression="REMOVE stalled",
+                ConditionExpression="attribute_exists(pk)",
+            )
+        )
+        self._table.delete_item(Key={"pk": keys.STALLED_PK, "sk": job_id})
 
     # -- inference --------------------------------------------------------------------------------------
     def record_chunk(self, job_id: str, chunk_index: int, counts: ChunkCounts) -> bool:

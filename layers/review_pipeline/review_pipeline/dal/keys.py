@@ -6,6 +6,7 @@ job                  JOB#<job_id>     JOB                 JOBS_BY_CREATED (all j
 review result        JOB#<job_id>     RESULT#<row>        none: one sentiment is a filter on the job's results
 rejected row         JOB#<job_id>     REJECTED#<row>
 chunk marker         JOB#<job_id>     CHUNK#<index>       (makes a redelivered chunk count once)
+stalled marker       STALLED          <job_id>            (a job whose work sits in a dead-letter queue)
 idempotency record   (Powertools: static pk per function, sk = hash of the idempotency key)
 
 The key schema itself is declared once, in template.yaml (ReviewsTable); tests and the local emulator build
@@ -32,6 +33,7 @@ JOBS_BY_SOURCE = Index("JobsBySource", "jobs_by_source_pk", "jobs_by_source_sk")
 
 JOB_SK = "JOB"
 ALL_JOBS_PK = "JOBS"
+STALLED_PK = "STALLED"
 ROW_DIGITS = 10
 
 

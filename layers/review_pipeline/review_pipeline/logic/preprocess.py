@@ -48,6 +48,8 @@ from review_pipeline.logic.validation import RowValidator, accepted_reviews
 from review_pipeline.models import ChunkMessage, JobStatus
 from review_pipeline.observability import add_rejected_row_metrics, job_log_keys
 from review_pipeline.readers import DEFAULT_MAX_LINE_BYTES, FileFormatError, read_rows
+from review_pipeline.readers.context import InputReport
+from review_pipeline.readers.formats import supported_formats_sentence
 from review_pipeline.rejections import RejectedRowsFile, rejected_file_key
 from review_pipeline.retries import describe_error, error_code, is_last_delivery
 from review_pipeline.sqs_records import IngestQueueRecord, S3Notification, S3TestEvent
@@ -328,8 +330,9 @@ class UploadSplitter:
     @tracer.capture_method
     def _split_file(self, upload: UploadedObject, job_id: str) -> FileOutcome:
         settings = self.settings
+        report = InputReport()
         with RejectedRowsFile() as rejections:
-            messages = self._write_chunks(upload, job_id, rejections)
+            messages = self._write_chunks(upload, job_id, rejections, report)
             rejections.store(
                 job_id,
                 results=self.results,
@@ -339,6 +342,7 @@ class UploadSplitter:
                 expiration=expiration_after(settings.results_ttl_days),
             )
         total = rejections.count + sum(message.review_count for message in messages)
+        self.jobs.record_input(job_id, report.summary())
         self.queue.send(messages)
         self.jobs.mark_processing(job_id, total=total, rejected=rejections.count, chunks_total=len(messages))
         final = self.jobs.finish_if_done(job_id)  # a file without valid rows has no chunk to wait for
@@ -352,7 +356,7 @@ class UploadSplitter:
         )
 
     def _write_chunks(
-        self, upload: UploadedObject, job_id: str, rejections: RejectedRowsFile
+        self, upload: UploadedObject, job_id: str, rejections: RejectedRowsFile, report: InputReport
     ) -> list[ChunkMessage]:
         """Stream the file into processed/ chunks; the message of each. A file that fails leaves no chunk."""
         settings = self.settings
@@ -361,7 +365,7 @@ class UploadSplitter:
         messages: list[ChunkMessage] = []
         try:
             with closing(self.objects.open(upload.bucket, upload.key, upload.version_id)) as body:
-                rows = read_rows(body, upload.key, max_line_bytes)
+                rows = read_rows(body, upload.key, max_line_bytes, report)
                 for index, records in chunked(
                     accepted_reviews(rows, validator, rejections), settings.chunk_size
                 ):
@@ -378,10 +382,7 @@ class UploadSplitter:
                         )
                     )
             if not messages and not rejections.count:
-                raise FileFormatError(
-                    f"{upload.key}: the file has no reviews (no data rows); "
-                    "upload a file with one review per row"
-                )
+                raise FileFormatError(report.no_rows_message(upload.key, supported_formats_sentence()))
         except FileFormatError:
             # Chunks of a file that fails are never queued; do not leave them behind.
             self.objects.delete(settings.bucket_name, [message.key for message in messages])

@@ -1,8 +1,9 @@
 """From a parsed row to a ReviewRecord, or to a rejection whose reason a user can act on.
 
-Order of checks: the row's fields (pydantic), then its id (unique within the file), then its text (cleaned,
-then measured). A row's id is its `id` when given, else `row-<n>`; ids are claimed only by accepted rows, so a
-rejected row never blocks a corrected copy of itself further down the file.
+Order of checks: the row's fields (pydantic), then its id (unique within the file), then its text (cleaned; a
+text longer than MAX_TEXT_CHARS is kept and cut for the model, see cleaning.truncate_for_model). A row's id is
+its `id` when given, else `row-<n>`; ids are claimed only by accepted rows, so a rejected row never blocks a
+corrected copy of itself further down the file.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from review_pipeline.cleaning import clean_text
+from review_pipeline.cleaning import clean_text, truncate_for_model
 from review_pipeline.models import IncomingReview, ReviewRecord
 from review_pipeline.readers import ParsedRow, RowError
 
@@ -34,32 +35,26 @@ class RowValidator:
         try:
             review = IncomingReview.from_row(parsed.fields)
         except ValidationError as error:
-            return RowError(parsed.row, describe_validation_error(error), parsed.raw, _rejection_kind(error))
+            return _rejected(parsed, describe_validation_error(error), _rejection_kind(error))
         review_id = review.id if review.id is not None else f"row-{parsed.row}"
         first_row = self._rows_by_id.get(review_id)
         if first_row is not None:
             reason = f"duplicate id '{review_id}' (first seen on row {first_row})"
-            return RowError(parsed.row, reason, parsed.raw, "duplicate_id")
+            return _rejected(parsed, reason, "duplicate_id")
         text = clean_text(review.text)
         if not text:
-            reason = "text is empty after removing HTML and whitespace"
-            return RowError(parsed.row, reason, parsed.raw, "empty_text")
-        if len(text) > self._max_text_chars:
-            return RowError(
-                parsed.row,
-                f"text is {len(text):,} characters after cleaning; the limit is {self._max_text_chars:,} "
-                "(MAX_TEXT_CHARS): split or shorten the review",
-                parsed.raw,
-                "text_too_long",
-            )
+            return _rejected(parsed, "text is empty after removing HTML and whitespace", "empty_text")
         self._rows_by_id[review_id] = parsed.row
+        model_text = truncate_for_model(text, self._max_text_chars)
         return ReviewRecord(
             review_id=review_id,
             row=parsed.row,
-            text=text,
+            text=model_text,
             movie_id=review.movie_id,
             rating=review.rating,
             given_label=review.label,
+            truncated=model_text is not text,
+            original_chars=len(text) if model_text is not text else None,
         )
 
 
@@ -68,6 +63,11 @@ def _rejection_kind(error: ValidationError) -> str:
     details = error.errors(include_url=False)
     empty = all(d["type"] == "string_too_short" and tuple(d["loc"]) == ("text",) for d in details)
     return "empty_text" if empty else "invalid_field"
+
+
+def _rejected(parsed: ParsedRow, reason: str, kind: str) -> RowError:
+    """The row rejected with its reason; a row from an archive member names the member first."""
+    return RowError(parsed.row, f"{parsed.origin}: {reason}" if parsed.origin else reason, parsed.raw, kind)
 
 
 def describe_validation_error(error: ValidationError) -> str:

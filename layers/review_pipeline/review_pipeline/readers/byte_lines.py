@@ -1,5 +1,8 @@
 """A binary stream (optionally gzip) read as UTF-8 text lines, with file-level problems as FileFormatError.
 
+The readers get their bytes through readers.decoding.Utf8Stream, which has already turned any accepted
+encoding into valid UTF-8.
+
 Lines are split on b"\\n" in the byte stream before decoding: UTF-8 never uses that byte inside a character,
 so a line is always whole characters, and U+2028 inside a JSON string does not split a row as str.splitlines()
 would. Each line is read with a length limit, so one enormous line cannot exhaust the function's memory.
@@ -18,8 +21,6 @@ from review_pipeline.readers.errors import FileFormatError
 # Far above any review (MAX_TEXT_CHARS defaults to 20,000 characters, at most 4 bytes each, plus markup).
 DEFAULT_MAX_LINE_BYTES = 1 << 20
 _READ_SIZE = 1 << 18
-_UTF8_BOM = b"\xef\xbb\xbf"
-_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 # What a broken .gz raises; network errors from the underlying stream are deliberately not here (they retry).
 _GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)
 
@@ -118,7 +119,7 @@ def peek_start(binary: io.BufferedIOBase, size: int = 4096) -> bytes:
 
 
 def iter_text_lines(binary: io.BufferedIOBase, source: str, max_line_bytes: int) -> Iterator[TextLine]:
-    """The stream's lines, decoded as UTF-8 (a leading BOM is dropped), line endings kept."""
+    """The stream's lines, decoded as UTF-8, line endings kept."""
     number = 0
     offset = 0
     while True:
@@ -126,8 +127,6 @@ def iter_text_lines(binary: io.BufferedIOBase, source: str, max_line_bytes: int)
         if not line:
             return
         number += 1
-        if number == 1:
-            line = _without_bom(line, source)
         size = len(line)
         if size > max_line_bytes and not line.endswith(b"\n"):
             head = line[:300]
@@ -139,12 +138,6 @@ def iter_text_lines(binary: io.BufferedIOBase, source: str, max_line_bytes: int)
         else:
             yield TextLine(number, offset, decode_utf8(line, source, offset, number), size, line[:300])
         offset += size
-
-
-def _without_bom(line: bytes, source: str) -> bytes:
-    if line.startswith(_UTF16_BOMS):
-        raise FileFormatError(f"{source}: the file is UTF-16 encoded; save it as UTF-8 and upload it again")
-    return line.removeprefix(_UTF8_BOM)
 
 
 def decode_utf8(data: bytes, source: str, offset: int, line_number: int | None = None) -> str:

@@ -10,11 +10,13 @@ class FileFormatError(Exception):
 
 
 class ParsedRow(NamedTuple):
-    """A data row: its 1-based number among the file's data rows, its fields, and the row as written."""
+    """A data row: its 1-based number among the file's data rows, its fields, the row as written, and (in an
+    archive) the member it comes from, which a rejection names."""
 
     row: int
     fields: dict[str, Any]
     raw: str
+    origin: str = ""
 
 
 class RowError(NamedTuple):

@@ -1,4 +1,5 @@
-"""A .json file holding one top-level array of objects, parsed item by item as the bytes arrive.
+"""A .json document: a top-level array of objects, or an object whose `reviews` member is that array, parsed
+item by item as the bytes arrive.
 
 The array is never held whole: the decoder keeps only the text of the item being parsed. An item that is not
 an object is rejected on its own; broken JSON syntax cannot be resynchronised inside an array, so it fails the
@@ -18,12 +19,7 @@ from review_pipeline.readers.json_lines import json_type_name
 
 _READ_SIZE = 1 << 16
 _WHITESPACE = " \t\r\n"
-
-
-def looks_like_json_array(binary: io.BufferedIOBase, source: str) -> bool:
-    """True when the first character that is not whitespace (after a BOM) is '['."""
-    start = peek_start(binary).removeprefix(b"\xef\xbb\xbf").lstrip()
-    return start.startswith(b"[")
+REVIEWS_KEY = "reviews"
 
 
 class _ArrayText:
@@ -89,22 +85,87 @@ class _ArrayText:
                 return ""
 
 
+def json_document_shape(binary: io.BufferedIOBase) -> str:
+    """'array', 'object' (an object holding a `reviews` array) or 'lines' (JSON lines), from the first bytes.
+
+    A first line that is a whole JSON object without a `reviews` list is the first row of JSON lines; an
+    object that spans lines, or holds a `reviews` list, is a document.
+    """
+    start = peek_start(binary, 1 << 16).removeprefix(b"\xef\xbb\xbf").lstrip()
+    if start.startswith(b"["):
+        return "array"
+    if not start.startswith(b"{"):
+        return "lines"
+    first_line = start.split(b"\n", 1)[0]
+    try:
+        value = json.loads(first_line)
+    except ValueError:
+        return "object"
+    return "object" if isinstance(value, dict) and isinstance(value.get(REVIEWS_KEY), list) else "lines"
+
+
 def read_json_array_rows(
     binary: io.BufferedIOBase, source: str, max_item_bytes: int
 ) -> Iterator[ParsedRow | RowError]:
+    """The items of a top-level array, or of the `reviews` array of a top-level object."""
     text = _ArrayText(binary, source)
     decoder = json.JSONDecoder()
-    if text.next_char() != "[":
-        raise FileFormatError(f"{source}: expected a JSON array or JSON lines")
+    first = text.next_char()
+    if first == "[":
+        yield from _array_items(text, decoder, source, max_item_bytes)
+    elif first == "{":
+        yield from _object_reviews(text, decoder, source, max_item_bytes)
+    else:
+        raise FileFormatError(
+            f"{source}: expected a JSON array, an object with a 'reviews' array, or JSON lines"
+        )
+    if text.next_char():
+        raise FileFormatError(f"{source}: unexpected content after the end of the JSON document")
+
+
+def _object_reviews(
+    text: _ArrayText, decoder: json.JSONDecoder, source: str, max_item_bytes: int
+) -> Iterator[ParsedRow | RowError]:
+    """The `reviews` array of the object starting at `pos`; other members are parsed and passed over."""
+    text.pos += 1
+    found = False
+    members = 0
+    while (char := text.next_char()) != "}":
+        if members:
+            if char != ",":
+                raise _syntax_error(source, 0, "expected ',' or '}' after a member of the object")
+            text.pos += 1
+            text.next_char()
+        members += 1
+        name, text.pos = text.decode_item(decoder, 0, max_item_bytes)
+        if not isinstance(name, str) or text.next_char() != ":":
+            raise _syntax_error(source, 0, "expected a member name and ':' in the object")
+        text.pos += 1
+        if name == REVIEWS_KEY and text.next_char() == "[":
+            yield from _array_items(text, decoder, source, max_item_bytes)
+            found = True
+        else:
+            text.next_char()
+            _, text.pos = text.decode_item(decoder, 0, max_item_bytes)
+    text.pos += 1  # the closing '}'
+    if not found:
+        raise FileFormatError(
+            f"{source}: the JSON object has no '{REVIEWS_KEY}' array; upload an array of reviews, "
+            f'an object like {{"{REVIEWS_KEY}": [{{"text": "..."}}]}}, or one JSON object per line'
+        )
+
+
+def _array_items(
+    text: _ArrayText, decoder: json.JSONDecoder, source: str, max_item_bytes: int
+) -> Iterator[ParsedRow | RowError]:
+    """The items of the array whose '[' is at `pos`; leaves `pos` after its closing ']'."""
     text.pos += 1
     row = 0
     while True:
         char = text.next_char()
-        if char == "]" and row == 0:
+        if char == "]":
             break
         if row:
-            if char == "]":
-                break
             if char != ",":
                 raise _syntax_error(source, row, "expected ',' or ']' after the item")
             text.pos += 1
@@ -122,8 +183,6 @@ def read_json_array_rows(
                 raw,
             )
     text.pos += 1  # the closing ']'
-    if text.next_char():
-        raise FileFormatError(f"{source}: unexpected content after the closing ']' of the JSON array")
 
 
 def _may_be_cut_off(error: json.JSONDecodeError, buffered: int) -> bool:
@@ -132,7 +191,8 @@ def _may_be_cut_off(error: json.JSONDecodeError, buffered: int) -> bool:
 
 
 def _syntax_error(source: str, row: int, detail: str) -> FileFormatError:
+    where = f"item {row} of the array" if row else "the object around the array"
     return FileFormatError(
-        f"{source}: invalid JSON in item {row} of the array ({detail}); items before it were read, "
+        f"{source}: invalid JSON in {where} ({detail}); items before it were read, "
         "but a broken array cannot be read past the error: fix it and upload the file again"
     )
