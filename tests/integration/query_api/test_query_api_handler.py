@@ -50,7 +50,7 @@ def test_given_the_get_job_event_when_invoked_then_the_job_has_its_counts(
     assert body["model_version"]
     assert set(body) == {
         "job_id", "source_key", "status", "counts", "model_version",
-        "created_at", "updated_at", "finished_at", "error",
+        "created_at", "updated_at", "finished_at", "error", "input", "stalled",
     }  # fmt: skip
 
 
@@ -65,6 +65,7 @@ def test_given_the_job_reviews_event_when_invoked_then_positive_reviews_with_eve
     assert all(item["label"] == "positive" for item in body["items"])
     assert set(body["items"][0]) == {
         "review_id", "row", "label", "score", "text_excerpt", "movie_id", "rating", "model_version",
+        "truncated", "original_chars",
     }  # fmt: skip
 
 
