@@ -38,10 +38,10 @@ from botocore import handlers as botocore_handlers
 from moto import mock_aws
 
 from bench import pricing, report
-from bench.retention import MONTH_DAYS, Retention, months_billed, template_retention
 from bench.aws_meter import AwsMeter, item_size
 from bench.end_to_end import benchmark_reviews
 from bench.pricing import Line
+from bench.retention import MONTH_DAYS, Retention, months_billed, template_retention
 from local.endpoint import EndpointServer
 from local.template import load_template, table_definition
 from model.serving import load_endpoint_handler
@@ -90,7 +90,7 @@ class Measured:
     log_bytes: int = 0
     api_requests: int = 0
     api_response_bytes: int = 0
-    stored: dict[str, int] = field(default_factory=dict)  # bytes kept after the run: "dynamodb", S3 per prefix
+    stored: dict[str, int] = field(default_factory=dict)  # bytes kept: "dynamodb", and S3 per prefix
 
 
 @dataclass
@@ -296,7 +296,8 @@ def _pipeline(measured: Measured, body: bytes, sink: _CountingStdout) -> None:
 
 def _stored_bytes(meter: AwsMeter) -> dict[str, int]:
     """Bytes each store keeps after the run: DynamoDB (items plus 100 bytes per table or index entry) under
-    "dynamodb", S3 under each top-level prefix ("incoming/", "processed/", ...), which lifecycle rules expire apart.
+    "dynamodb", S3 under each top-level prefix ("incoming/", "processed/", ...): lifecycle rules expire them
+    apart.
     """
     s3 = boto3.client("s3", region_name=REGION)
     stored: dict[str, int] = {}
@@ -379,8 +380,8 @@ def storage_lines(stored: dict[str, int], scale: float, retention: Retention) ->
         days = retention.dynamodb_days() if name == "dynamodb" else retention.s3_days(name)
         kept = "first month" if days is None else f"{min(days, MONTH_DAYS):g} of {MONTH_DAYS} days kept"
         service, what = ("DynamoDB", "table") if name == "dynamodb" else ("S3", name)
-        out.append(Line(service, f"storage, {what} ({kept})", stored_bytes / 1e9 * scale * months_billed(days),
-                        f"{service.lower()}_gb_month"))  # fmt: skip
+        gb_months = stored_bytes / 1e9 * scale * months_billed(days)
+        out.append(Line(service, f"storage, {what} ({kept})", gb_months, f"{service.lower()}_gb_month"))
     return out
 
 
@@ -501,11 +502,12 @@ users and said in the README's limits:
   about $0.01 per million.
 - Results keep a 120-character `text_excerpt` (was 280): enough to recognise a review in a listing, and each
   stored character is paid as DynamoDB storage and again as CloudFront transfer on every read. Trade-off:
-  listings and exports show less text; the full text stays in the upload (kept) and, for the days above, in the
-  chunk the explanation route reads. Each result item stays within one write unit (1 KB).
+  listings and exports show less text; the full text stays in the upload (kept) and, for the days above, in
+  the chunk the explanation route reads. Each result item stays within one write unit (1 KB).
 Of the total, ${storage:.2f} is storage (DynamoDB and S3, for the days kept, at most the first month) and
-${processing:.2f} the processing, export and reading. Setting `RESULTS_TTL_DAYS` (results expire: storage pro
-rata, read from the template too) lowers it further; it is not the default, because it deletes what users query.
+${processing:.2f} the processing, export and reading. Setting `RESULTS_TTL_DAYS` (results expire: storage
+pro rata, read from the template too) lowers it further; it is not the default, because it deletes what users
+query.
 
 How the quantities are measured, and what they leave out:
 - Lambda duration = CPU time of the handler's thread / CPU share + waits. The CPU time is our code, Powertools
@@ -516,8 +518,8 @@ How the quantities are measured, and what they leave out:
   this machine's speed, and the endpoint's CPU share at {settings["endpoint_memory_mb"]} MB are not modelled.
 - DynamoDB units come from the exact items the handlers wrote and read (sizes by DynamoDB's rules, index
   entries and transactions included, updates sized on the item they left); storage adds 100 bytes per item and
-  index entry. Storage lines are at most one month: what is kept longer (results without `RESULTS_TTL_DAYS`, the
-  upload, the export) is priced as its first month.
+  index entry. Storage lines are at most one month: what is kept longer (results without `RESULTS_TTL_DAYS`,
+  the upload, the export) is priced as its first month.
 - Not per review, so not in the total: the event source pollers' empty long-poll receives on idle queues (a
   fixed monthly amount per queue), CloudWatch metrics and alarms, the dashboard, KMS-free SSE.
 
@@ -536,12 +538,11 @@ def write_section(markdown: str, doc: Path = DOC) -> None:
 def run(command: str = COMMAND, reviews: int = 2_000) -> CostReport:
     """Measure, and price the measured quantities."""
     settings = template_settings()
+    retention = template_retention(load_template())
     measured = measure(reviews)
     return CostReport(
         measured=measured,
-        bill=lines(
-            measured, settings["architecture"], settings["endpoint_memory_mb"], template_retention(load_template())
-        ),
+        bill=lines(measured, settings["architecture"], settings["endpoint_memory_mb"], retention),
         comprehend=comprehend_dollars(measured),
         command=command,
         when=datetime.now(UTC).strftime("%Y-%m-%d"),

@@ -1,14 +1,14 @@
 """How long the stack keeps what it stores, read from template.yaml, so the cost benchmark prices storage for
 the days actually kept instead of assuming every byte stays a month.
 
-S3: the bucket's enabled lifecycle rules with an `ExpirationInDays` whose prefix matches the key. S3 rounds each
-expiration to the next midnight UTC (up to a day more), and honours the shortest of overlapping expirations
-(https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-conflicts.html). In a versioned bucket the
-expiration only makes the object noncurrent: the version is billed until a matching
+S3: the bucket's enabled lifecycle rules with an `ExpirationInDays` whose prefix matches the key. S3 rounds
+each expiration to the next midnight UTC (up to a day more), and honours the shortest of overlapping
+expirations (https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-conflicts.html). In a versioned
+bucket the expiration only makes the object noncurrent: the version is billed until a matching
 `NoncurrentVersionExpiration` removes it, so both periods add up.
 
-DynamoDB: `RESULTS_TTL_DAYS` in the functions' environment (absent or 0: results are kept). TTL deletes expired
-items within a few days, and storage is billed until then (TTL_DELETION_DAYS).
+DynamoDB: `RESULTS_TTL_DAYS` in the functions' environment (absent or 0: results are kept). TTL deletes
+expired items within a few days, and storage is billed until then (TTL_DELETION_DAYS).
 
 A month of storage is MONTH_DAYS; what is kept longer (or for ever) is priced as its first month, as before.
 No I/O here: tests/unit/bench/test_retention.py checks the arithmetic on given templates.
@@ -63,7 +63,7 @@ def _prefix(rule: dict[str, Any]) -> str:
 
 
 def _resolve(value: Any, parameters: dict[str, Any]) -> Any:
-    """A property as deployed with the parameters' defaults: `{"Ref": name}` becomes the parameter's Default."""
+    """A property as deployed with the parameters' defaults: `{"Ref": name}` becomes its Default."""
     if isinstance(value, dict):
         if set(value) == {"Ref"} and value["Ref"] in parameters:
             return parameters[value["Ref"]]["Default"]
@@ -83,8 +83,7 @@ def template_retention(document: dict[str, Any], bucket: str = "ReviewsBucket") 
         if rule.get("Status") == "Enabled"
     ]
     versioned = properties.get("VersioningConfiguration", {}).get("Status") == "Enabled"
-    environment = _resolve(
-        document.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}), parameters
-    )
+    function_globals = document.get("Globals", {}).get("Function", {})
+    environment = _resolve(function_globals.get("Environment", {}).get("Variables", {}), parameters)
     ttl = environment.get("RESULTS_TTL_DAYS", 0)
     return Retention(bucket_rules=rules, versioned=versioned, results_ttl_days=int(ttl) if ttl else 0)

@@ -1,4 +1,4 @@
-"""Storage priced for the days kept: lifecycle rules and results TTL read from a template (bench/retention.py)."""
+"""Storage priced for the days kept: lifecycle rules and results TTL read from a template."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ CHUNKS = {
 }
 
 
-def test_given_a_prefix_rule_with_a_parameter_when_read_then_days_are_expiry_plus_noncurrent_each_rounded() -> None:
+def test_given_a_prefix_rule_with_a_parameter_when_read_then_expiry_and_noncurrent_days_add_up() -> None:
     retention = template_retention(_template([OLD_VERSIONS, CHUNKS]))
 
     assert retention.s3_days("processed/job/chunk-00000.jsonl") == 7 + 1 + 1 + 1
@@ -66,7 +66,9 @@ def test_given_a_results_ttl_when_read_then_results_are_billed_until_ttl_deletes
 
 
 @pytest.mark.parametrize(("days", "share"), [(None, 1.0), (10, 1 / 3), (30, 1.0), (45, 1.0)])
-def test_given_days_kept_when_billed_then_the_share_of_the_first_month(days: int | None, share: float) -> None:
+def test_given_days_kept_when_billed_then_the_share_of_the_first_month(
+    days: float | None, share: float
+) -> None:
     assert months_billed(days) == pytest.approx(share)
 
 
