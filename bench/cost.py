@@ -489,8 +489,8 @@ The index is gone: `GET /jobs/{{id}}/reviews?sentiment=` filters the job's rows 
 sentiment's rows as well (reads are $0.125 per million units of 4 KB, so about $0.01 more per million results
 listed that way), and a page of a rare sentiment may come back short with a cursor (at most 4 queries a page).
 Design change for cost (2026-11-30, second): measured by this benchmark before it, **$1.08** per 1,000,000
-reviews ($0.149 DynamoDB storage, $0.067 S3 storage, $0.040 CloudFront data out). Two changes, both visible to
-users and said in the README's limits:
+reviews ($0.149 DynamoDB storage, $0.067 S3 storage, $0.040 CloudFront data out, $0.025 DynamoDB reads). Three
+changes, the first two visible to users and said in the README's limits:
 - `processed/` chunks (the cleaned full text of every review, 1.4 KB each) are intermediate: a lifecycle rule
   (`ExpireProcessedChunks`, `ProcessedChunkExpirationDays` = 7 by default) expires them, and the expired
   version a day later (the bucket is versioned). The storage line above is priced for the days the template's
@@ -498,12 +498,14 @@ users and said in the README's limits:
   rounded up to S3's next midnight). Trade-off: explanations (`GET /jobs/{{id}}/reviews/{{row}}/explanation`)
   work for that many days, then answer 404 pointing to `POST /predict` with `"explain": true`; a chunk message
   redriven from the 14-day dead-letter queue after the chunks expired fails its job ("could not be read
-  (NoSuchKey)"; upload the file again). A longer retention is one parameter; at 14 days S3 storage rises by
-  about $0.01 per million.
+  (NoSuchKey)"; upload the file again). A longer retention is one parameter; at 14 days (the dead-letter
+  queues' retention) S3 storage rises by under $0.01 per million.
 - Results keep a 120-character `text_excerpt` (was 280): enough to recognise a review in a listing, and each
   stored character is paid as DynamoDB storage and again as CloudFront transfer on every read. Trade-off:
   listings and exports show less text; the full text stays in the upload (kept) and, for the days above, in
   the chunk the explanation route reads. Each result item stays within one write unit (1 KB).
+- Result items no longer repeat `job_id` (it is in the key, `pk`); reads put it back, so nothing changes for
+  users (42 bytes less of every result's storage and reads).
 Of the total, ${storage:.2f} is storage (DynamoDB and S3, for the days kept, at most the first month) and
 ${processing:.2f} the processing, export and reading. Setting `RESULTS_TTL_DAYS` (results expire: storage
 pro rata, read from the template too) lowers it further; it is not the default, because it deletes what users
