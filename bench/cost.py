@@ -41,6 +41,7 @@ from bench import pricing, report
 from bench.aws_meter import AwsMeter, item_size
 from bench.end_to_end import benchmark_reviews
 from bench.pricing import Line
+from bench.retention import MONTH_DAYS, Retention, months_billed, template_retention
 from local.endpoint import EndpointServer
 from local.template import load_template, table_definition
 from model.serving import load_endpoint_handler
@@ -89,7 +90,7 @@ class Measured:
     log_bytes: int = 0
     api_requests: int = 0
     api_response_bytes: int = 0
-    stored: dict[str, int] = field(default_factory=dict)  # bytes kept per store after the run
+    stored: dict[str, int] = field(default_factory=dict)  # bytes kept: "dynamodb", and S3 per prefix
 
 
 @dataclass
@@ -294,16 +295,23 @@ def _pipeline(measured: Measured, body: bytes, sink: _CountingStdout) -> None:
 
 
 def _stored_bytes(meter: AwsMeter) -> dict[str, int]:
-    """Bytes each store keeps after the run (DynamoDB: items plus 100 bytes per table or index entry)."""
+    """Bytes each store keeps after the run: DynamoDB (items plus 100 bytes per table or index entry) under
+    "dynamodb", S3 under each top-level prefix ("incoming/", "processed/", ...): lifecycle rules expire them
+    apart.
+    """
     s3 = boto3.client("s3", region_name=REGION)
-    objects = s3.list_objects_v2(Bucket=_NAMES["bucket"]).get("Contents", [])
+    stored: dict[str, int] = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=_NAMES["bucket"]):
+        for listed in page.get("Contents", []):
+            prefix = listed["Key"].split("/", 1)[0] + "/"
+            stored[prefix] = stored.get(prefix, 0) + listed["Size"]
     client = boto3.client("dynamodb", region_name=REGION)
     table_bytes = 0
     for page in client.get_paginator("scan").paginate(TableName=_NAMES["table"]):
         for item in page["Items"]:
             copies = 1 + sum(1 for keys in meter.index_keys.values() if all(k in item for k in keys))
             table_bytes += copies * (item_size(item) + 100)
-    return {"s3": sum(o["Size"] for o in objects), "dynamodb": table_bytes}
+    return {**stored, "dynamodb": table_bytes}
 
 
 def measure(reviews: int = 2_000) -> Measured:
@@ -365,7 +373,19 @@ def measure(reviews: int = 2_000) -> Measured:
     return measured
 
 
-def lines(measured: Measured, architecture: str, endpoint_memory_mb: int) -> list[Line]:
+def storage_lines(stored: dict[str, int], scale: float, retention: Retention) -> list[Line]:
+    """GB-months of what the run left, scaled, each store for the share of the first month it is kept."""
+    out: list[Line] = []
+    for name, stored_bytes in sorted(stored.items()):
+        days = retention.dynamodb_days() if name == "dynamodb" else retention.s3_days(name)
+        kept = "first month" if days is None else f"{min(days, MONTH_DAYS):g} of {MONTH_DAYS} days kept"
+        service, what = ("DynamoDB", "table") if name == "dynamodb" else ("S3", name)
+        gb_months = stored_bytes / 1e9 * scale * months_billed(days)
+        out.append(Line(service, f"storage, {what} ({kept})", gb_months, f"{service.lower()}_gb_month"))
+    return out
+
+
+def lines(measured: Measured, architecture: str, endpoint_memory_mb: int, retention: Retention) -> list[Line]:
     """The measured run scaled to 1,000,000 reviews (files of the same size), one priced line per quantity."""
     scale = MILLION / measured.reviews
     meter = measured.meter
@@ -388,8 +408,6 @@ def lines(measured: Measured, architecture: str, endpoint_memory_mb: int) -> lis
     out.append(Line("DynamoDB", "write request units (items + index entries)", meter.write_units * scale,
                     "dynamodb_write_unit"))  # fmt: skip
     out.append(Line("DynamoDB", "read request units", meter.read_units * scale, "dynamodb_read_unit"))
-    out.append(Line("DynamoDB", "storage, first month", measured.stored["dynamodb"] / 1e9 * scale,
-                    "dynamodb_gb_month"))  # fmt: skip
     puts = meter.count(
         "s3", "PutObject", "CopyObject", "ListObjectsV2", "CreateMultipartUpload", "UploadPart"
     )
@@ -401,9 +419,6 @@ def lines(measured: Measured, architecture: str, endpoint_memory_mb: int) -> lis
     out.append(
         Line("S3", "GET requests", meter.count("s3", "GetObject", "HeadObject") * scale, "s3_get_request")
     )
-    out.append(Line("S3", "storage, first month (upload, chunks, export)",
-                    measured.stored["s3"] / 1e9 * scale,
-                    "s3_gb_month"))  # fmt: skip
     # S3's notification to the ingest queue, and per message the event source's receive and delete.
     sent = sum(pricing.sqs_requests(size) for size, _ in meter.sqs_sends)
     messages = sum(count for _, count in meter.sqs_sends)
@@ -418,7 +433,7 @@ def lines(measured: Measured, architecture: str, endpoint_memory_mb: int) -> lis
     out.append(
         Line("CloudWatch", "log lines ingested", measured.log_bytes / 1e9 * scale, "cloudwatch_logs_gb")
     )
-    return out
+    return out + storage_lines(measured.stored, scale, retention)
 
 
 def comprehend_dollars(measured: Measured) -> float:
@@ -473,9 +488,28 @@ The index is gone: `GET /jobs/{{id}}/reviews?sentiment=` filters the job's rows 
 (`ResultStore.list_results`). Trade-off: a one-sentiment page reads, and pays read units for, the other
 sentiment's rows as well (reads are $0.125 per million units of 4 KB, so about $0.01 more per million results
 listed that way), and a page of a rare sentiment may come back short with a cursor (at most 4 queries a page).
-Of the total, ${storage:.2f} is one month of storage (DynamoDB and S3) and ${processing:.2f} the processing,
-export and reading. Setting `RESULTS_TTL_DAYS` (results expire: storage pro rata) or a shorter `text_excerpt`
-(280 characters now) lowers the storage; neither is the default, because both change what a user gets back.
+Design change for cost (2026-11-30, second): measured by this benchmark before it, **$1.08** per 1,000,000
+reviews ($0.149 DynamoDB storage, $0.067 S3 storage, $0.040 CloudFront data out, $0.025 DynamoDB reads). Three
+changes, the first two visible to users and said in the README's limits:
+- `processed/` chunks (the cleaned full text of every review, 1.4 KB each) are intermediate: a lifecycle rule
+  (`ExpireProcessedChunks`, `ProcessedChunkExpirationDays` = 7 by default) expires them, and the expired
+  version a day later (the bucket is versioned). The storage line above is priced for the days the template's
+  rules keep them, read from `template.yaml` by `bench/retention.py` (expiry and noncurrent removal, each
+  rounded up to S3's next midnight). Trade-off: explanations (`GET /jobs/{{id}}/reviews/{{row}}/explanation`)
+  work for that many days, then answer 404 pointing to `POST /predict` with `"explain": true`; a chunk message
+  redriven from the 14-day dead-letter queue after the chunks expired fails its job ("could not be read
+  (NoSuchKey)"; upload the file again). A longer retention is one parameter; at 14 days (the dead-letter
+  queues' retention) S3 storage rises by under $0.01 per million.
+- Results keep a 120-character `text_excerpt` (was 280): enough to recognise a review in a listing, and each
+  stored character is paid as DynamoDB storage and again as CloudFront transfer on every read. Trade-off:
+  listings and exports show less text; the full text stays in the upload (kept) and, for the days above, in
+  the chunk the explanation route reads. Each result item stays within one write unit (1 KB).
+- Result items no longer repeat `job_id` (it is in the key, `pk`); reads put it back, so nothing changes for
+  users (42 bytes less of every result's storage and reads).
+Of the total, ${storage:.2f} is storage (DynamoDB and S3, for the days kept, at most the first month) and
+${processing:.2f} the processing, export and reading. Setting `RESULTS_TTL_DAYS` (results expire: storage
+pro rata, read from the template too) lowers it further; it is not the default, because it deletes what users
+query.
 
 How the quantities are measured, and what they leave out:
 - Lambda duration = CPU time of the handler's thread / CPU share + waits. The CPU time is our code, Powertools
@@ -486,7 +520,8 @@ How the quantities are measured, and what they leave out:
   this machine's speed, and the endpoint's CPU share at {settings["endpoint_memory_mb"]} MB are not modelled.
 - DynamoDB units come from the exact items the handlers wrote and read (sizes by DynamoDB's rules, index
   entries and transactions included, updates sized on the item they left); storage adds 100 bytes per item and
-  index entry. Storage lines are one month: results are kept until `RESULTS_TTL_DAYS` expires them.
+  index entry. Storage lines are at most one month: what is kept longer (results without `RESULTS_TTL_DAYS`,
+  the upload, the export) is priced as its first month.
 - Not per review, so not in the total: the event source pollers' empty long-poll receives on idle queues (a
   fixed monthly amount per queue), CloudWatch metrics and alarms, the dashboard, KMS-free SSE.
 
@@ -505,10 +540,11 @@ def write_section(markdown: str, doc: Path = DOC) -> None:
 def run(command: str = COMMAND, reviews: int = 2_000) -> CostReport:
     """Measure, and price the measured quantities."""
     settings = template_settings()
+    retention = template_retention(load_template())
     measured = measure(reviews)
     return CostReport(
         measured=measured,
-        bill=lines(measured, settings["architecture"], settings["endpoint_memory_mb"]),
+        bill=lines(measured, settings["architecture"], settings["endpoint_memory_mb"], retention),
         comprehend=comprehend_dollars(measured),
         command=command,
         when=datetime.now(UTC).strftime("%Y-%m-%d"),

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from review_pipeline.dal.pagination import CursorCodec, InvalidCursorError
-from review_pipeline.dal.results import ResultStore
+from review_pipeline.dal.results import ResultStore, result_item
 from review_pipeline.models import RejectedRow, ReviewResult, Sentiment
 
 
@@ -30,6 +30,24 @@ def test_given_results_when_written_twice_then_each_review_is_stored_once(table:
         ("r2", "negative", 0.12, 7),
     ]
     assert page.cursor is None
+
+
+def test_given_a_result_when_stored_then_the_item_keeps_its_job_only_in_the_key_and_reads_back_whole(
+    table: Any,
+) -> None:
+    store = ResultStore(table)
+    store.put_results([_result(1, "positive", 0.91)])
+    table.put_item(Item={**result_item(_result(2, "negative", 0.12)), "job_id": "job-1"})  # stored before
+
+    item = table.get_item(Key={"pk": "JOB#job-1", "sk": result_item(_result(1, "positive", 0.91))["sk"]})[
+        "Item"
+    ]
+    assert "job_id" not in item
+    assert store.results_of_rows("job-1", [1, 2]) == [
+        _result(1, "positive", 0.91),
+        _result(2, "negative", 0.12),
+    ]
+    assert list(store.iter_results("job-1")) == store.list_results("job-1", limit=10).items
 
 
 def test_given_many_results_when_paging_by_sentiment_then_pages_join_up_in_file_order(table: Any) -> None:

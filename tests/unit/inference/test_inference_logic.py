@@ -192,9 +192,10 @@ def test_given_a_chunk_line_that_is_not_a_review_when_read_then_the_line_is_name
         ChunkReader(boto3.client("s3")).read(bucket, "processed/j/chunk-00000.jsonl")
 
 
-def test_given_a_long_text_when_excerpted_then_it_is_at_most_280_characters() -> None:
+def test_given_a_long_text_when_excerpted_then_it_is_at_most_120_characters() -> None:
     assert text_excerpt("short") == "short"
-    assert len(text_excerpt("x" * 1000)) == 280
+    assert text_excerpt("x" * 120) == "x" * 120
+    assert len(text_excerpt("x" * 1000)) == 120
     assert text_excerpt("x" * 1000).endswith("…")
 
 

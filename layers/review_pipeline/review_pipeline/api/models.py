@@ -86,7 +86,7 @@ class ReviewView(BaseModel):
     row: int = Field(description="1-based data row in the uploaded file.")
     label: Sentiment
     score: float = Field(description="P(positive), calibrated.")
-    text_excerpt: str = Field(description="Up to 280 characters of the cleaned text.")
+    text_excerpt: str = Field(description="Up to 120 characters of the cleaned text.")
     movie_id: str | None
     rating: int | None
     model_version: str

@@ -56,7 +56,10 @@ if TYPE_CHECKING:
 logger = Logger(child=True)
 tracer = Tracer()
 
-TEXT_EXCERPT_CHARS = 280
+# Enough to recognise a review in a listing; the full text stays in its processed/ chunk (for explanations,
+# ProcessedChunkExpirationDays) and in the upload. Was 280: each stored character costs DynamoDB storage and
+# CloudFront transfer on every read (docs/benchmarks.md, cost).
+TEXT_EXCERPT_CHARS = 120
 # The fields a review keeps from its record into its result (the text is kept as an excerpt instead).
 _CARRIED_FIELDS = (set(ReviewRecord.model_fields) & set(ReviewResult.model_fields)) - {"text"}
 
