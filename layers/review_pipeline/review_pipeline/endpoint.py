@@ -2,8 +2,12 @@
 
 Wire contract (ContentType and Accept application/json):
     request  {"instances": [{"id": "r1", "text": "..."}], "explain": false}
-    response {"predictions": [{"id": "r1", "label": "positive", "score": 0.97, ["explanation": {...}]}],
-              "model_version": "..."}
+    response {"predictions": [{"id": "r1", "label": "positive", "score": 0.97, "uncertain": false,
+                               ["explanation": {...}]}],
+              "model_version": "...", "uncertain_band": [0.27, 0.73]}
+
+"uncertain" and "uncertain_band" are optional: a model that does not flag uncertain scores (one trained before
+the band existed) leaves them out, and they are None here, never guessed from the score.
 
 One `predict()` sends as many reviews per InvokeEndpoint call as the payload limit allows, measured on the
 exact bytes that are sent. A review that cannot fit in a request even on its own is reported back for that
@@ -56,6 +60,7 @@ class EndpointRequest(BaseModel):
 class EndpointResponse(BaseModel):
     predictions: list[Prediction]
     model_version: str
+    uncertain_band: tuple[float, float] | None = None
 
 
 class EndpointError(Exception):
@@ -91,6 +96,8 @@ class EndpointAnswer:
     predictions: list[Prediction]
     model_version: str
     too_large: list[TooLargeReview] = field(default_factory=list)
+    # The model's uncertain band (scores inside it are flagged `uncertain`); None from a model without one.
+    uncertain_band: tuple[float, float] | None = None
     # One entry per InvokeEndpoint call, for the EndpointLatency / EndpointCalls metrics.
     call_latencies_ms: list[float] = field(default_factory=list)
 
@@ -230,6 +237,7 @@ class SentimentEndpoint:
         batches, too_large = plan_requests(instances, explain, self.max_payload_bytes)
         by_id: dict[str, Prediction] = {}
         model_version = ""
+        uncertain_band: tuple[float, float] | None = None
         latencies: list[float] = []
         for batch in batches:
             started = time.perf_counter()
@@ -237,12 +245,14 @@ class SentimentEndpoint:
             latencies.append((time.perf_counter() - started) * 1000.0)
             by_id.update((prediction.id, prediction) for prediction in response.predictions)
             model_version = response.model_version
+            uncertain_band = response.uncertain_band
         predictions = [by_id[review_id] for review_id in ids if review_id in by_id]
         return EndpointAnswer(
             predictions=predictions,
             model_version=model_version,
             too_large=too_large,
             call_latencies_ms=latencies,
+            uncertain_band=uncertain_band,
         )
 
     def _invoke(self, request: EndpointRequest, sent: Sequence[EndpointInstance]) -> EndpointResponse:

@@ -1,7 +1,9 @@
 """The export format of a job: every row of the uploaded file, as CSV or JSON lines, in file order.
 
-One row shape for both: `row, id, label, score, model_version, reason`; a result has no reason, a rejected row
-only its reason. The export the pipeline writes to S3 (results/<job_id>/) and the one the CLI writes while a
+One row shape for both: `row, id, label, score, model_version, reason, uncertain`; a result has no reason, a
+rejected row only its reason. `uncertain` is the model's flag for a score inside its uncertain band (true/false;
+empty or null when the model did not flag it, and on rejected rows); it is the last column, so the columns readers
+already know keep their places. The export the pipeline writes to S3 (results/<job_id>/) and the one the CLI writes while a
 job is not exported yet both come from here, so they cannot drift. Standard library only: the CLI imports it
 without the layer's dependencies.
 """
@@ -14,12 +16,15 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any, Literal, Protocol
 
-EXPORT_FIELDS = ("row", "id", "label", "score", "model_version", "reason")
+EXPORT_FIELDS = ("row", "id", "label", "score", "model_version", "reason", "uncertain")
 ExportFormat = Literal["csv", "jsonl"]
 
 
 def result_row(result: Mapping[str, Any]) -> dict[str, Any]:
-    """A stored or served result (it has review_id, row, label, score, model_version) as an export row."""
+    """A stored or served result (it has review_id, row, label, score, model_version) as an export row.
+
+    `uncertain` may be absent: results stored before it was recorded, or served by an API that predates it.
+    """
     return {
         "row": result["row"],
         "id": result["review_id"],
@@ -27,6 +32,7 @@ def result_row(result: Mapping[str, Any]) -> dict[str, Any]:
         "score": result["score"],
         "model_version": result["model_version"],
         "reason": None,
+        "uncertain": result.get("uncertain"),
     }
 
 
@@ -48,15 +54,24 @@ class RowWriter(Protocol):
     def write(self, row: Mapping[str, Any]) -> None: ...
 
 
+def _csv_cell(value: Any) -> Any:
+    """Missing values are empty cells; booleans are written as JSON writes them (true/false)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
 class CsvRowWriter:
-    """A header, then one line per row; missing values are empty cells."""
+    """A header, then one line per row; missing values are empty cells, booleans true/false."""
 
     def __init__(self, out: IO[str]) -> None:
         self._writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, lineterminator="\n")
         self._writer.writeheader()
 
     def write(self, row: Mapping[str, Any]) -> None:
-        self._writer.writerow({key: "" if value is None else value for key, value in row.items()})
+        self._writer.writerow({key: _csv_cell(value) for key, value in row.items()})
 
 
 class JsonLinesRowWriter:

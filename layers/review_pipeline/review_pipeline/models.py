@@ -141,6 +141,11 @@ class Prediction(BaseModel):
     id: str
     label: Sentiment
     score: float = Field(ge=0.0, le=1.0, description="P(positive), calibrated")
+    uncertain: bool | None = Field(
+        default=None,
+        description="True when the score lies in the model's uncertain band (where validation predictions "
+        "were right too rarely to trust the label); null from a model that does not flag it.",
+    )
     explanation: dict[Sentiment, list[Explanation]] | None = None
 
 
@@ -153,6 +158,9 @@ class ReviewResult(BaseModel):
     label: Sentiment
     score: float
     model_version: str
+    # The model's flag for a score inside its uncertain band; None from a model without one, and on results
+    # stored before it was recorded.
+    uncertain: bool | None = None
     text_excerpt: Annotated[str, bounded(MAX_TEXT_EXCERPT_CHARS)] = ""
     movie_id: str | None = None
     rating: int | None = None
@@ -185,6 +193,7 @@ class JobCounts(BaseModel):
     rejected: int = 0
     positive: int = 0
     negative: int = 0
+    uncertain: int = 0  # classified reviews the model flagged uncertain (counted with the chunk, once)
 
 
 class InputSummary(BaseModel):

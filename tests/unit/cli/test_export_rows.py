@@ -12,9 +12,10 @@ from review_pipeline.export_rows import EXPORT_FIELDS, CsvRowWriter, JsonLinesRo
 from review_sentiment_cli.export import open_output
 
 
-def review(row: int, label: str = "positive") -> dict[str, object]:
-    """A result as GET /jobs/{job_id}/reviews serves it."""
+def review(row: int, label: str = "positive", **fields: object) -> dict[str, object]:
+    """A result as GET /jobs/{job_id}/reviews serves it (without `uncertain`, as an API before it did)."""
     return {
+        **fields,
         "review_id": f"r{row}",
         "row": row,
         "label": label,
@@ -48,6 +49,7 @@ def test_results_and_rejected_rows_interleave_by_row_number() -> None:
         "score": "0.9",
         "model_version": "m1",
         "reason": "",
+        "uncertain": "",
     }
     assert table[2]["reason"] == "row 3: text is empty"
     assert table[2]["id"] == table[2]["label"] == ""
@@ -68,8 +70,17 @@ def test_json_lines_keep_types_and_nulls(tmp_path: Path) -> None:
             "score": None,
             "model_version": None,
             "reason": "row 1: text is empty",
+            "uncertain": None,
         },
-        {"row": 2, "id": "r2", "label": "negative", "score": 0.9, "model_version": "m1", "reason": None},
+        {
+            "row": 2,
+            "id": "r2",
+            "label": "negative",
+            "score": 0.9,
+            "model_version": "m1",
+            "reason": None,
+            "uncertain": None,
+        },
     ]
 
 
@@ -98,3 +109,22 @@ def test_one_pass_writes_both_formats_alike() -> None:
     assert written == len(table) == len(lines) == 3
     assert [int(r["row"]) for r in table] == [line["row"] for line in lines] == [1, 2, 3]
     assert table[2]["reason"] == lines[2]["reason"]
+
+
+def test_the_uncertain_flag_is_the_last_column_true_false_or_empty() -> None:
+    # Given results flagged uncertain, not uncertain, and one from a model without the flag, and a rejected row
+    rows = [review(1, uncertain=True), review(2, "negative", uncertain=False), review(3)]
+    csv_out, jsonl_out = io.StringIO(), io.StringIO()
+    # When they are written as CSV and JSON lines
+    write_rows(job_rows(rows, [rejected(4)]), CsvRowWriter(csv_out), JsonLinesRowWriter(jsonl_out))
+    # Then the columns readers already know keep their places, and the flag reads the same in both files
+    header, *lines = csv_out.getvalue().splitlines()
+    assert header == "row,id,label,score,model_version,reason,uncertain"
+    assert EXPORT_FIELDS[-1] == "uncertain"
+    assert [line.rsplit(",", 1)[1] for line in lines] == ["true", "false", "", ""]
+    assert [json.loads(line)["uncertain"] for line in jsonl_out.getvalue().splitlines()] == [
+        True,
+        False,
+        None,
+        None,
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from review_pipeline.dal import keys
 from review_pipeline.dal.jobs import ChunkCounts, JobStore, new_job
 from review_pipeline.models import JobStatus
 
@@ -106,3 +107,32 @@ def test_given_jobs_when_listing_then_newest_first_page_by_page_and_by_source(ta
     assert second.cursor is None
     assert sorted(j.job_id for j in by_source.items) == ["job-0", "job-2"]
     assert jobs.list(limit=10, source_key="incoming/none.jsonl").items == []
+
+
+def test_given_uncertain_reviews_when_a_chunk_is_recorded_twice_then_they_count_once(table: Any) -> None:
+    jobs = _processing_job(table, chunks=2)
+    counts = ChunkCounts(positive=3, negative=2, uncertain=2, model_version="m1")
+
+    jobs.record_chunk("job-1", 0, counts)
+    jobs.record_chunk("job-1", 0, counts)
+    jobs.record_chunk("job-1", 1, ChunkCounts(positive=1, negative=0, uncertain=1, model_version="m1"))
+
+    job = jobs.get("job-1")
+    assert job is not None
+    assert (job.counts.classified, job.counts.uncertain) == (6, 3)
+
+
+def test_given_a_job_created_before_the_uncertain_count_when_a_chunk_is_recorded_then_it_starts_at_zero(
+    table: Any,
+) -> None:
+    # A job still running across the deploy that added the count has no counts.uncertain in its item.
+    jobs = _processing_job(table)
+    table.update_item(
+        Key={"pk": keys.job_pk("job-1"), "sk": keys.JOB_SK}, UpdateExpression="REMOVE counts.uncertain"
+    )
+
+    assert jobs.record_chunk("job-1", 0, ChunkCounts(positive=2, negative=2, uncertain=1, model_version="m1"))
+
+    job = jobs.get("job-1")
+    assert job is not None
+    assert (job.counts.classified, job.counts.uncertain) == (4, 1)

@@ -155,3 +155,19 @@ def test_given_a_key_when_encoded_then_it_decodes_to_the_same_key_on_the_same_li
 def test_given_a_short_key_when_building_a_codec_then_it_is_refused() -> None:
     with pytest.raises(ValueError, match="32 bytes"):
         CursorCodec(b"short")
+
+
+def test_given_the_uncertain_flag_when_stored_then_it_reads_back_and_an_absent_one_stays_none(
+    table: Any,
+) -> None:
+    store = ResultStore(table)
+    flagged = _result(1, "positive", 0.55).model_copy(update={"uncertain": True})
+    clear = _result(2, "negative", 0.02).model_copy(update={"uncertain": False})
+    unflagged = _result(3, "positive", 0.8)  # a model without the band: the flag is not guessed
+
+    store.put_results([flagged, clear, unflagged])
+
+    assert result_item(flagged)["uncertain"] is True
+    assert "uncertain" not in result_item(unflagged)
+    assert [r.uncertain for r in store.list_results("job-1", limit=10).items] == [True, False, None]
+    assert [r.uncertain for r in store.results_of_rows("job-1", [1, 2, 3])] == [True, False, None]

@@ -38,6 +38,7 @@ def seed_finished_job(
             row=row,
             label="positive" if row % 2 else "negative",
             score=0.9 if row % 2 else 0.1,
+            uncertain=False,
             model_version="m-1",
         )
         for row in store_rows

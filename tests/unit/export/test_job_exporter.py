@@ -60,6 +60,7 @@ def test_a_finished_job_is_exported_whole_in_both_formats(
         "score": "0.9",
         "model_version": "m-1",
         "reason": "",
+        "uncertain": "false",
     }
     assert response["ContentType"].startswith("text/csv")
     assert response["Metadata"] == {"rows": "9"}
@@ -74,6 +75,7 @@ def test_a_finished_job_is_exported_whole_in_both_formats(
         "score": None,
         "model_version": None,
         "reason": "row 3: text is empty",
+        "uncertain": None,
     }
     assert response["ContentType"] == "application/x-ndjson"
 

@@ -100,6 +100,37 @@ def test_given_an_answer_that_breaks_the_contract_when_checked_then_the_error_sa
     assert raised.value.code == "InvalidResponse"
 
 
+def test_given_an_answer_with_the_uncertain_flag_when_checked_then_each_prediction_and_the_band_are_read() -> (
+    None
+):
+    sent = [EndpointInstance(id="a", text="t"), EndpointInstance(id="b", text="t")]
+    body = json.dumps(
+        {
+            "predictions": [
+                {"id": "a", "label": "positive", "score": 0.97, "uncertain": False},
+                {"id": "b", "label": "positive", "score": 0.55, "uncertain": True},
+            ],
+            "model_version": "m2",
+            "uncertain_band": [0.27, 0.73],
+        }
+    ).encode()
+
+    response = check_response(sent, body)
+
+    assert [(p.id, p.uncertain) for p in response.predictions] == [("a", False), ("b", True)]
+    assert response.uncertain_band == (0.27, 0.73)
+
+
+def test_given_an_older_model_without_the_flag_when_checked_then_uncertain_is_none_not_guessed() -> None:
+    sent = [EndpointInstance(id="a", text="t")]
+    body = b'{"predictions": [{"id": "a", "label": "positive", "score": 0.5}], "model_version": "m1"}'
+
+    response = check_response(sent, body)
+
+    assert response.predictions[0].uncertain is None
+    assert response.uncertain_band is None
+
+
 # ------------------------------------------------------------------------------------------------ calls
 def test_given_many_reviews_when_predicting_then_calls_are_split_and_answers_keep_request_order(
     aws: None, sentiment_endpoint: StagedEndpoint
@@ -116,6 +147,10 @@ def test_given_many_reviews_when_predicting_then_calls_are_split_and_answers_kee
     assert all(call.content_type == "application/json" for call in sentiment_endpoint.invocations)
     assert answer.model_version
     assert {p.label for p in answer.predictions} <= {"positive", "negative"}
+    # The model flags scores inside its band; every answer carries the flag and the band
+    assert answer.uncertain_band is not None
+    low, high = answer.uncertain_band
+    assert all(p.uncertain == (low <= p.score <= high) for p in answer.predictions)
 
 
 def test_given_explain_when_predicting_then_the_request_asks_for_it_and_explanations_come_back(

@@ -106,7 +106,9 @@ def test_given_a_job_view_when_built_from_a_job_then_internal_fields_stay_out() 
     dumped = view.model_dump()
     assert "source_bucket" not in dumped
     assert "chunks_total" not in dumped
-    assert dumped["counts"] == {"total": 0, "classified": 0, "rejected": 0, "positive": 0, "negative": 0}
+    assert dumped["counts"] == {
+        "total": 0, "classified": 0, "rejected": 0, "positive": 0, "negative": 0, "uncertain": 0,
+    }  # fmt: skip
 
 
 def test_given_reviews_with_markup_when_predicted_then_the_model_sees_the_cleaned_text(

@@ -26,6 +26,13 @@ MAX_PREDICT_REVIEWS = 100
 MAX_PREDICT_TEXT_CHARS = 20_000
 
 
+UNCERTAIN_DESCRIPTION = (
+    "True when the score lies in the model's uncertain band (see uncertain_band of POST /predict), where "
+    "validation predictions were right too rarely to trust the label; null when the model that classified "
+    "the review does not flag uncertain scores."
+)
+
+
 class PageView[T](BaseModel):
     """One page of a list; each list is a named subclass, so the OpenAPI document names its schema."""
 
@@ -45,6 +52,10 @@ class JobCountsView(BaseModel):
     rejected: int = Field(description="Rows that could not be classified; see /jobs/{job_id}/rejected.")
     positive: int
     negative: int
+    uncertain: int = Field(
+        description="Classified rows whose score lies in the model's uncertain band (part of positive and "
+        "negative, not beside them); 0 when the model does not flag uncertain scores."
+    )
 
 
 class JobView(BaseModel):
@@ -86,6 +97,7 @@ class ReviewView(BaseModel):
     row: int = Field(description="1-based data row in the uploaded file.")
     label: Sentiment
     score: float = Field(description="P(positive), calibrated.")
+    uncertain: bool | None = Field(description=UNCERTAIN_DESCRIPTION)
     text_excerpt: str = Field(description="Up to 120 characters of the cleaned text.")
     movie_id: str | None
     rating: int | None
@@ -147,6 +159,10 @@ class PredictRequest(BaseModel):
 class PredictResponse(BaseModel):
     predictions: list[Prediction]
     model_version: str
+    uncertain_band: tuple[float, float] | None = Field(
+        description="[low, high]: a prediction whose score lies in it (inclusive) is `uncertain`; chosen on "
+        "validation. Null when the model does not flag uncertain scores."
+    )
 
 
 class ExplanationView(BaseModel):
@@ -166,9 +182,14 @@ class ReviewExplanation(BaseModel):
     row: int = Field(description="1-based data row in the uploaded file.")
     label: Sentiment = Field(description="The current model's label for the review's full text.")
     score: float = Field(description="The current model's P(positive), calibrated.")
+    uncertain: bool | None = Field(description=f"The current model's flag. {UNCERTAIN_DESCRIPTION}")
     model_version: str = Field(description="The model that answered now.")
     stored_label: Sentiment = Field(description="The label stored when the job ran.")
     stored_score: float = Field(description="The P(positive) stored when the job ran.")
+    stored_uncertain: bool | None = Field(
+        description="The uncertain flag stored when the job ran; null when that model did not flag uncertain "
+        "scores, or the result was stored before the flag was recorded."
+    )
     stored_model_version: str = Field(
         description="The model that classified the review when the job ran; when it differs from "
         "model_version, the model has changed since, and label and score may differ from the stored ones."

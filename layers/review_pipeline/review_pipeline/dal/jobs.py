@@ -42,6 +42,7 @@ class ChunkCounts:
     negative: int
     model_version: str
     rejected: int = 0  # reviews of the chunk that were not classified (too large to send, or given up)
+    uncertain: int = 0  # classified reviews the model flagged uncertain (a subset of positive + negative)
 
     @property
     def classified(self) -> int:
@@ -352,9 +353,11 @@ def _chunk_marker_put(table_name: str, job_id: str, chunk_index: int, counts: Ch
 
 def _counts_update(table_name: str, job_id: str, counts: ChunkCounts, now: str) -> Any:
     """Adds the chunk's counts to its job's (SET a = a + :n: ADD works on top-level attributes only, and
-    counts is a map created with the job)."""
+    counts is a map created with the job). counts.uncertain starts from 0 when absent: a job created before
+    the count existed (still running across a deploy) has none in its map."""
     added = ("classified", "positive", "negative", "rejected")
     sums = ", ".join(f"counts.{name} = counts.{name} + :{name}" for name in added)
+    sums += ", counts.uncertain = if_not_exists(counts.uncertain, :zero) + :uncertain"
     return {
         "Update": {
             "TableName": table_name,
@@ -363,7 +366,8 @@ def _counts_update(table_name: str, job_id: str, counts: ChunkCounts, now: str) 
             "updated_at = :now",
             "ConditionExpression": "attribute_exists(pk)",
             "ExpressionAttributeValues": {
-                **{f":{name}": getattr(counts, name) for name in added},
+                **{f":{name}": getattr(counts, name) for name in (*added, "uncertain")},
+                ":zero": 0,
                 ":one": 1,
                 ":version": counts.model_version,
                 ":now": now,

@@ -37,7 +37,7 @@ from review_pipeline.endpoint import (
     add_endpoint_metrics,
     plan_requests,
 )
-from review_pipeline.models import ChunkMessage, JobStatus, ReviewRecord, ReviewResult
+from review_pipeline.models import ChunkMessage, JobStatus, Prediction, ReviewRecord, ReviewResult
 from review_pipeline.observability import (
     add_batch_size_metric,
     add_positive_share_metric,
@@ -72,6 +72,7 @@ class ChunkOutcome(BaseModel):
     classified: int = 0
     positive: int = 0
     negative: int = 0
+    uncertain: int = 0
     rejected: int = 0
     rejected_by_reason: dict[str, int] = {}  # observability.REJECTION_KINDS -> reviews
     counted: bool = False  # False: the chunk had been counted before (a redelivery) or its job had failed
@@ -96,19 +97,19 @@ def not_classified_reason(error: Exception, attempts: int) -> str:
 def to_results(
     job_id: str,
     records: list[ReviewRecord],
-    labels: Mapping[int, tuple[str, float]],
+    predictions: Mapping[int, Prediction],
     model_version: str,
     chunk_index: int | None = None,
 ) -> list[ReviewResult]:
-    """One ReviewResult per classified record; labels maps a record's row to (label, score).
+    """One ReviewResult per classified record; predictions maps a record's row to the endpoint's answer.
 
     chunk_index is the chunk the records were read from: where each result's full text stays.
     """
     results = []
     for record in records:
-        if record.row not in labels:
+        prediction = predictions.get(record.row)
+        if prediction is None:
             continue
-        label, score = labels[record.row]
         results.append(
             ReviewResult.model_validate(
                 {
@@ -116,8 +117,9 @@ def to_results(
                     # field added to both models), then what classifying it added.
                     **record.model_dump(include=_CARRIED_FIELDS),
                     "job_id": job_id,
-                    "label": label,
-                    "score": score,
+                    "label": prediction.label,
+                    "score": prediction.score,
+                    "uncertain": prediction.uncertain,
                     "model_version": model_version,
                     "text_excerpt": text_excerpt(record.text),
                     "chunk_index": chunk_index,
@@ -206,8 +208,8 @@ class ChunkClassifier:
         answer = self.endpoint.predict([(str(record.row), record.text) for record in records])
         add_endpoint_metrics(self.metrics, answer)
 
-        labels = {int(p.id): (p.label, p.score) for p in answer.predictions}
-        results = to_results(message.job_id, records, labels, answer.model_version, message.chunk_index)
+        predictions = {int(p.id): p for p in answer.predictions}
+        results = to_results(message.job_id, records, predictions, answer.model_version, message.chunk_index)
         self.results.put_results(results, expiration=expiration_after(self.results_ttl_days))
         with RejectedRowsFile() as rejected:
             self._add_too_large(rejected, records, answer.too_large)
@@ -298,11 +300,13 @@ class ChunkClassifier:
         outcome.classified = len(results)
         outcome.positive = sum(1 for result in results if result.label == "positive")
         outcome.negative = outcome.classified - outcome.positive
+        outcome.uncertain = sum(1 for result in results if result.uncertain)
         outcome.rejected = rejected.count
         outcome.rejected_by_reason = dict(rejected.by_kind)
         counts = ChunkCounts(
             positive=outcome.positive,
             negative=outcome.negative,
+            uncertain=outcome.uncertain,
             model_version=model_version or "unknown",
             rejected=rejected.count,
         )

@@ -164,7 +164,11 @@ class QueryService:
         self.metrics.add_metric(
             name="PredictionsServed", unit=MetricUnit.Count, value=len(answer.predictions)
         )
-        return PredictResponse(predictions=answer.predictions, model_version=answer.model_version)
+        return PredictResponse(
+            predictions=answer.predictions,
+            model_version=answer.model_version,
+            uncertain_band=answer.uncertain_band,
+        )
 
     @tracer.capture_method
     def explain_review(self, job_id: str, row: int) -> ReviewExplanation:
@@ -196,9 +200,11 @@ class QueryService:
             row=stored.row,
             label=prediction.label,
             score=prediction.score,
+            uncertain=prediction.uncertain,
             model_version=answer.model_version,
             stored_label=stored.label,
             stored_score=stored.score,
+            stored_uncertain=stored.uncertain,
             stored_model_version=stored.model_version,
             explanation=ExplanationView(
                 positive=prediction.explanation.get("positive", []),
