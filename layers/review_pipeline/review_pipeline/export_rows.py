@@ -1,11 +1,13 @@
 """The export format of a job: every row of the uploaded file, as CSV or JSON lines, in file order.
 
-One row shape for both: `row, id, label, score, model_version, reason, uncertain`; a result has no reason, a
-rejected row only its reason. `uncertain` is the model's flag for a score inside its uncertain band (true/false;
-empty or null when the model did not flag it, and on rejected rows); it is the last column, so the columns readers
-already know keep their places. The export the pipeline writes to S3 (results/<job_id>/) and the one the CLI writes while a
-job is not exported yet both come from here, so they cannot drift. Standard library only: the CLI imports it
-without the layer's dependencies.
+One row shape for both: `row, id, label, score, model_version, reason, uncertain`; a result has no
+reason, a rejected row only its reason. `uncertain` is the model's flag for a score inside its uncertain
+band (true/false; empty or null when the model did not flag it, and on rejected rows); it is the last
+column, so the columns readers already knew keep their places.
+
+The export the pipeline writes to S3 (results/<job_id>/) and the one the CLI writes while a job is not
+exported yet both come from here, so they cannot drift. Standard library only: the CLI imports it without
+the layer's dependencies.
 """
 
 from __future__ import annotations

@@ -12,12 +12,12 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from review_pipeline.dal.jobs import JobStore
+from review_pipeline.dal.jobs import JobStore, new_job
 from review_pipeline.dal.results import ResultStore
-from review_pipeline.models import ChunkMessage, JobStatus
+from review_pipeline.models import ChunkMessage, JobStatus, ReviewRecord
 from tests.endpoint_server import SentimentEndpointServer
 from tests.handlers import handler_for, lambda_context
-from tests.unit.inference.seed import seed_processing_job
+from tests.unit.inference.seed import put_chunk, seed_processing_job
 
 EVENT = json.loads((Path(__file__).resolve().parents[3] / "events" / "inference_chunk.json").read_text())
 MESSAGE = ChunkMessage.model_validate_json(EVENT["Records"][0]["body"])
@@ -128,3 +128,34 @@ def test_given_the_endpoint_fails_when_invoked_then_the_chunk_is_reported_for_re
     assert retried == {"batchItemFailures": []}
     assert job is not None
     assert job.status is JobStatus.COMPLETED
+
+
+def test_given_a_clear_and_a_bland_review_when_classified_then_only_the_bland_one_counts_uncertain(
+    handler: ModuleType, table: Any, bucket: str
+) -> None:
+    # Given a chunk with a clearly positive review and a bland sentence (0.53 with the shipped model; "It was
+    # a movie." would not do: it scores 0.20, outside the band)
+    texts = [
+        "An absolutely wonderful, moving film with brilliant acting. I loved it.",
+        "The film was released in 2004.",
+    ]
+    jobs = JobStore(table)
+    jobs.create(new_job("job-u", bucket, "incoming/u.jsonl", None))
+    records = [ReviewRecord(review_id=f"r{row}", row=row, text=text) for row, text in enumerate(texts, 1)]
+    message = put_chunk(bucket, "job-u", 0, records)
+    jobs.mark_processing("job-u", total=2, rejected=0, chunks_total=1)
+
+    # When the chunk's message is delivered twice
+    for attempt in ("first", "again"):
+        handler.lambda_handler(
+            {"Records": [_record(attempt, message.model_dump_json())]}, lambda_context("InferenceFunction")
+        )
+
+    # Then each result carries the model's flag, and the job counts the uncertain review once
+    clear, bland = ResultStore(table).list_results("job-u", limit=10).items
+    job = JobStore(table).get("job-u")
+    assert (clear.label, clear.uncertain) == ("positive", False)
+    assert bland.uncertain is True
+    assert job is not None
+    assert job.status is JobStatus.COMPLETED
+    assert (job.counts.classified, job.counts.uncertain) == (2, 1)

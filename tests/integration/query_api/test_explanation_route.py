@@ -31,13 +31,14 @@ def test_given_the_explanation_event_when_invoked_then_the_real_models_ngrams_wi
     assert isinstance(body, dict)
     assert headers["content-type"].startswith("application/json")
     assert set(body) == {
-        "job_id", "review_id", "row", "label", "score", "model_version",
-        "stored_label", "stored_score", "stored_model_version", "explanation",
+        "job_id", "review_id", "row", "label", "score", "uncertain", "model_version",
+        "stored_label", "stored_score", "stored_uncertain", "stored_model_version", "explanation",
     }  # fmt: skip
     assert (body["job_id"], body["review_id"], body["row"]) == (event_job, "review-2", 2)
     assert body["label"] == body["stored_label"] == "negative"
     assert body["model_version"] == body["stored_model_version"]
     assert abs(body["score"] - body["stored_score"]) < 1e-6
+    assert body["uncertain"] is body["stored_uncertain"] is False  # a clearly negative review
     negative = body["explanation"]["negative"]
     assert negative
     assert all(set(item) == {"ngram", "weight"} for item in negative)
@@ -135,7 +136,7 @@ def test_given_the_openapi_document_then_the_explanation_route_is_described_comp
     schema_ref = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     schema = document["components"]["schemas"][schema_ref.rsplit("/", 1)[-1]]
     assert set(schema["properties"]) == {
-        "job_id", "review_id", "row", "label", "score", "model_version",
-        "stored_label", "stored_score", "stored_model_version", "explanation",
+        "job_id", "review_id", "row", "label", "score", "uncertain", "model_version",
+        "stored_label", "stored_score", "stored_uncertain", "stored_model_version", "explanation",
     }  # fmt: skip
     assert "stored_model_version" in schema["required"]

@@ -47,6 +47,7 @@ def test_given_the_get_job_event_when_invoked_then_the_job_has_its_counts(
     assert body["counts"]["rejected"] == 2
     assert body["counts"]["total"] == 8
     assert body["counts"]["positive"] + body["counts"]["negative"] == 6
+    assert body["counts"]["uncertain"] == 0  # the seeded reviews are all clearly positive or negative
     assert body["model_version"]
     assert set(body) == {
         "job_id", "source_key", "status", "counts", "model_version",
@@ -64,8 +65,8 @@ def test_given_the_job_reviews_event_when_invoked_then_positive_reviews_with_eve
     assert body["items"]
     assert all(item["label"] == "positive" for item in body["items"])
     assert set(body["items"][0]) == {
-        "review_id", "row", "label", "score", "text_excerpt", "movie_id", "rating", "model_version",
-        "truncated", "original_chars",
+        "review_id", "row", "label", "score", "uncertain", "text_excerpt", "movie_id", "rating",
+        "model_version", "truncated", "original_chars",
     }  # fmt: skip
 
 
@@ -106,6 +107,33 @@ def test_given_the_predict_event_when_invoked_then_one_prediction_per_review(han
     assert [(p["id"], p["label"]) for p in body["predictions"]] == [("r1", "positive"), ("r2", "negative")]
     assert all(0.0 <= p["score"] <= 1.0 for p in body["predictions"])
     assert body["model_version"]
+
+
+def test_given_a_clear_and_a_bland_review_when_predicted_then_only_the_bland_one_is_uncertain(
+    handler: ModuleType,
+) -> None:
+    # "It was a movie." scores 0.20 with the shipped model: outside its band, so a bland text of our choosing
+    request = {
+        "reviews": [
+            {
+                "id": "clear",
+                "text": "An absolutely wonderful, moving film with brilliant acting. I loved it.",
+            },
+            {"id": "bland", "text": "The film was released in 2004."},
+        ]
+    }
+
+    status, body, _ = call(handler, api_event("api_predict", body=json.dumps(request)))
+
+    assert status == 200
+    assert isinstance(body, dict)
+    low, high = body["uncertain_band"]
+    assert 0.0 < low < 0.5 < high < 1.0
+    clear, bland = body["predictions"]
+    assert (clear["label"], clear["uncertain"]) == ("positive", False)
+    assert clear["score"] > high
+    assert bland["uncertain"] is True
+    assert low <= bland["score"] <= high
 
 
 def test_given_explain_when_predicting_then_predictions_carry_explanations(handler: ModuleType) -> None:

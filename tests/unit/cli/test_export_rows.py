@@ -112,7 +112,7 @@ def test_one_pass_writes_both_formats_alike() -> None:
 
 
 def test_the_uncertain_flag_is_the_last_column_true_false_or_empty() -> None:
-    # Given results flagged uncertain, not uncertain, and one from a model without the flag, and a rejected row
+    # Given results flagged uncertain, not uncertain, one from a model without the flag, a rejected row
     rows = [review(1, uncertain=True), review(2, "negative", uncertain=False), review(3)]
     csv_out, jsonl_out = io.StringIO(), io.StringIO()
     # When they are written as CSV and JSON lines

@@ -100,9 +100,7 @@ def test_given_an_answer_that_breaks_the_contract_when_checked_then_the_error_sa
     assert raised.value.code == "InvalidResponse"
 
 
-def test_given_an_answer_with_the_uncertain_flag_when_checked_then_each_prediction_and_the_band_are_read() -> (
-    None
-):
+def test_given_an_answer_with_the_uncertain_flag_when_checked_then_the_flags_and_the_band_are_read() -> None:
     sent = [EndpointInstance(id="a", text="t"), EndpointInstance(id="b", text="t")]
     body = json.dumps(
         {
