@@ -166,7 +166,7 @@ def results(
         Path | None, typer.Option(help="File to write (.gz compresses); default stdout.")
     ] = None,
 ) -> None:
-    """Every row of a job: results (id, row, label, score, model_version), rejected rows with a reason.
+    """Every row of a job: results (id, row, label, score, model_version, uncertain), rejected rows (reason).
 
     The pipeline's own export when the job has one (one download); otherwise, or with --sentiment, the rows
     are paged from the API, which takes one call per 100 rows.
