@@ -201,6 +201,8 @@ async function loadResults() {
     cell(row, item.review_id, { field: "review_id" });
     cell(row, item.label, { field: "label" }).className = `label ${item.label}`;
     cell(row, item.score.toFixed(3), { field: "score", numeric: true });
+    // null: the model that classified the review does not flag uncertain scores.
+    cell(row, item.uncertain == null ? "-" : item.uncertain ? "uncertain" : "no", { field: "uncertain" });
     cell(row, item.text_excerpt, { field: "text_excerpt" }).className = "excerpt";
     const button = document.createElement("button");
     button.type = "button";
@@ -209,7 +211,7 @@ async function loadResults() {
     row.insertCell().appendChild(button);
   }
   if (!page.items.length) {
-    cell(body.insertRow(), "No results.").colSpan = 6;
+    cell(body.insertRow(), "No results.").colSpan = 7;
   }
   const first = state.page * limit + (page.items.length ? 1 : 0);
   $("page-label").textContent = `page ${state.page + 1}: rows ${first}-${state.page * limit + page.items.length}`;

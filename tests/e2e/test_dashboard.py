@@ -250,6 +250,11 @@ def test_a_jobs_charts_and_result_pages_match_the_api(
     first_page = shown_results(page)
     assert [(row, label) for row, label, _ in first_page] == [(r["row"], r["label"]) for r in results[:20]]
     assert [score for _, _, score in first_page] == [f"{r['score']:.3f}" for r in results[:20]]
+    # And each row says whether the model flagged its score uncertain, as the API does
+    flags = [
+        field(row, "uncertain") for row in page.find_elements(By.CSS_SELECTOR, "#results tbody tr[data-row]")
+    ]
+    assert flags == [{True: "uncertain", False: "no", None: "-"}[r["uncertain"]] for r in results[:20]]
     page.find_element(By.ID, "page-next").click()
     wait_for(page, lambda b: b.find_element(By.ID, "page-label").text.startswith("page 2"), "page 2")
     assert [row for row, _, _ in shown_results(page)] == [r["row"] for r in results[20:40]]
