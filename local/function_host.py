@@ -5,8 +5,7 @@ sys.path is the function's code directory then its layers, like /var/task and /o
 function has its own environment variables and module cache. It imports the handler once (the cold start),
 then reads one JSON request per line on stdin and writes one JSON response per line on a private copy of
 stdout. The real stdout (fd 1) is pointed at stderr, which the parent sends to
-`.local/logs/<Function>.log`, so the function's logs and EMF metrics land there, as they would land in
-CloudWatch.
+`.local/logs/<Function>.log`: the function's logs and EMF metrics land there, as they would in CloudWatch.
 
 Parent (`FunctionHost`, `FunctionPool`): starts children, enforces the template's Timeout (a child that does
 not answer in time is killed and replaced, as Lambda discards a timed-out environment) and MemorySize (a child
