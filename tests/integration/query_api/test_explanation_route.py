@@ -132,7 +132,7 @@ def test_given_the_openapi_document_then_the_explanation_route_is_described_comp
     row = next(parameter for parameter in operation["parameters"] if parameter["name"] == "row")
     assert row["schema"]["type"] == "integer"
     assert row["schema"]["minimum"] == 1
-    assert set(operation["responses"]) == {"200", "404", "413", "422", "500", "502"}
+    assert set(operation["responses"]) == {"200", "401", "403", "404", "413", "422", "500", "502"}
     schema_ref = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     schema = document["components"]["schemas"][schema_ref.rsplit("/", 1)[-1]]
     assert set(schema["properties"]) == {

@@ -68,16 +68,28 @@ _BAD_REQUEST = _error(
 _INVALID = _error("A parameter or the body is not valid; `errors` lists each problem.")
 _NO_JOB = _error("No job with this id.")
 _ENDPOINT_FAILED = _error("The sentiment model could not answer.")
-# What any route may answer besides its own: a body over the limit, and an unexpected failure.
+# What any route may answer besides its own: a request that did not come through CloudFront, a body over the
+# limit, and an unexpected failure.
 _ANY_ROUTE: dict[int, OpenAPIResponse] = {
+    403: _error("The request did not come through the API's CloudFront URL (no valid X-Origin-Verify)."),
     413: _error("The request body is larger than this API takes."),
     500: _error("Something failed on our side; `request_id` identifies the request."),
 }
 
 
-def _responses(ok: str, **errors: OpenAPIResponse) -> dict[int, OpenAPIResponse]:
-    """A route's documented answers: 200, its own errors (by status, as `e404=...`) and those of any route."""
-    return {200: {"description": ok}, **{int(k[1:]): v for k, v in errors.items()}, **_ANY_ROUTE}
+# API Gateway's JWT authorizer (AuthMode cognito or oidc) answers it on every route but /health.
+_NO_TOKEN = _error("JWT auth is on and the request has no valid `Authorization: Bearer <token>`.")
+
+
+def _responses(ok: str, *, public: bool = False, **errors: OpenAPIResponse) -> dict[int, OpenAPIResponse]:
+    """A route's documented answers: 200, its own errors (by status, as `e404=...`), those of any route, and
+    the authorizer's 401 unless the route is public."""
+    declared: dict[int, OpenAPIResponse] = {
+        200: {"description": ok},
+        **{int(k[1:]): v for k, v in errors.items()},
+        **_ANY_ROUTE,
+    }
+    return declared if public else {**declared, 401: _NO_TOKEN}
 
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Items per page, 1 to 100.")]
@@ -87,7 +99,7 @@ Row = Annotated[int, Path(ge=1, description="1-based data row in the uploaded fi
 
 
 # ------------------------------------------------------------------------------------------------ routes
-@router.get("/health", summary="Liveness", responses=_responses("The API answers."))
+@router.get("/health", summary="Liveness", responses=_responses("The API answers.", public=True))
 def health() -> HealthView:
     return _service().health()
 
