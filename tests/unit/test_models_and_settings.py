@@ -14,6 +14,7 @@ from review_pipeline.models import (
     InputSummary,
     Job,
     JobStatus,
+    Prediction,
     RejectedRow,
     ReviewRecord,
     ReviewResult,
@@ -95,5 +96,6 @@ def test_given_huge_free_text_when_stored_then_every_field_is_bounded_below_the_
 
 def test_given_a_truncated_record_when_classified_then_the_result_says_so() -> None:
     record = ReviewRecord(review_id="r", row=3, text="cut", truncated=True, original_chars=50_000)
-    [result] = to_results("j", [record], {3: ("positive", 0.8)}, "m1", chunk_index=0)
+    prediction = Prediction(id="r", label="positive", score=0.8)
+    [result] = to_results("j", [record], {3: prediction}, "m1", chunk_index=0)
     assert (result.truncated, result.original_chars) == (True, 50_000)
