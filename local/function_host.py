@@ -6,10 +6,9 @@ function has its own environment variables and module cache. It imports the hand
 then answers each JSON line on stdin (an invocation, in a trace of its own) with one on a private copy of
 stdout; fd 1 goes to stderr, which the parent sends to `.local/logs/<Function>.log` (CloudWatch's part).
 
-Parent (`FunctionHost`, `FunctionPool`): starts children, enforces the template's Timeout (a child that does
-not answer in time is killed and replaced, as Lambda discards a timed-out environment) and MemorySize (a child
-whose resident memory goes over it, sampled every 0.1 s from /proc on Linux, is killed the same way, with
-Lambda's out-of-memory error), and restarts a child that died.
+Parent (`FunctionHost`, `FunctionPool`): starts children, restarts one that died, and kills and replaces one
+that outlives the template's Timeout (as Lambda discards a timed-out environment) or whose resident memory
+(sampled every 0.1 s from /proc, on Linux) goes over its MemorySize (with Lambda's out-of-memory error).
 """
 
 from __future__ import annotations
