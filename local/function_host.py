@@ -3,14 +3,12 @@
 Child (`python -m local.function_host --code-uri functions/preprocess --handler app.lambda_handler ...`):
 sys.path is the function's code directory then its layers, like /var/task and /opt/python on Lambda, so each
 function has its own environment variables and module cache. It imports the handler once (the cold start),
-then reads one JSON request per line on stdin and writes one JSON response per line on a private copy of
-stdout. The real stdout (fd 1) is pointed at stderr, which the parent sends to
-`.local/logs/<Function>.log`: the function's logs and EMF metrics land there, as they would in CloudWatch.
+then answers each JSON line on stdin (an invocation, in a trace of its own) with one on a private copy of
+stdout; fd 1 goes to stderr, which the parent sends to `.local/logs/<Function>.log` (CloudWatch's part).
 
-Parent (`FunctionHost`, `FunctionPool`): starts children, enforces the template's Timeout (a child that does
-not answer in time is killed and replaced, as Lambda discards a timed-out environment) and MemorySize (a child
-whose resident memory goes over it, sampled every 0.1 s from /proc on Linux, is killed the same way, with
-Lambda's out-of-memory error), and restarts a child that died.
+Parent (`FunctionHost`, `FunctionPool`): starts children, restarts one that died, and kills and replaces one
+that outlives the template's Timeout (as Lambda discards a timed-out environment) or whose resident memory
+(sampled every 0.1 s from /proc, on Linux) goes over its MemorySize (with Lambda's out-of-memory error).
 """
 
 from __future__ import annotations
@@ -34,6 +32,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from local.functions import FunctionSpec
+from local.xray import TRACE_HEADER_ENV, new_trace_header
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _MEMORY_SAMPLE_SECONDS = 0.1  # how often a running invocation's resident memory is compared with MemorySize
@@ -85,6 +84,7 @@ class LambdaContext:
     def start(self, request_id: str) -> None:
         self.aws_request_id = request_id
         self._deadline = time.monotonic() + self._timeout_seconds
+        os.environ[TRACE_HEADER_ENV] = new_trace_header()  # Lambda, tracing Active: a trace per invocation
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))

@@ -22,6 +22,8 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
+from local.xray import RequestTraceHeader
+
 _FORM = "application/x-www-form-urlencoded"
 _MAX_PEEK_BYTES = 64 * 1024
 
@@ -58,7 +60,8 @@ class SerializedMotoServer(ThreadedMotoServer):
     """ThreadedMotoServer (moto 5.2) whose app handles one state-changing request at a time."""
 
     def _server_entry(self) -> None:
-        app = _OneRequestAtATime(DomainDispatcherApplication(create_backend_app))
+        # Each request's X-Amzn-Trace-Id is kept while moto handles it (local/xray.py: SQS's AWSTraceHeader).
+        app = _OneRequestAtATime(RequestTraceHeader(DomainDispatcherApplication(create_backend_app)))
         self._server = make_server(
             self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
         )

@@ -48,6 +48,8 @@ def lambda_sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> d
             "SentTimestamp": attributes.get("SentTimestamp", "0"),
             "SenderId": attributes.get("SenderId", "AIDAIENQZJOLO23YVJ4VO"),
             "ApproximateFirstReceiveTimestamp": attributes.get("ApproximateFirstReceiveTimestamp", "0"),
+            # The message's trace (its sender's); the invocation itself gets a new one (local/xray.py).
+            **({"AWSTraceHeader": attributes["AWSTraceHeader"]} if "AWSTraceHeader" in attributes else {}),
         },
         "messageAttributes": {
             name: {

@@ -107,10 +107,12 @@ def upload(
     with transfer_progress(disable=not err.is_terminal, console=err) as progress:
         uploads = list(upload_files(target, planned, known, progress))
     for item in uploads:
-        err.print(f"uploaded {item.path} -> s3://{target.bucket}/{item.key}", markup=False, highlight=False)
+        where = f"uploaded {item.path} -> s3://{target.bucket}/{item.key} (X-Ray trace {item.trace_id})"
+        err.print(where, markup=False, highlight=False)
     if not follow:
         for item in uploads if as_json else []:
-            _print_json({"job_id": None, "source_key": item.key, "status": "UPLOADED", "counts": None})
+            upload = {"job_id": None, "source_key": item.key, "status": "UPLOADED", "counts": None}
+            _print_json({**upload, "trace_id": item.trace_id})
         return
     with job_progress(disable=not err.is_terminal, console=err) as progress:
         followed = follow_jobs(api, uploads, progress, timeout)

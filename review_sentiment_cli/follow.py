@@ -42,6 +42,7 @@ class FollowedJob:
             "status": self.status,
             "counts": job.get("counts"),
             "error": job.get("error"),
+            "trace_id": job.get("trace_id") or self.upload.trace_id,
         }
 
 

@@ -2,7 +2,7 @@
 
 On AWS, SQS does it itself (StartMessageMoveTask: server-side, at a rate it manages). moto does not implement
 that action, so against the local emulator (or with --via receive-send) the CLI moves them: receive a batch,
-send it to the source queue with its attributes, delete only what was sent.
+send it to the source queue with its attributes and its trace (AWSTraceHeader), delete only what was sent.
 """
 
 from __future__ import annotations
@@ -42,18 +42,30 @@ def source_queue_of(sqs: Any, dead_letter_queue_url: str) -> str:
     return str(sources[0])
 
 
+def _trace_of(message: dict[str, Any]) -> dict[str, Any]:
+    """The message's X-Ray trace header as SendMessageBatch's system attribute (none without one)."""
+    header = message.get("Attributes", {}).get("AWSTraceHeader")
+    return (
+        {"MessageSystemAttributes": {"AWSTraceHeader": {"StringValue": header, "DataType": "String"}}}
+        if header
+        else {}
+    )
+
+
 def _move_batch(sqs: Any, dead_letter_queue_url: str, source_queue_url: str) -> int:
     messages = sqs.receive_message(
         QueueUrl=dead_letter_queue_url,
         MaxNumberOfMessages=BATCH,
         WaitTimeSeconds=WAIT_SECONDS,
         MessageAttributeNames=["All"],
+        MessageSystemAttributeNames=["AWSTraceHeader"],
     ).get("Messages", [])
     if not messages:
         return 0
     entries = [
         {"Id": str(index), "MessageBody": m["Body"]}
         | ({"MessageAttributes": m["MessageAttributes"]} if m.get("MessageAttributes") else {})
+        | _trace_of(m)
         for index, m in enumerate(messages)
     ]
     sent = sqs.send_message_batch(QueueUrl=source_queue_url, Entries=entries).get("Successful", [])

@@ -1,11 +1,15 @@
 """Review files to S3 under the stack's incoming/ prefix, with a progress bar per file.
 
 boto3's managed transfer splits a big file into parts (multipart upload, several parts at once) and calls back
-with the bytes sent, which is what the progress bars show.
+with the bytes sent, which is what the progress bars show. Each file's upload starts an X-Ray trace: every S3
+request of it (PutObject, or each multipart call) sends `X-Amzn-Trace-Id: Root=<trace id>;Sampled=1`, which
+S3 passes on to the notification's SQS message, so the file's job, its chunks and its export carry that trace.
 """
 
 from __future__ import annotations
 
+import secrets
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +48,24 @@ class Upload:
     key: str
     size: int
     earlier_job_ids: frozenset[str]
+    trace_id: str | None = None  # the X-Ray trace its S3 requests carried
+
+
+def new_trace_id() -> str:
+    """A new X-Ray trace id: 1-<epoch seconds, 8 hex digits>-<96 random bits, 24 hex digits>."""
+    return f"1-{int(time.time()):08x}-{secrets.token_hex(12)}"
+
+
+class TraceHeader:
+    """Adds `X-Amzn-Trace-Id` (the upload's trace, while `trace_id` is set) to each S3 request of a client."""
+
+    def __init__(self, s3: Any) -> None:
+        self.trace_id: str | None = None
+        s3.meta.events.register("before-call.s3", self._add)
+
+    def _add(self, params: dict[str, Any], **_: Any) -> None:
+        if self.trace_id:
+            params["headers"]["X-Amzn-Trace-Id"] = f"Root={self.trace_id};Sampled=1"
 
 
 def is_review_file(path: Path) -> bool:
@@ -91,10 +113,12 @@ def upload_files(
 ) -> Iterator[Upload]:
     """Upload each file; `known_job_ids(key)` says which jobs the key had before (to tell the new one)."""
     s3 = target.client("s3")
+    trace = TraceHeader(s3)
     for item in planned:
         size = item.path.stat().st_size
         earlier = frozenset(known_job_ids(item.key))
         task = progress.add_task(item.key, total=size)
+        trace.trace_id = new_trace_id()  # one trace per file: the parts of a multipart upload share it
         s3.upload_file(
             str(item.path),
             target.bucket,
@@ -103,4 +127,6 @@ def upload_files(
             Callback=lambda sent, task=task: progress.advance(task, sent),
         )
         progress.update(task, completed=size)
-        yield Upload(path=item.path, key=item.key, size=size, earlier_job_ids=earlier)
+        yield Upload(
+            path=item.path, key=item.key, size=size, earlier_job_ids=earlier, trace_id=trace.trace_id
+        )

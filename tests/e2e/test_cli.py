@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -258,3 +259,20 @@ def test_dead_lettered_upload_shows_stalled_then_redrive_completes_it_with_exact
         30,
     )
     assert finished["counts"]["total"] == finished["counts"]["classified"] + finished["counts"]["rejected"]
+
+
+def test_the_upload_command_starts_the_trace_its_job_carries(
+    cli_target: list[str], target: E2ETarget, api: Api
+) -> None:
+    # When the CLI uploads a file and follows its job
+    folder = upload_folder(target) + "-trace"
+    sample = str(SAMPLES / "imperfect_reviews.jsonl")
+    uploaded = run_cli(cli_target, "upload", sample, "--folder", folder, "--follow", "--json")
+    # Then it printed the X-Ray trace its upload sent, before the job existed
+    assert uploaded.returncode == 0, uploaded.stderr
+    printed = re.findall(r"\(X-Ray trace (1-[0-9a-f]{8}-[0-9a-f]{24})\)", uploaded.stderr)
+    assert len(printed) == 1, uploaded.stderr
+    # And the job it reports, as the API shows it, carries that trace (S3 passed it to the notification)
+    [job] = map(json.loads, uploaded.stdout.splitlines())
+    assert job["trace_id"] == printed[0]
+    assert api.get(f"/jobs/{job['job_id']}")["trace_id"] == printed[0]

@@ -233,6 +233,7 @@ class Job(BaseModel):
     error: str | None = None
     input: InputSummary | None = None
     stalled: StalledNote | None = None
+    trace_id: str | None = None  # the X-Ray trace the upload's messages carry (trace_context.py)
 
     @field_validator("status", mode="before")
     @classmethod

@@ -4,7 +4,7 @@ One place for every queue, so the SQS functions read their batches the same way:
 notification, or S3's test event) for IngestQueue, `ChunkQueueRecord` (a ChunkMessage claim check) for
 InferenceQueue, `ExportQueueRecord` (a finished job's id) for ExportQueue; `ingest_processor()`,
 `chunk_processor()` and `export_processor()` build the processors their handlers hand to
-`process_partial_response`.
+`process_partial_response`. Each record is handled inside the trace its message carries (trace_context.py).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.parser.models import S3Model, SqsRecordMode
 from pydantic import BaseModel, ConfigDict, Json, RootModel
 
 from review_pipeline.models import ChunkMessage
+from review_pipeline.trace_context import following_trace
 
 logger = Logger(child=True)
 
@@ -58,7 +59,15 @@ class ExportQueueRecord(SqsRecordModel):
     body: Json[ExportRequest]
 
 
-class ChunkBatchProcessor(BatchProcessor):
+class TracedBatchProcessor(BatchProcessor):
+    """BatchProcessor that handles each record inside its message's trace (its AWSTraceHeader attribute)."""
+
+    def _process_record(self, record: dict[str, Any]) -> Any:
+        with following_trace((record.get("attributes") or {}).get("AWSTraceHeader")):
+            return super()._process_record(record)
+
+
+class ChunkBatchProcessor(TracedBatchProcessor):
     """BatchProcessor that logs every failed message with why, so a chunk bound for the DLQ is explained."""
 
     def failure_handler(self, record: Any, exception: Any) -> Any:
@@ -82,7 +91,7 @@ class ChunkBatchProcessor(BatchProcessor):
 
 def ingest_processor() -> BatchProcessor:
     """IngestQueue batches: each record's body parsed as an S3 notification."""
-    return BatchProcessor(event_type=EventType.SQS, model=IngestQueueRecord)
+    return TracedBatchProcessor(event_type=EventType.SQS, model=IngestQueueRecord)
 
 
 def chunk_processor() -> ChunkBatchProcessor:
@@ -92,4 +101,4 @@ def chunk_processor() -> ChunkBatchProcessor:
 
 def export_processor() -> BatchProcessor:
     """ExportQueue batches: each record's body parsed as an ExportRequest."""
-    return BatchProcessor(event_type=EventType.SQS, model=ExportQueueRecord)
+    return TracedBatchProcessor(event_type=EventType.SQS, model=ExportQueueRecord)

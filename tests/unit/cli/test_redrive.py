@@ -8,8 +8,11 @@ from typing import Any
 import boto3
 import pytest
 
+from local import xray
 from review_sentiment_cli.redrive import NoSourceQueueError, redrive
 from tests.conftest import REGION
+
+TRACE_HEADER = "Root=1-67a1b2c3-0123456789abcdef01234567;Sampled=1"
 
 
 @pytest.fixture
@@ -30,20 +33,27 @@ def test_receive_send_moves_every_message_back_with_its_attributes(queues: tuple
         sqs.send_message(QueueUrl=dlq, MessageBody=f"message {index}")
     attribute = {"origin": {"DataType": "String", "StringValue": "s3"}}
     sqs.send_message(QueueUrl=dlq, MessageBody="with attribute", MessageAttributes=attribute)
+    # (and one with a trace header: SendMessageBatch's system attributes are kept, as SQS keeps them)
+    xray.install()
+    trace = {"AWSTraceHeader": {"DataType": "String", "StringValue": TRACE_HEADER}}
+    sqs.send_message(QueueUrl=dlq, MessageBody="with trace", MessageSystemAttributes=trace)
     # When the CLI redrives the dead-letter queue itself
     outcome = redrive(sqs, dlq, "receive-send")
     # Then all of them are back on the source queue, once each, and the dead-letter queue is empty
-    assert outcome.moved == 24
+    assert outcome.moved == 25
     assert outcome.source_queue_url == source
-    bodies, attributes = [], {}
+    bodies, attributes, traces = [], {}, {}
     while batch := sqs.receive_message(
-        QueueUrl=source, MaxNumberOfMessages=10, MessageAttributeNames=["All"], VisibilityTimeout=60
-    ).get("Messages", []):
+        QueueUrl=source, MaxNumberOfMessages=10, MessageAttributeNames=["All"], VisibilityTimeout=60,
+        MessageSystemAttributeNames=["AWSTraceHeader"],
+    ).get("Messages", []):  # fmt: skip
         for message in batch:
             bodies.append(message["Body"])
             attributes[message["Body"]] = message.get("MessageAttributes")
-    assert sorted(bodies) == sorted([f"message {i}" for i in range(23)] + ["with attribute"])
+            traces[message["Body"]] = message.get("Attributes", {}).get("AWSTraceHeader")
+    assert sorted(bodies) == sorted([f"message {i}" for i in range(23)] + ["with attribute", "with trace"])
     assert attributes["with attribute"] == attribute
+    assert {body: trace for body, trace in traces.items() if trace} == {"with trace": TRACE_HEADER}
     depth = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
     assert depth["Attributes"]["ApproximateNumberOfMessages"] == "0"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -85,3 +86,37 @@ def test_a_big_file_is_uploaded_in_parts_and_its_progress_reaches_its_size(
     assert progress.tasks[0].completed == big.stat().st_size == progress.tasks[0].total
     assert uploads[0].earlier_job_ids == frozenset({"older-job"})
     assert seen == ["incoming/big.jsonl"]
+
+
+def test_every_s3_request_of_an_upload_carries_its_own_trace_header(
+    bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an 11 MiB file (three parts) and a small one, and the headers the CLI's S3 client sends
+    big, small = tmp_path / "big.jsonl", tmp_path / "small.jsonl"
+    big.write_bytes(b'{"text": "fine"}\n' * (11 * MIB // 17 + 1))
+    small.write_bytes(b'{"text": "fine"}\n')
+    target = Target(description="moto", api_url="", bucket=bucket, incoming_prefix="incoming/", region=REGION)
+    client = target.client("s3")
+    sent: list[tuple[str, bytes | None]] = []
+    client.meta.events.register(
+        "before-send.s3",
+        lambda request, **_: sent.append((request.method, request.headers.get("X-Amzn-Trace-Id"))),
+    )
+    monkeypatch.setattr(Target, "client", lambda self, service: client)
+    config = TransferConfig(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB, max_concurrency=2)
+
+    # When the CLI uploads both
+    with transfer_progress(disable=True) as progress:
+        uploads = list(
+            upload_files(target, plan_uploads([big, small], "incoming/"), lambda key: [], progress, config)
+        )
+
+    # Then each upload has a trace id of its own, in X-Ray's format
+    big_trace, small_trace = (upload.trace_id for upload in uploads)
+    assert big_trace != small_trace
+    assert all(re.fullmatch(r"1-[0-9a-f]{8}-[0-9a-f]{24}", t or "") for t in (big_trace, small_trace))
+    # And every request of the big one (create, 3 parts, complete) and the small one's PutObject sent it
+    headers = [(header or b"").decode() for _, header in sent]
+    assert headers.count(f"Root={big_trace};Sampled=1") == 5
+    assert headers.count(f"Root={small_trace};Sampled=1") == 1
+    assert len(headers) == 6

@@ -31,7 +31,8 @@ WORKER_CODE = textwrap.dedent(
                     failures.append({"itemIdentifier": record["messageId"]})
                     continue
                 key = "seen/" + record["messageId"]
-                s3.put_object(Bucket=os.environ["BUCKET_NAME"], Key=key, Body=json.dumps(record))
+                seen = {**record, "invocation_trace": os.environ.get("_X_AMZN_TRACE_ID")}
+                s3.put_object(Bucket=os.environ["BUCKET_NAME"], Key=key, Body=json.dumps(seen))
             return {"batchItemFailures": failures}
         if event["rawPath"] == "/slow":
             time.sleep(5)

@@ -74,6 +74,12 @@ class JobView(BaseModel):
     stalled: StalledNote | None = Field(
         default=None, description="When STALLED: which dead-letter queue holds its work, why, how to redrive."
     )
+    trace_id: str | None = Field(
+        default=None,
+        description="AWS X-Ray trace id of the upload (its X-Amzn-Trace-Id, or the preprocess function's own "
+        "trace when the upload had none): the trace every message of the job carries; open it in the X-Ray "
+        "console to see the functions' traces linked to it. Null for jobs created before it was recorded.",
+    )
 
     @classmethod
     def of(cls, job: Job) -> JobView:

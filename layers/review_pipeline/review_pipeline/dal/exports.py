@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from review_pipeline.export_rows import ExportFormat
 from review_pipeline.models import JobStatus
+from review_pipeline.trace_context import trace_system_attributes
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -83,4 +84,10 @@ class ExportRequests:
         self._queue_url = queue_url
 
     def request(self, job_id: str) -> None:
-        self._sqs.send_message(QueueUrl=self._queue_url, MessageBody=json.dumps({"job_id": job_id}))
+        """Queue the job's export, in the trace of the upload being handled (its chunk's AWSTraceHeader)."""
+        trace = trace_system_attributes()
+        self._sqs.send_message(
+            QueueUrl=self._queue_url,
+            MessageBody=json.dumps({"job_id": job_id}),
+            **({"MessageSystemAttributes": trace} if trace else {}),
+        )

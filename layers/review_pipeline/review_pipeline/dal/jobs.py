@@ -310,7 +310,7 @@ class JobStore:
         )
 
 
-def new_job(job_id: str, bucket: str, key: str, version: str | None) -> Job:
+def new_job(job_id: str, bucket: str, key: str, version: str | None, trace_id: str | None = None) -> Job:
     now = utc_now()
     return Job(
         job_id=job_id,
@@ -321,6 +321,7 @@ def new_job(job_id: str, bucket: str, key: str, version: str | None) -> Job:
         counts=JobCounts(),
         created_at=now,
         updated_at=now,
+        trace_id=trace_id,
     )
 
 

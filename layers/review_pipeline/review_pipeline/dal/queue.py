@@ -1,4 +1,5 @@
-"""The inference queue: one ChunkMessage (a claim check naming a processed/ chunk) per chunk."""
+"""The inference queue: one ChunkMessage (a claim check naming a processed/ chunk) per chunk, each
+carrying the trace of the upload being handled (AWSTraceHeader, see trace_context.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from itertools import batched
 from typing import TYPE_CHECKING
 
 from review_pipeline.models import ChunkMessage
+from review_pipeline.trace_context import trace_system_attributes
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -34,8 +36,13 @@ class ChunkQueue:
         return len(messages)
 
     def _send_batch(self, batch: Sequence[ChunkMessage]) -> None:
+        trace = trace_system_attributes()
         pending: dict[str, SendMessageBatchRequestEntryTypeDef] = {
-            str(position): {"Id": str(position), "MessageBody": message.model_dump_json()}
+            str(position): {
+                "Id": str(position),
+                "MessageBody": message.model_dump_json(),
+                **({"MessageSystemAttributes": trace} if trace else {}),
+            }
             for position, message in enumerate(batch)
         }
         for attempt in range(1, _ATTEMPTS + 1):

@@ -53,6 +53,7 @@ from review_pipeline.readers.formats import supported_formats_sentence
 from review_pipeline.rejections import RejectedRowsFile, rejected_file_key
 from review_pipeline.retries import describe_error, error_code, is_last_delivery
 from review_pipeline.sqs_records import IngestQueueRecord, S3Notification, S3TestEvent
+from review_pipeline.trace_context import current_trace_id
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Metrics
@@ -259,7 +260,9 @@ class UploadSplitter:
     def process_upload(self, upload: UploadedObject, receive_count: int = 1) -> FileOutcome:
         job_id = job_id_for(upload)
         where = {"job_id": job_id, "bucket": upload.bucket, "key": upload.key}
-        if not self.jobs.create(new_job(job_id, upload.bucket, upload.key, upload.version_id)):
+        if not self.jobs.create(
+            new_job(job_id, upload.bucket, upload.key, upload.version_id, current_trace_id())
+        ):
             existing = self._existing_outcome(job_id, where)
             if existing is not None:
                 return existing
