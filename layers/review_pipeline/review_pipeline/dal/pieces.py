@@ -122,10 +122,10 @@ class PieceStore:
         return JobPieces(status, int(item.get("pieces_total", 0)), done)
 
     def checkpoint(self, job_id: str, piece: int) -> Checkpoint | None:
-        item = self._table.get_item(Key=_piece_key(job_id, piece), ConsistentRead=True).get("Item")
-        if item is None:
+        item = self._table.get_item(Key=_piece_key(job_id, piece), ConsistentRead=True).get("Item", {})
+        state = item.get("checkpoint")
+        if state is None:
             return None
-        state = item["checkpoint"]
         return Checkpoint(
             **{name: int(value) for name, value in state.items() if name not in {"short_chunks", "by_kind"}},
             short_chunks={k: int(v) for k, v in state.get("short_chunks", {}).items()},
@@ -136,15 +136,16 @@ class PieceStore:
         """Store the checkpoint unless a later one is stored already (a duplicate worker that got further)."""
         _conditional_write(
             partial(
-                self._table.put_item,
-                Item={
-                    **_piece_key(job_id, piece),
-                    "checkpoint": asdict(checkpoint),
-                    "saved_at": utc_now(),
+                self._table.update_item,
+                Key=_piece_key(job_id, piece),
+                UpdateExpression="SET #checkpoint = :checkpoint, saved_at = :now",
+                ConditionExpression="attribute_not_exists(#checkpoint) OR #checkpoint.#sequence < :sequence",
+                ExpressionAttributeNames={"#checkpoint": "checkpoint", "#sequence": "sequence"},
+                ExpressionAttributeValues={
+                    ":checkpoint": asdict(checkpoint),
+                    ":sequence": checkpoint.sequence,
+                    ":now": utc_now(),
                 },
-                ConditionExpression="attribute_not_exists(pk) OR checkpoint.#sequence < :sequence",
-                ExpressionAttributeNames={"#sequence": "sequence"},
-                ExpressionAttributeValues={":sequence": checkpoint.sequence},
             )
         )
 

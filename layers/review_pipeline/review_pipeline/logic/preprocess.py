@@ -44,7 +44,7 @@ from review_pipeline.dal.objects import ObjectMissingError, ObjectStore
 from review_pipeline.dal.pieces import PieceStore
 from review_pipeline.dal.queue import ChunkQueue
 from review_pipeline.dal.results import ResultStore
-from review_pipeline.logic.pieces import MessageSender, PieceOutcome, PieceReader
+from review_pipeline.logic.pieces import MessageSender, PieceOutcome, PieceReader, RemainingTime
 from review_pipeline.logic.uploads import UploadedObject, give_up_message, job_id_for, uploaded_object
 from review_pipeline.models import JobStatus, PieceMessage
 from review_pipeline.observability import add_rejected_row_metrics, job_log_keys
@@ -250,7 +250,7 @@ class UploadSplitter:
 
     # -- one file -------------------------------------------------------------------------------------------
     def process_upload(
-        self, upload: UploadedObject, receive_count: int = 1, context: LambdaContext | None = None
+        self, upload: UploadedObject, receive_count: int = 1, context: RemainingTime | None = None
     ) -> FileOutcome:
         """Plan the upload into pieces: read it here when it is one piece, else queue its pieces."""
         job_id = job_id_for(upload)
@@ -273,8 +273,9 @@ class UploadSplitter:
         return self._guarded(job_id, upload.bucket, upload.key, receive_count, plan_and_read)
 
     def process_piece(
-        self, piece: PieceMessage, receive_count: int = 1, context: LambdaContext | None = None
+        self, piece: PieceMessage, receive_count: int = 1, context: RemainingTime | None = None
     ) -> FileOutcome:
+        """Read one piece of an upload on from its checkpoint (the work a PieceMessage names)."""
         return self._guarded(
             piece.job_id,
             piece.bucket,
