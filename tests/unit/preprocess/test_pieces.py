@@ -29,6 +29,7 @@ from review_pipeline.logic.preprocess import FileOutcome, UploadSplitter
 from review_pipeline.logic.uploads import UploadedObject, job_id_for
 from review_pipeline.models import ChunkMessage, Job, JobStatus, PieceMessage, ReviewRecord
 from review_pipeline.settings import Settings
+from review_pipeline.sqs_records import S3Notification
 
 ROWS = 120
 BAD_ROWS = {7, 50, 51, 119}  # not JSON: rejected with their reason
@@ -352,3 +353,60 @@ def test_given_a_dead_lettered_piece_message_then_the_watcher_knows_its_job() ->
     )
 
     assert jobs_named_by("ingest", piece.model_dump_json(), "incoming/") == [("0123456789abcdef0123", None)]
+
+
+def test_given_idempotent_handling_then_each_piece_has_its_own_record_and_a_redelivery_reuses_it(
+    settings: Settings,
+    metrics: Metrics,
+    chunk_queue: Recorder,
+    piece_queue: Recorder,
+    bucket: str,
+    table: Any,
+) -> None:
+    # Given the splitter as the handler builds it (Powertools Idempotency on uploads and on pieces)
+    small = settings.model_copy(update={"chunk_size": 8, "piece_bytes": 2048})
+    splitter = replace(
+        UploadSplitter.from_settings(small, metrics), queue=chunk_queue, piece_queue=piece_queue
+    )
+    uploaded = put(bucket, "incoming/idempotent.jsonl", b"\n".join(jsonl_lines()))
+    [planned] = splitter.handle_notification(S3Notification.model_validate(s3_event(uploaded)))
+    pieces = list(piece_queue.sent)
+
+    # When every piece is handled, then the first one again
+    outcomes = [splitter.handle_piece(piece) for piece in [*pieces, pieces[0]]]
+
+    # Then each piece was read once (the redelivery got the first answer back) and counts are exact
+    assert planned.status == "split"
+    assert [outcome.piece for outcome in outcomes] == [*range(len(pieces)), 0]
+    assert outcomes[-1] == outcomes[0]
+    assert_exact(job_of(table, planned.job_id), chunk_records(chunk_queue))
+
+
+def s3_event(uploaded: UploadedObject) -> dict[str, Any]:
+    """The S3 notification of an upload, as S3 sends it to the ingest queue."""
+    record = {
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": "us-east-1",
+        "eventTime": "2030-01-01T00:00:00.000Z",
+        "eventName": "ObjectCreated:Put",
+        "userIdentity": {"principalId": "AWS:AIDATEST"},
+        "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+        "responseElements": {"x-amz-request-id": "TEST", "x-amz-id-2": "TEST"},
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "configurationId": "test",
+            "bucket": {
+                "name": uploaded.bucket,
+                "ownerIdentity": {"principalId": "A1"},
+                "arn": "arn:aws:s3:::b",
+            },
+            "object": {
+                "key": uploaded.key,
+                "size": 1,
+                "eTag": uploaded.etag,
+                "sequencer": uploaded.sequencer,
+            },
+        },
+    }
+    return {"Records": [record]}

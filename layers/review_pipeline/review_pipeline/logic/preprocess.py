@@ -142,12 +142,17 @@ class UploadSplitter:
         table = session.resource("dynamodb").Table(settings.table_name)
         config = idempotency_config(settings)
         piece_config = piece_idempotency_config(settings)
-        persistence = DynamoDBPersistenceLayer(
-            table_name=settings.table_name,
-            key_attr="pk",
-            sort_key_attr="sk",
-            expiry_attr="expiration",
-            boto3_client=session.client("dynamodb"),
+        dynamodb = session.client("dynamodb")
+        # One persistence layer per idempotent function: a layer keeps the key expression it is first given.
+        upload_records, piece_records = (
+            DynamoDBPersistenceLayer(
+                table_name=settings.table_name,
+                key_attr="pk",
+                sort_key_attr="sk",
+                expiry_attr="expiration",
+                boto3_client=dynamodb,
+            )
+            for _ in range(2)
         )
         sqs = session.client("sqs")
         return cls(
@@ -163,7 +168,7 @@ class UploadSplitter:
             idempotent_process_upload=idempotent_function(
                 _process_upload,
                 data_keyword_argument="upload",
-                persistence_store=persistence,
+                persistence_store=upload_records,
                 config=config,
                 output_serializer=PydanticSerializer(FileOutcome),
             ),
@@ -171,7 +176,7 @@ class UploadSplitter:
             idempotent_process_piece=idempotent_function(
                 _process_piece,
                 data_keyword_argument="piece",
-                persistence_store=persistence,
+                persistence_store=piece_records,
                 config=piece_config,
                 output_serializer=PydanticSerializer(FileOutcome),
             ),
