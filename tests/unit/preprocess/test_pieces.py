@@ -265,6 +265,7 @@ def test_given_an_invocation_killed_after_a_checkpoint_then_the_redelivery_resum
     assert_exact(job_of(table, job_id_for(uploaded)), chunk_records(chunk_queue))
     assert outcome.rows == ROWS
     all_keys = [message.key for message in chunk_queue.sent]
+    writes, rewrites = ([key for key in keys if "/chunk-" in key] for keys in (writes, rewrites))
     assert rewrites == all_keys[-len(rewrites) :]
     assert len(set(writes) & set(rewrites)) <= 1
     assert set(writes) | set(rewrites) == set(all_keys)
@@ -410,3 +411,21 @@ def s3_event(uploaded: UploadedObject) -> dict[str, Any]:
         },
     }
     return {"Records": [record]}
+
+
+def test_given_a_duplicate_id_after_a_checkpoint_then_the_resumed_invocation_still_rejects_it(
+    splitter: UploadSplitter, piece_queue: Recorder, bucket: str, table: Any
+) -> None:
+    # Given row 100 repeats row 10's id, and the first invocation stops at row 64
+    lines = [json.dumps({"id": f"d{n}", "text": f"Review {n}."}).encode() for n in range(1, 121)]
+    lines[99] = json.dumps({"id": "d10", "text": "Review 100, a copy of 10's id."}).encode()
+    uploaded = put(bucket, "incoming/duplicate.jsonl.gz", gzip.compress(b"\n".join(lines)))
+
+    outcomes = read_with_continuations(
+        splitter, piece_queue, splitter.process_upload(uploaded, context=Clock(1)), looks=1
+    )
+
+    # Then the second invocation knew the id from the first one's checkpoint
+    assert [outcome.status for outcome in outcomes] == ["continued", "queued"]
+    [rejected] = ResultStore(table).list_rejected(outcomes[0].job_id, limit=10).items
+    assert (rejected.row, rejected.reason) == (100, "duplicate id 'd10' (first seen on row 10)")

@@ -59,6 +59,10 @@ class ObjectStore:
                 ) from error
             raise
 
+    def read_bytes(self, bucket: str, key: str) -> bytes:
+        """A small object of the pipeline's own, whole."""
+        return bytes(self._get(bucket, key, None, None)["Body"].read())
+
     def put_bytes(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
         self._s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
 

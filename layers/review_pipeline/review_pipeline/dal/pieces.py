@@ -39,6 +39,7 @@ class Checkpoint:
     rejected: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
     segments: int = 0  # rejected/ files stored
+    id_segments: int = 0  # files of the ids the piece's accepted rows took (logic/pieces.py)
     sequence: int = 0  # checkpoints stored; the continuation number of the next invocation
 
     def chunk_sizes(self) -> list[int]:

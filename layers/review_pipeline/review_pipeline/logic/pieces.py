@@ -9,11 +9,13 @@ entered in the middle; JSON documents; UTF-16) is one piece, read by the event's
 A piece (`PieceReader.run`) streams its bytes into processed/ chunks and rejected rows. It stores a
 checkpoint (dal/pieces.py) every CHECKPOINT_SECONDS and when less than PIECE_TIME_MARGIN_MS is left of the
 invocation; then it also sends a continuation (the same PieceMessage, continuation + 1) and returns. A
-checkpoint says how many rows are done, how many chunks are written (and their sizes) and how many rejected
-rows are stored; the resumed invocation reads the piece from its start again, re-validates (without writing)
-the rows before the checkpoint so that the duplicate-id check knows their ids, and carries on. An invocation
-killed by its timeout loses only what it did since its last checkpoint: SQS redelivers the message and it
-resumes there. Chunks are deterministic (same rows, same keys), so a chunk written twice is the same object.
+checkpoint says how many rows are done, how many chunks are written (and their sizes) and how many
+rejected rows are stored, and it writes the ids the piece's accepted rows took since the last one (an
+`ids-<piece>-<n>.json` beside the chunks); the resumed invocation reads the piece from its start again, skips
+the rows before the checkpoint (parsed, not validated: their ids come from those files) and carries on. An
+invocation killed by its timeout loses only what it did since its last checkpoint: SQS redelivers the message
+and it resumes there. Chunks are deterministic (same rows, same keys): a chunk written twice is the same
+object.
 
 When its last row is read, a piece sends its chunks' messages to the inference queue and adds its totals to
 the job once (dal/pieces.py); whoever records the last piece records what reading found (format, encodings),
@@ -25,6 +27,7 @@ in file order without knowing how many rows the earlier pieces hold; a file read
 
 from __future__ import annotations
 
+import json
 import time
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -33,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel
 
-from review_pipeline.chunking import chunk_body, chunk_key
+from review_pipeline.chunking import chunk_body, chunk_key, chunk_prefix
 from review_pipeline.dal.pieces import (
     MAX_PIECES,
     PIECE_STRIDE,
@@ -93,6 +96,7 @@ class _Run:
     context: RemainingTime | None
     margin_ms: int
     batch: list[ReviewRecord] = field(default_factory=list)
+    new_ids: dict[str, int] = field(default_factory=dict)  # ids accepted since the last checkpoint
     rejections: RejectedRowsFile = field(default_factory=RejectedRowsFile)
     saved_at: float = field(default_factory=time.monotonic)
 
@@ -162,6 +166,7 @@ class PieceReader:
         """Read rows until the piece ends (True) or the invocation must stop (checkpointed: False)."""
         message, state = run.message, run.state
         validator = RowValidator(self.settings.max_text_chars)
+        validator.remember(self._taken_ids(run))
         max_line_bytes = max(DEFAULT_MAX_LINE_BYTES, 8 * self.settings.max_text_chars)
         split = message.pieces > 1
         first_byte = range_request_start(message.start) if split else 0
@@ -175,9 +180,7 @@ class PieceReader:
                     )
                 numbered = row._replace(row=row.row + run.base)
                 if numbered.row <= state.rows_done:
-                    if isinstance(numbered, ParsedRow):
-                        validator.check(numbered)  # only so that its id counts as taken
-                    continue
+                    continue  # done by an earlier invocation (its ids are remembered)
                 self._take(run, validator.check(numbered) if isinstance(numbered, ParsedRow) else numbered)
                 state.rows_done = numbered.row
                 if count % _CLOCK_EVERY_ROWS == 0 and self._should_stop(run):
@@ -196,6 +199,7 @@ class PieceReader:
             state.by_kind[checked.kind] = state.by_kind.get(checked.kind, 0) + 1
             return
         run.batch.append(checked)
+        run.new_ids[checked.review_id] = checked.row
         state.accepted += 1
         if len(run.batch) >= state.chunk_size:
             self._write_chunk(run)
@@ -205,6 +209,13 @@ class PieceReader:
         stopping = run.near_deadline()
         if stopping or time.monotonic() - run.saved_at >= self.settings.checkpoint_seconds:
             self._flush(run)
+            if run.new_ids:
+                key = self._id_key(run, run.state.id_segments)
+                self.objects.put_bytes(
+                    self.settings.bucket_name, key, json.dumps(run.new_ids).encode(), "application/json"
+                )
+                run.state.id_segments += 1
+                run.new_ids = {}
             run.state.sequence += 1
             self.pieces.save(run.message.job_id, run.message.piece, run.state)
             run.saved_at = time.monotonic()
@@ -240,6 +251,19 @@ class PieceReader:
             run.rejections.file.close()
             run.rejections = RejectedRowsFile()
             run.state.segments += 1
+
+    def _id_key(self, run: _Run, segment: int) -> str:
+        prefix = chunk_prefix(self.settings.processed_prefix, run.message.job_id)
+        return f"{prefix}ids-{run.message.piece:03d}-{segment:05d}.json"
+
+    def _taken_ids(self, run: _Run) -> dict[str, int]:
+        """The ids earlier invocations of the piece accepted (id -> row), for the duplicate-id check."""
+        taken: dict[str, int] = {}
+        for segment in range(run.state.id_segments):
+            taken.update(
+                json.loads(self.objects.read_bytes(self.settings.bucket_name, self._id_key(run, segment)))
+            )
+        return taken
 
     def _write_chunk(self, run: _Run) -> None:
         state = run.state
