@@ -20,6 +20,7 @@ import boto3
 import pytest
 from aws_lambda_powertools import Metrics
 
+from local.template import PROJECT_ROOT
 from review_pipeline.dal.jobs import JobStore
 from review_pipeline.dal.pieces import PIECE_STRIDE
 from review_pipeline.dal.queue import QueueSendError
@@ -384,48 +385,10 @@ def test_given_idempotent_handling_then_each_piece_has_its_own_record_and_a_rede
 
 
 def s3_event(uploaded: UploadedObject) -> dict[str, Any]:
-    """The S3 notification of an upload, as S3 sends it to the ingest queue."""
-    record = {
-        "eventVersion": "2.1",
-        "eventSource": "aws:s3",
-        "awsRegion": "us-east-1",
-        "eventTime": "2030-01-01T00:00:00.000Z",
-        "eventName": "ObjectCreated:Put",
-        "userIdentity": {"principalId": "AWS:AIDATEST"},
-        "requestParameters": {"sourceIPAddress": "127.0.0.1"},
-        "responseElements": {"x-amz-request-id": "TEST", "x-amz-id-2": "TEST"},
-        "s3": {
-            "s3SchemaVersion": "1.0",
-            "configurationId": "test",
-            "bucket": {
-                "name": uploaded.bucket,
-                "ownerIdentity": {"principalId": "A1"},
-                "arn": "arn:aws:s3:::b",
-            },
-            "object": {
-                "key": uploaded.key,
-                "size": 1,
-                "eTag": uploaded.etag,
-                "sequencer": uploaded.sequencer,
-            },
-        },
-    }
-    return {"Records": [record]}
-
-
-def test_given_a_duplicate_id_after_a_checkpoint_then_the_resumed_invocation_still_rejects_it(
-    splitter: UploadSplitter, piece_queue: Recorder, bucket: str, table: Any
-) -> None:
-    # Given row 100 repeats row 10's id, and the first invocation stops at row 64
-    lines = [json.dumps({"id": f"d{n}", "text": f"Review {n}."}).encode() for n in range(1, 121)]
-    lines[99] = json.dumps({"id": "d10", "text": "Review 100, a copy of 10's id."}).encode()
-    uploaded = put(bucket, "incoming/duplicate.jsonl.gz", gzip.compress(b"\n".join(lines)))
-
-    outcomes = read_with_continuations(
-        splitter, piece_queue, splitter.process_upload(uploaded, context=Clock(1)), looks=1
-    )
-
-    # Then the second invocation knew the id from the first one's checkpoint
-    assert [outcome.status for outcome in outcomes] == ["continued", "queued"]
-    [rejected] = ResultStore(table).list_rejected(outcomes[0].job_id, limit=10).items
-    assert (rejected.row, rejected.reason) == (100, "duplicate id 'd10' (first seen on row 10)")
+    """The sample S3 notification (events/preprocess_s3_put.json) of this upload."""
+    sample = json.loads((PROJECT_ROOT / "events" / "preprocess_s3_put.json").read_text(encoding="utf-8"))
+    event: dict[str, Any] = json.loads(sample["Records"][0]["body"])
+    s3 = event["Records"][0]["s3"]
+    s3["bucket"]["name"] = uploaded.bucket
+    s3["object"] = {"key": uploaded.key, "size": 1, "eTag": uploaded.etag, "sequencer": uploaded.sequencer}
+    return event
