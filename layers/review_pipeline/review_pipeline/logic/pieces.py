@@ -84,7 +84,10 @@ class PieceOutcome(BaseModel):
     rejected: int = 0
     chunks: int = 0
     rejected_by_reason: dict[str, int] = {}
-    job_status: JobStatus | None = None  # PROCESSING or final, when this piece was the last one
+    job_status: JobStatus | None = None  # PROCESSING or final once every piece is recorded, else None
+    read_whole: bool = (
+        False  # this invocation recorded the upload's last piece (and marked the job PROCESSING)
+    )
 
 
 @dataclass
@@ -142,7 +145,8 @@ class PieceReader:
         """Read the piece on from its checkpoint: recorded, or continued by another invocation."""
         job = self.pieces.job_pieces(message.job_id)
         if job.status != JobStatus.PENDING or str(message.piece) in job.pieces_done:
-            return PieceOutcome(status="already_recorded", job_status=self._close_if_complete(message))
+            status, marked = self._close_if_complete(message)
+            return PieceOutcome(status="already_recorded", job_status=status, read_whole=marked)
         state = self.pieces.checkpoint(message.job_id, message.piece)
         run = _Run(
             message,
@@ -303,23 +307,32 @@ class PieceReader:
         self.chunk_queue.send(chunks)
         totals = PieceTotals(rows=rows, rejected=state.rejected, chunks=len(chunks))
         recorded = self.pieces.record(message.job_id, message.piece, totals)
+        status, marked = self._close_if_complete(message)
         return PieceOutcome(
             status="recorded" if recorded else "already_recorded",
             rows=rows,
             rejected=state.rejected,
             chunks=len(chunks),
             rejected_by_reason=dict(state.by_kind),
-            job_status=self._close_if_complete(message),
+            job_status=status,
+            read_whole=marked,
         )
 
-    def _close_if_complete(self, message: PieceMessage) -> JobStatus | None:
-        """Once every piece is recorded: the upload's input report, PROCESSING, and the job closed if done."""
+    def _close_if_complete(self, message: PieceMessage) -> tuple[JobStatus | None, bool]:
+        """Once every piece is recorded: the upload's input report, PROCESSING, and the job closed if done.
+
+        The job's status (None while other pieces are still being read), and whether this call marked it
+        PROCESSING (exactly one caller does).
+        """
         job = self.pieces.job_pieces(message.job_id)
-        if job.status == JobStatus.PENDING and job.all_recorded:
+        if job.status == JobStatus.PENDING and not job.all_recorded:
+            return None, False
+        marked = False
+        if job.status == JobStatus.PENDING:
             if job.pieces_total > 1:
                 merged = self.pieces.merged_report(message.job_id, job.pieces_total)
                 self.jobs.record_input(message.job_id, merged.summary())
-            self.pieces.mark_processing(message.job_id, job.pieces_total)
+            marked = self.pieces.mark_processing(message.job_id, job.pieces_total)
         elif job.status != JobStatus.PROCESSING:
-            return job.status
-        return self.jobs.finish_if_done(message.job_id) or JobStatus.PROCESSING
+            return job.status, False
+        return self.jobs.finish_if_done(message.job_id) or JobStatus.PROCESSING, marked

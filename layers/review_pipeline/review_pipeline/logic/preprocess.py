@@ -321,7 +321,7 @@ class UploadSplitter:
             self._count(RowsRead=outcome.rows, RowsRejected=outcome.rejected, ChunksQueued=outcome.chunks)
             add_rejected_row_metrics(self.metrics, outcome.rejected_by_reason)
             logger.info("Piece split into chunks", extra={**where, **outcome.model_dump(mode="json")})
-        if outcome.status == "recorded" and outcome.job_status is not None:
+        if outcome.read_whole:
             self._count(FilesProcessed=1)  # this piece was the upload's last
         return FileOutcome(
             job_id=job_id,
