@@ -320,7 +320,8 @@ class UploadSplitter:
             status = "completed" if final else "queued"
             self._count(RowsRead=outcome.rows, RowsRejected=outcome.rejected, ChunksQueued=outcome.chunks)
             add_rejected_row_metrics(self.metrics, outcome.rejected_by_reason)
-            logger.info("Piece split into chunks", extra={**where, **outcome.model_dump(mode="json")})
+            what = "File" if piece.pieces == 1 else "Piece"
+            logger.info(f"{what} split into chunks", extra={**where, **outcome.model_dump(mode="json")})
         if outcome.read_whole:
             self._count(FilesProcessed=1)  # this piece was the upload's last
         return FileOutcome(
