@@ -4,6 +4,7 @@ IncomingReview   one row of an uploaded file, as the user wrote it (validated, n
 ReviewRecord     a cleaned review with its place in the file: what a processed/ chunk holds
 RejectedRow      a row that could not become a ReviewRecord, with the reason a user can act on
 ChunkMessage     the claim check the preprocess function puts on the inference queue
+PieceMessage     one piece of a big upload (or its continuation), put on the ingest queue by preprocess
 Prediction       one answer of the endpoint (wire contract, see endpoint.py)
 ReviewResult     one classified review, as stored and as served by the API
 Job              one uploaded file's journey: status, counts, model version, error
@@ -130,6 +131,23 @@ class ChunkMessage(BaseModel):
     review_count: int = Field(ge=0)
     # The uploaded file the chunk comes from, for the log lines of its classification (job_id + source_key).
     source_key: str | None = None
+
+
+class PieceMessage(BaseModel):
+    """An IngestQueue message naming one piece of an upload: the lines that start in bytes [start, end) of a
+    JSON lines object cut into byte ranges, or (pieces == 1, end None) the whole object. `continuation` counts
+    the invocations that carried the piece on from a checkpoint (logic/pieces.py)."""
+
+    kind: Literal["piece"] = "piece"
+    job_id: str
+    bucket: str
+    key: str
+    version_id: str | None = None
+    piece: int = Field(default=0, ge=0)
+    pieces: int = Field(default=1, ge=1)
+    start: int = Field(default=0, ge=0)
+    end: int | None = Field(default=None, ge=0)
+    continuation: int = Field(default=0, ge=0)
 
 
 class Explanation(BaseModel):

@@ -20,6 +20,14 @@ class Settings(BaseModel):
     table_name: str = Field(alias="TABLE_NAME", min_length=3)
     bucket_name: str = Field(alias="BUCKET_NAME", min_length=3)
     inference_queue_url: str = Field(default="", alias="INFERENCE_QUEUE_URL")
+    # Preprocess puts the pieces of a big upload, and continuations from a checkpoint, on its own queue.
+    ingest_queue_url: str = Field(default="", alias="INGEST_QUEUE_URL")
+    # An uncompressed JSON lines upload larger than this is cut into byte ranges this size, read in parallel.
+    piece_bytes: int = Field(default=64 << 20, alias="PIECE_BYTES", ge=1024)
+    # A piece stops (checkpoint + continuation message) when less than this is left of the invocation.
+    piece_time_margin_ms: int = Field(default=60_000, alias="PIECE_TIME_MARGIN_MS", ge=0)
+    # ... and stores a checkpoint at least this often, so a timed-out invocation loses at most this much work.
+    checkpoint_seconds: float = Field(default=30.0, alias="CHECKPOINT_SECONDS", gt=0)
     # Where the function that closes a job asks for its export; empty: no export is asked for.
     export_queue_url: str = Field(default="", alias="EXPORT_QUEUE_URL")
     endpoint_name: str = Field(default="", alias="ENDPOINT_NAME")

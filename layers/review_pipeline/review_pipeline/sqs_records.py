@@ -1,8 +1,8 @@
 """What the SQS functions receive: Powertools record models and the batch processors that parse them.
 
 One place for every queue, so the SQS functions read their batches the same way: `IngestQueueRecord` (an S3
-notification, or S3's test event) for IngestQueue, `ChunkQueueRecord` (a ChunkMessage claim check) for
-InferenceQueue, `ExportQueueRecord` (a finished job's id) for ExportQueue; `ingest_processor()`,
+notification, S3's test event, or a PieceMessage) for IngestQueue, `ChunkQueueRecord` (a ChunkMessage claim
+check) for InferenceQueue, `ExportQueueRecord` (a finished job's id) for ExportQueue; `ingest_processor()`,
 `chunk_processor()` and `export_processor()` build the processors their handlers hand to
 `process_partial_response`. Each record is handled inside the trace its message carries (trace_context.py).
 """
@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.parser.models import S3Model, SqsRecordModel
 from pydantic import BaseModel, ConfigDict, Json, RootModel
 
-from review_pipeline.models import ChunkMessage
+from review_pipeline.models import ChunkMessage, PieceMessage
 from review_pipeline.trace_context import following_trace
 
 logger = Logger(child=True)
@@ -37,10 +37,15 @@ class S3Notification(RootModel[S3Model | S3TestEvent]):
     event."""
 
 
-class IngestQueueRecord(SqsRecordModel):
-    """An SQS record whose body (a JSON string) is parsed into an S3 notification by the batch processor."""
+class IngestMessage(RootModel[S3Model | S3TestEvent | PieceMessage]):
+    """The body of an ingest queue message: what S3 sends, or a piece of an upload that preprocess sent."""
 
-    body: Json[S3Notification]
+
+class IngestQueueRecord(SqsRecordModel):
+    """An SQS record whose body (a JSON string) is parsed by the batch processor: an S3 notification, or a
+    PieceMessage (a piece of a big upload, or the continuation of one from its checkpoint)."""
+
+    body: Json[IngestMessage]
 
 
 class ChunkQueueRecord(SqsRecordModel):

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from review_pipeline.chunking import chunk_body, chunk_key, chunked
-from review_pipeline.logic.preprocess import (
+from review_pipeline.logic.uploads import (
     JOB_ID_HEX_CHARS,
     UploadedObject,
     job_id_for,

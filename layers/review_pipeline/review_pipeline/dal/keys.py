@@ -6,6 +6,7 @@ job                  JOB#<job_id>     JOB                 JOBS_BY_CREATED (all j
 review result        JOB#<job_id>     RESULT#<row>        none: one sentiment is a filter on the job's results
 rejected row         JOB#<job_id>     REJECTED#<row>
 chunk marker         JOB#<job_id>     CHUNK#<index>       (makes a redelivered chunk count once)
+piece checkpoint     JOB#<job_id>     PIECE#<n>           (how far a piece of the upload got, dal/pieces.py)
 stalled marker       STALLED          <job_id>            (a job whose work sits in a dead-letter queue)
 idempotency record   (Powertools: static pk per function, sk = hash of the idempotency key)
 
@@ -51,6 +52,10 @@ def rejected_sk(row: int) -> str:
 
 def chunk_sk(chunk_index: int) -> str:
     return f"CHUNK#{chunk_index:06d}"
+
+
+def piece_sk(piece: int) -> str:
+    return f"PIECE#{piece:03d}"
 
 
 def source_pk(source_key: str) -> str:

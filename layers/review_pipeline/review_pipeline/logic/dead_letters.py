@@ -23,9 +23,9 @@ from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
 from review_pipeline.dal.jobs import JobStore, new_job
-from review_pipeline.logic.preprocess import job_id_for, uploaded_object
-from review_pipeline.models import ChunkMessage, StalledNote, utc_now
-from review_pipeline.sqs_records import S3Notification, S3TestEvent
+from review_pipeline.logic.uploads import job_id_for, uploaded_object
+from review_pipeline.models import ChunkMessage, PieceMessage, StalledNote, utc_now
+from review_pipeline.sqs_records import IngestMessage, S3TestEvent
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -52,9 +52,11 @@ def jobs_named_by(queue: str, body: str, incoming_prefix: str) -> list[tuple[str
     try:
         if queue == "inference":
             return [(ChunkMessage.model_validate_json(body).job_id, None)]
-        event = S3Notification.model_validate_json(body).root
+        event = IngestMessage.model_validate_json(body).root
     except ValidationError:
         return []
+    if isinstance(event, PieceMessage):
+        return [(event.job_id, None)]  # a piece of an upload, or its continuation: the job exists
     if isinstance(event, S3TestEvent):
         return []
     uploads = (uploaded_object(record, incoming_prefix) for record in event.Records)

@@ -6,10 +6,13 @@
   2. The job id is derived from what identifies the upload (bucket, key, version or etag+sequencer), so a
      redelivered event names the same job. Powertools Idempotency (same table) keeps two concurrent deliveries
      from both working; the job record keeps a late redelivery from redoing a file that is already queued.
-  3. The object is streamed: rows are parsed, validated, cleaned; valid reviews are written chunk by chunk,
-     every other row is kept with its reason (rejected/<job_id>/rejected.jsonl and the table).
-  4. Only once the whole file has been read are the chunk messages sent and the job marked PROCESSING, so a
-     file that breaks halfway never sends work for a job that then fails.
+  3. The upload is planned into pieces (logic/pieces.py): a big uncompressed JSON lines object into byte
+     ranges, each a PieceMessage on the ingest queue that this function reads again (`handle_record`), in
+     parallel; anything else is one piece, read here. A piece is streamed: rows are parsed, validated,
+     cleaned; valid reviews are written chunk by chunk, every other row is kept with its reason (rejected/
+     and the table); near its time limit the piece stores a checkpoint and is continued by a new message.
+  4. Only once a piece has been read whole are its chunk messages sent, and only once every piece is
+     recorded is the job marked PROCESSING, so a file that breaks halfway never sends that piece's work.
 
 A file that cannot be read (FileFormatError, object gone) fails its job with the reason and is not retried;
 any other error (throttling, network, access denied) propagates so SQS redelivers the message, except on its
@@ -20,12 +23,9 @@ message that names no file to attribute the error to still ends in the DLQ.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
-from contextlib import closing
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
-from urllib.parse import unquote_plus
+from typing import TYPE_CHECKING, Any, Literal
 
 import boto3
 from aws_lambda_powertools import Logger, Tracer
@@ -36,28 +36,25 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
-from pydantic import BaseModel, computed_field
+from pydantic import BaseModel
 
-from review_pipeline.chunking import chunk_body, chunk_key, chunked
 from review_pipeline.dal.exports import export_requester
 from review_pipeline.dal.jobs import JobStore, new_job
 from review_pipeline.dal.objects import ObjectMissingError, ObjectStore
+from review_pipeline.dal.pieces import PieceStore
 from review_pipeline.dal.queue import ChunkQueue
-from review_pipeline.dal.results import ResultStore, expiration_after
-from review_pipeline.logic.validation import RowValidator, accepted_reviews
-from review_pipeline.models import ChunkMessage, JobStatus
+from review_pipeline.dal.results import ResultStore
+from review_pipeline.logic.pieces import MessageSender, PieceOutcome, PieceReader, RemainingTime
+from review_pipeline.logic.uploads import UploadedObject, give_up_message, job_id_for, uploaded_object
+from review_pipeline.models import JobStatus, PieceMessage
 from review_pipeline.observability import add_rejected_row_metrics, job_log_keys
-from review_pipeline.readers import DEFAULT_MAX_LINE_BYTES, FileFormatError, read_rows
-from review_pipeline.readers.context import InputReport
-from review_pipeline.readers.formats import supported_formats_sentence
-from review_pipeline.rejections import RejectedRowsFile, rejected_file_key
-from review_pipeline.retries import describe_error, error_code, is_last_delivery
+from review_pipeline.readers import FileFormatError
+from review_pipeline.retries import is_last_delivery
 from review_pipeline.sqs_records import IngestQueueRecord, S3Notification, S3TestEvent
 from review_pipeline.trace_context import current_trace_id
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Metrics
-    from aws_lambda_powertools.utilities.parser.models import S3RecordModel
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from review_pipeline.settings import Settings
@@ -65,88 +62,20 @@ if TYPE_CHECKING:
 logger = Logger(child=True)
 tracer = Tracer()
 
-JOB_ID_HEX_CHARS = 20
-_JSONL = "application/x-ndjson"
-# Codes of errors a policy or permission causes (moto answers a bucket policy's deny with a bare 403).
-_ACCESS_CODES = {"AccessDenied", "AccessDeniedException", "AllAccessDisabled", "403"}
-
-
-class UploadedObject(BaseModel):
-    """One upload, as the event names it (key URL-decoded)."""
-
-    bucket: str
-    key: str
-    version_id: str | None = None
-    etag: str | None = None
-    sequencer: str | None = None
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def revision(self) -> str:
-        """What tells this upload of the key from another: its version, else its etag and event sequencer."""
-        if self.version_id:
-            return f"version:{self.version_id}"
-        return f"etag:{self.etag or ''}:{self.sequencer or ''}"
-
 
 class FileOutcome(BaseModel):
     """What happened to one uploaded file (also the stored idempotency response)."""
 
     job_id: str
-    status: Literal["queued", "completed", "failed", "already_processed"]
+    # split: the upload's pieces are queued; continued: a piece goes on from its checkpoint elsewhere
+    status: Literal["queued", "completed", "failed", "already_processed", "split", "continued"]
+    piece: int | None = None  # the piece this outcome is about, for a piece of an upload cut into several
+    pieces: int = 1
     rows: int = 0
     rejected: int = 0
     chunks: int = 0
     rejected_by_reason: dict[str, int] = {}  # observability.REJECTION_KINDS -> rows
     error: str | None = None
-
-
-def job_id_for(upload: UploadedObject) -> str:
-    """Deterministic job id: the same upload (even delivered twice) always gets the same id."""
-    identity = "\n".join((upload.bucket, upload.key, upload.revision))
-    return hashlib.sha256(identity.encode("utf-8")).hexdigest()[:JOB_ID_HEX_CHARS]
-
-
-def uploaded_object(record: S3RecordModel, incoming_prefix: str) -> UploadedObject | None:
-    """The upload an S3 record names, or None (logged) when the record is not a file to process."""
-    s3_object = record.s3.object
-    where = {"bucket": record.s3.bucket.name, "event_name": record.eventName}
-    if s3_object is None or not record.eventName.startswith("ObjectCreated"):
-        logger.info("Ignoring S3 event: not an upload", extra=where)
-        return None
-    key = unquote_plus(s3_object.key)  # S3 event keys are URL-encoded, with '+' for spaces
-    where["key"] = key
-    if not key.startswith(incoming_prefix):
-        logger.info(f"Ignoring S3 event: key is outside {incoming_prefix}", extra=where)
-        return None
-    if key.endswith("/"):
-        logger.info("Ignoring S3 event: folder marker, not a file", extra=where)
-        return None
-    return UploadedObject(
-        bucket=record.s3.bucket.name,
-        key=key,
-        version_id=s3_object.versionId,
-        etag=s3_object.eTag,
-        sequencer=s3_object.sequencer,
-    )
-
-
-def give_up_message(key: str, error: Exception, attempts: int) -> str:
-    """What failed, how often, and what the uploader (or the operator) can do about it."""
-    code = error_code(error)
-    if code in _ACCESS_CODES:
-        advice = (
-            "access was denied: check the bucket policy (and the KMS key, if any) lets the "
-            "PreprocessFunction read incoming/ and write processed/ and rejected/, then upload the file again"
-        )
-    elif code == "InvalidObjectState":
-        advice = (
-            "the object is archived (e.g. the GLACIER storage class): upload it again with the STANDARD "
-            "storage class"
-        )
-    else:
-        advice = "upload the file again; if it keeps failing, the PreprocessFunction logs have the details"
-    return f"could not process {key} after {attempts} attempts ({describe_error(error)}); {advice}"
 
 
 def idempotency_config(settings: Settings) -> IdempotencyConfig:
@@ -158,11 +87,27 @@ def idempotency_config(settings: Settings) -> IdempotencyConfig:
     )
 
 
+def piece_idempotency_config(settings: Settings) -> IdempotencyConfig:
+    """A piece message (job, piece, continuation) is processed once while its record lives."""
+    return IdempotencyConfig(
+        event_key_jmespath="[job_id, piece, continuation]",
+        expires_after_seconds=settings.idempotency_ttl_seconds,
+        raise_on_no_idempotency_key=True,
+    )
+
+
 def _process_upload(
-    *, upload: UploadedObject, splitter: UploadSplitter, receive_count: int = 1
+    *, upload: UploadedObject, splitter: UploadSplitter, receive_count: int = 1, context: Any = None
 ) -> FileOutcome:
     """The function Powertools Idempotency wraps: its module and name key the idempotency records."""
-    return splitter.process_upload(upload, receive_count)
+    return splitter.process_upload(upload, receive_count, context)
+
+
+def _process_piece(
+    *, piece: PieceMessage, splitter: UploadSplitter, receive_count: int = 1, context: Any = None
+) -> FileOutcome:
+    """The same for a piece message (a record of its own per job, piece and continuation)."""
+    return splitter.process_piece(piece, receive_count, context)
 
 
 @dataclass
@@ -171,13 +116,24 @@ class UploadSplitter:
 
     settings: Settings
     objects: ObjectStore
-    queue: ChunkQueue
+    queue: MessageSender  # the inference queue (chunk messages)
+    piece_queue: MessageSender  # the ingest queue (piece and continuation messages)
     jobs: JobStore
+    pieces: PieceStore
     results: ResultStore
     metrics: Metrics
     idempotency_config: IdempotencyConfig
-    # `_process_upload` as Powertools Idempotency wraps it (set by from_settings); None: not idempotent.
+    # `_process_upload` and `_process_piece` as Powertools Idempotency wraps them (set by from_settings);
+    # None: not idempotent.
     idempotent_process_upload: Callable[..., FileOutcome] | None = None
+    idempotent_process_piece: Callable[..., FileOutcome] | None = None
+    piece_idempotency_config: IdempotencyConfig | None = None
+
+    @property
+    def reader(self) -> PieceReader:
+        return PieceReader(
+            self.settings, self.objects, self.queue, self.piece_queue, self.jobs, self.pieces, self.results
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings, metrics: Metrics) -> UploadSplitter:
@@ -185,26 +141,43 @@ class UploadSplitter:
         session = boto3.session.Session()
         table = session.resource("dynamodb").Table(settings.table_name)
         config = idempotency_config(settings)
-        persistence = DynamoDBPersistenceLayer(
-            table_name=settings.table_name,
-            key_attr="pk",
-            sort_key_attr="sk",
-            expiry_attr="expiration",
-            boto3_client=session.client("dynamodb"),
+        piece_config = piece_idempotency_config(settings)
+        dynamodb = session.client("dynamodb")
+        # One persistence layer per idempotent function: a layer keeps the key expression it is first given.
+        upload_records, piece_records = (
+            DynamoDBPersistenceLayer(
+                table_name=settings.table_name,
+                key_attr="pk",
+                sort_key_attr="sk",
+                expiry_attr="expiration",
+                boto3_client=dynamodb,
+            )
+            for _ in range(2)
         )
+        sqs = session.client("sqs")
         return cls(
             settings=settings,
             objects=ObjectStore(session.client("s3")),
-            queue=ChunkQueue(session.client("sqs"), settings.inference_queue_url),
+            queue=ChunkQueue(sqs, settings.inference_queue_url),
+            piece_queue=ChunkQueue(sqs, settings.ingest_queue_url),
             jobs=JobStore(table, on_finished=export_requester(settings, session)),
+            pieces=PieceStore(table),
             results=ResultStore(table),
             metrics=metrics,
             idempotency_config=config,
             idempotent_process_upload=idempotent_function(
                 _process_upload,
                 data_keyword_argument="upload",
-                persistence_store=persistence,
+                persistence_store=upload_records,
                 config=config,
+                output_serializer=PydanticSerializer(FileOutcome),
+            ),
+            piece_idempotency_config=piece_config,
+            idempotent_process_piece=idempotent_function(
+                _process_piece,
+                data_keyword_argument="piece",
+                persistence_store=piece_records,
+                config=piece_config,
                 output_serializer=PydanticSerializer(FileOutcome),
             ),
         )
@@ -213,9 +186,12 @@ class UploadSplitter:
     def handle_record(
         self, record: IngestQueueRecord, lambda_context: LambdaContext | None = None
     ) -> list[FileOutcome]:
-        """Process the files of one ingest queue message, knowing which delivery of the message this is."""
+        """Process one ingest queue message (an S3 notification or a piece), knowing which delivery it is."""
         receive_count = int(record.attributes.ApproximateReceiveCount)
-        return self.handle_notification(record.body, lambda_context, receive_count=receive_count)
+        body = record.body.root
+        if isinstance(body, PieceMessage):
+            return [self.handle_piece(body, lambda_context, receive_count)]
+        return self.handle_notification(S3Notification(body), lambda_context, receive_count=receive_count)
 
     @tracer.capture_method
     def handle_notification(
@@ -236,9 +212,7 @@ class UploadSplitter:
                 extra={"bucket": event.Bucket},
             )
             return []
-        if lambda_context is not None:
-            # Lets an in-progress idempotency record expire with this invocation if the function times out.
-            self.idempotency_config.register_lambda_context(lambda_context)
+        self._register(lambda_context)
         outcomes: list[FileOutcome] = []
         for record in event.Records:
             upload = uploaded_object(record, self.settings.incoming_prefix)
@@ -246,18 +220,44 @@ class UploadSplitter:
                 continue
             with job_log_keys(job_id_for(upload), upload.key):
                 if self.idempotent_process_upload is None:
-                    outcome = self.process_upload(upload, receive_count)
+                    outcome = self.process_upload(upload, receive_count, lambda_context)
                 else:
                     # Only `upload` keys the idempotency record; the other arguments are passed through.
                     outcome = self.idempotent_process_upload(
-                        upload=upload, splitter=self, receive_count=receive_count
+                        upload=upload, splitter=self, receive_count=receive_count, context=lambda_context
                     )
                 logger.info("Uploaded file handled", extra=outcome.model_dump(mode="json"))
             outcomes.append(outcome)
         return outcomes
 
+    @tracer.capture_method
+    def handle_piece(
+        self, piece: PieceMessage, lambda_context: LambdaContext | None = None, receive_count: int = 1
+    ) -> FileOutcome:
+        """Read one piece of an upload (or carry one on from its checkpoint), once per continuation."""
+        self._register(lambda_context)
+        with job_log_keys(piece.job_id, piece.key):
+            if self.idempotent_process_piece is None:
+                outcome = self.process_piece(piece, receive_count, lambda_context)
+            else:
+                outcome = self.idempotent_process_piece(
+                    piece=piece, splitter=self, receive_count=receive_count, context=lambda_context
+                )
+            logger.info("Piece handled", extra=outcome.model_dump(mode="json"))
+        return outcome
+
+    def _register(self, lambda_context: LambdaContext | None) -> None:
+        """Lets an in-progress idempotency record expire with this invocation if the function times out."""
+        if lambda_context is not None:
+            for config in (self.idempotency_config, self.piece_idempotency_config):
+                if config is not None:
+                    config.register_lambda_context(lambda_context)
+
     # -- one file -------------------------------------------------------------------------------------------
-    def process_upload(self, upload: UploadedObject, receive_count: int = 1) -> FileOutcome:
+    def process_upload(
+        self, upload: UploadedObject, receive_count: int = 1, context: RemainingTime | None = None
+    ) -> FileOutcome:
+        """Plan the upload into pieces: read it here when it is one piece, else queue its pieces."""
         job_id = job_id_for(upload)
         where = {"job_id": job_id, "bucket": upload.bucket, "key": upload.key}
         if not self.jobs.create(
@@ -266,8 +266,36 @@ class UploadSplitter:
             existing = self._existing_outcome(job_id, where)
             if existing is not None:
                 return existing
+
+        def plan_and_read() -> FileOutcome:
+            pieces = self.reader.plan(job_id, upload.bucket, upload.key, upload.version_id)
+            if len(pieces) == 1:
+                return self._piece_outcome(job_id, pieces[0], self.reader.run(pieces[0], context))
+            self.piece_queue.send(pieces)
+            self._count(FilesSplit=1, PiecesQueued=len(pieces))
+            return FileOutcome(job_id=job_id, status="split", pieces=len(pieces))
+
+        return self._guarded(job_id, upload.bucket, upload.key, receive_count, plan_and_read)
+
+    def process_piece(
+        self, piece: PieceMessage, receive_count: int = 1, context: RemainingTime | None = None
+    ) -> FileOutcome:
+        """Read one piece of an upload on from its checkpoint (the work a PieceMessage names)."""
+        return self._guarded(
+            piece.job_id,
+            piece.bucket,
+            piece.key,
+            receive_count,
+            lambda: self._piece_outcome(piece.job_id, piece, self.reader.run(piece, context)),
+        )
+
+    def _guarded(
+        self, job_id: str, bucket: str, key: str, receive_count: int, work: Callable[[], FileOutcome]
+    ) -> FileOutcome:
+        """Run the work on a file; a file that cannot be read fails its job, and so does the last delivery."""
+        where = {"job_id": job_id, "bucket": bucket, "key": key}
         try:
-            outcome = self._split_file(upload, job_id)
+            return work()
         except (FileFormatError, ObjectMissingError) as error:
             message = str(error)
             self.jobs.fail(job_id, message)
@@ -277,25 +305,43 @@ class UploadSplitter:
         except Exception as error:
             if not is_last_delivery(receive_count, self.settings.max_receive_count):
                 raise  # SQS redelivers the message; the job stays PENDING until then
-            return self._give_up(upload, job_id, error, receive_count)
-        self._count(
-            FilesProcessed=1,
-            RowsRead=outcome.rows,
-            RowsRejected=outcome.rejected,
-            ChunksQueued=outcome.chunks,
+            return self._give_up(bucket, key, job_id, error, receive_count)
+
+    def _piece_outcome(self, job_id: str, piece: PieceMessage, outcome: PieceOutcome) -> FileOutcome:
+        """A piece's outcome as the file's; metrics of what it read (once, when it is recorded)."""
+        where = {"job_id": job_id, "key": piece.key, "piece": piece.piece, "pieces": piece.pieces}
+        status: Literal["queued", "completed", "already_processed", "continued"]
+        if outcome.status == "continued":
+            status = "continued"
+        elif outcome.status == "already_recorded":
+            status = "already_processed"
+        else:
+            final = outcome.job_status is not None and outcome.job_status.is_final
+            status = "completed" if final else "queued"
+            self._count(RowsRead=outcome.rows, RowsRejected=outcome.rejected, ChunksQueued=outcome.chunks)
+            add_rejected_row_metrics(self.metrics, outcome.rejected_by_reason)
+            what = "File" if piece.pieces == 1 else "Piece"
+            logger.info(f"{what} split into chunks", extra={**where, **outcome.model_dump(mode="json")})
+        if outcome.read_whole:
+            self._count(FilesProcessed=1)  # this piece was the upload's last
+        return FileOutcome(
+            job_id=job_id,
+            status=status,
+            piece=piece.piece if piece.pieces > 1 else None,
+            pieces=piece.pieces,
+            rows=outcome.rows,
+            rejected=outcome.rejected,
+            chunks=outcome.chunks,
+            rejected_by_reason=outcome.rejected_by_reason,
         )
-        add_rejected_row_metrics(self.metrics, outcome.rejected_by_reason)
-        logger.info(
-            "File split into chunks", extra={**where, **outcome.model_dump(exclude={"job_id", "error"})}
-        )
-        return outcome
 
     def _existing_outcome(self, job_id: str, where: dict[str, str]) -> FileOutcome | None:
         """A redelivery's answer when an earlier delivery queued the file; None if the job must be redone."""
         existing = self.jobs.get(job_id)
         if existing is None or existing.status == JobStatus.PENDING:
             logger.info(
-                "Job exists but is PENDING: an earlier attempt stopped midway; reading the file again",
+                "Job exists but is PENDING: an earlier attempt stopped midway; planning the file again "
+                "(its pieces carry on from their checkpoints)",
                 extra=where,
             )
             return None
@@ -313,15 +359,15 @@ class UploadSplitter:
         )
 
     def _give_up(
-        self, upload: UploadedObject, job_id: str, error: Exception, receive_count: int
+        self, bucket: str, key: str, job_id: str, error: Exception, receive_count: int
     ) -> FileOutcome:
         """The last delivery failed too: the job is FAILED with the error and what to do, and nothing raises.
 
         Returning (not raising) also stores the idempotency record, which only this upload's redeliveries
         match: an upload of the key again is a new version (or etag and sequencer), hence a new job.
         """
-        message = give_up_message(upload.key, error, receive_count)
-        where = {"job_id": job_id, "bucket": upload.bucket, "key": upload.key, "receive_count": receive_count}
+        message = give_up_message(key, error, receive_count)
+        where = {"job_id": job_id, "bucket": bucket, "key": key, "receive_count": receive_count}
         if not self.jobs.fail_if_pending(job_id, message):
             # Every chunk was queued before the error (only closing the job failed): inference finishes it.
             logger.warning("Last delivery failed after the file was queued; job left as it is", extra=where)
@@ -329,68 +375,6 @@ class UploadSplitter:
         self._count(FilesFailed=1, FilesGivenUp=1)
         logger.exception(f"File failed on its last delivery; job FAILED: {message}", extra=where)
         return FileOutcome(job_id=job_id, status="failed", error=message)
-
-    @tracer.capture_method
-    def _split_file(self, upload: UploadedObject, job_id: str) -> FileOutcome:
-        settings = self.settings
-        report = InputReport()
-        with RejectedRowsFile() as rejections:
-            messages = self._write_chunks(upload, job_id, rejections, report)
-            rejections.store(
-                job_id,
-                results=self.results,
-                objects=self.objects,
-                bucket=settings.bucket_name,
-                key=rejected_file_key(settings.rejected_prefix, job_id, "rejected.jsonl"),
-                expiration=expiration_after(settings.results_ttl_days),
-            )
-        total = rejections.count + sum(message.review_count for message in messages)
-        self.jobs.record_input(job_id, report.summary())
-        self.queue.send(messages)
-        self.jobs.mark_processing(job_id, total=total, rejected=rejections.count, chunks_total=len(messages))
-        final = self.jobs.finish_if_done(job_id)  # a file without valid rows has no chunk to wait for
-        return FileOutcome(
-            job_id=job_id,
-            status="completed" if final is not None else "queued",
-            rows=total,
-            rejected=rejections.count,
-            chunks=len(messages),
-            rejected_by_reason=dict(rejections.by_kind),
-        )
-
-    def _write_chunks(
-        self, upload: UploadedObject, job_id: str, rejections: RejectedRowsFile, report: InputReport
-    ) -> list[ChunkMessage]:
-        """Stream the file into processed/ chunks; the message of each. A file that fails leaves no chunk."""
-        settings = self.settings
-        validator = RowValidator(settings.max_text_chars)
-        max_line_bytes = max(DEFAULT_MAX_LINE_BYTES, 8 * settings.max_text_chars)
-        messages: list[ChunkMessage] = []
-        try:
-            with closing(self.objects.open(upload.bucket, upload.key, upload.version_id)) as body:
-                rows = read_rows(body, upload.key, max_line_bytes, report)
-                for index, records in chunked(
-                    accepted_reviews(rows, validator, rejections), settings.chunk_size
-                ):
-                    key = chunk_key(settings.processed_prefix, job_id, index)
-                    self.objects.put_bytes(settings.bucket_name, key, chunk_body(records), _JSONL)
-                    messages.append(
-                        ChunkMessage(
-                            job_id=job_id,
-                            bucket=settings.bucket_name,
-                            key=key,
-                            chunk_index=index,
-                            review_count=len(records),
-                            source_key=upload.key,
-                        )
-                    )
-            if not messages and not rejections.count:
-                raise FileFormatError(report.no_rows_message(upload.key, supported_formats_sentence()))
-        except FileFormatError:
-            # Chunks of a file that fails are never queued; do not leave them behind.
-            self.objects.delete(settings.bucket_name, [message.key for message in messages])
-            raise
-        return messages
 
     def _count(self, **counts: int) -> None:
         for name, value in counts.items():

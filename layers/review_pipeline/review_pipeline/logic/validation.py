@@ -31,6 +31,10 @@ class RowValidator:
         self._max_text_chars = max_text_chars
         self._rows_by_id: dict[str, int] = {}
 
+    def remember(self, rows_by_id: dict[str, int]) -> None:
+        """Ids taken by rows checked before (by an earlier invocation reading the same piece)."""
+        self._rows_by_id.update(rows_by_id)
+
     def check(self, parsed: ParsedRow) -> ReviewRecord | RowError:
         try:
             review = IncomingReview.from_row(parsed.fields)
