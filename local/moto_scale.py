@@ -66,7 +66,7 @@ def _all_items(self: Table) -> list[Any]:
 
 
 def _query(self: Table, hash_key: DynamoType | None, *args: Any, **kwargs: Any) -> Any:
-    index_name = args[6] if len(args) > 6 else kwargs.get("index_name")  # noqa: PLR2004 (moto's signature)
+    index_name = args[6] if len(args) > 6 else kwargs.get("index_name")  # moto: 7th after hash_key
     if index_name is None and hash_key is not None:
         with _hint(partition=hash_key):
             return _ORIGINAL_QUERY(self, hash_key, *args, **kwargs)
