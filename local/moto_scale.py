@@ -18,11 +18,13 @@ Both act through moto's own methods (wrapped, not rewritten); `install()` is ide
 
 from __future__ import annotations
 
+import bisect
 import copy
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
+from operator import itemgetter
 from typing import Any
 
 from moto.dynamodb.models import DynamoDBBackend
@@ -50,14 +52,54 @@ def _hint(**values: Any) -> Iterator[None]:
             setattr(_hints, name, value)
 
 
+def _plain(key: DynamoType) -> Any:
+    """A key's Python value (a string's own value: DynamoType.cast_value is a slow property)."""
+    return key.value if key.type == "S" else key.cast_value
+
+
+def _partition_items(table: Table, hash_key: DynamoType) -> list[Any]:
+    """The items of a partition moto's Query will look at, in range-key order: past the start key, within a
+    begins_with prefix, and no more than one past the page's Limit (moto would skip the others anyway, and the
+    one past the limit keeps its LastEvaluatedKey as it is).
+
+    Sorted on the keys' plain values (C comparisons), not on moto's DynamoType objects: moto sorts again, but
+    a sorted list costs it one comparison per item.
+    """
+    stored = table.items.get(hash_key)
+    if stored is None:
+        return []
+    if not table.range_key_attr:
+        return [stored]
+    ordered = sorted(((_plain(item.range_key), item) for item in stored.values()), key=itemgetter(0))
+    keys = [key for key, _ in ordered]
+    items = [item for _, item in ordered]
+    low, high = 0, len(items)
+    prefix = getattr(_hints, "prefix", None)
+    if isinstance(prefix, str):
+        low = bisect.bisect_left(keys, prefix)
+        high = bisect.bisect_left(keys, prefix + "\U0010ffff", lo=low)
+    start = getattr(_hints, "start", None)
+    forward = getattr(_hints, "forward", True)
+    if start and table.range_key_attr in start:
+        after = _plain(DynamoType(start[table.range_key_attr]))
+        if forward:
+            low = max(low, bisect.bisect_right(keys, after, lo=low, hi=high))
+        else:
+            high = min(high, bisect.bisect_left(keys, after, lo=low, hi=high))
+    limit = getattr(_hints, "limit", None)
+    if limit:
+        if forward:
+            high = min(high, low + limit + 1)
+        else:
+            low = max(low, high - limit - 1)
+    return items[low:high]
+
+
 def _all_items(self: Table) -> list[Any]:
     """Table.all_items as a Query needs it: one partition, or every item unsorted (the Query sorts)."""
     partition = getattr(_hints, "partition", None)
     if partition is not None:
-        stored = self.items.get(partition)
-        if stored is None:
-            return []
-        return list(stored.values()) if self.range_key_attr else [stored]
+        return _partition_items(self, partition)
     if getattr(_hints, "unsorted", False):
         if self.range_key_attr:
             return [item for partition_items in self.items.values() for item in partition_items.values()]
@@ -65,13 +107,33 @@ def _all_items(self: Table) -> list[Any]:
     return _ORIGINAL_ALL_ITEMS(self)
 
 
-def _query(self: Table, hash_key: DynamoType | None, *args: Any, **kwargs: Any) -> Any:
-    index_name = args[6] if len(args) > 6 else kwargs.get("index_name")  # moto: 7th after hash_key
+def _query(
+    self: Table,
+    hash_key: DynamoType | None,
+    range_comparison: str | None,
+    range_objs: list[DynamoType],
+    limit: int,
+    exclusive_start_key: dict[str, Any] | None,
+    scan_index_forward: bool,
+    *args: Any,
+    **kwargs: Any,
+) -> Any:
+    index_name = args[1] if len(args) > 1 else kwargs.get("index_name")  # moto: projection, index_name, ...
+    arguments = (range_comparison, range_objs, limit, exclusive_start_key, scan_index_forward, *args)
     if index_name is None and hash_key is not None:
-        with _hint(partition=hash_key):
-            return _ORIGINAL_QUERY(self, hash_key, *args, **kwargs)
+        prefix = (
+            range_objs[0].cast_value if range_comparison == "BEGINS_WITH" and len(range_objs) == 1 else None
+        )
+        hints = {
+            "start": exclusive_start_key,
+            "forward": scan_index_forward,
+            "limit": limit,
+            "prefix": prefix,
+        }
+        with _hint(partition=hash_key, **hints):
+            return _ORIGINAL_QUERY(self, hash_key, *arguments, **kwargs)
     with _hint(unsorted=True):
-        return _ORIGINAL_QUERY(self, hash_key, *args, **kwargs)
+        return _ORIGINAL_QUERY(self, hash_key, *arguments, **kwargs)
 
 
 def _table_deepcopy(self: Table, memo: dict[int, Any]) -> Table:
@@ -91,7 +153,7 @@ def _touched(
     """(table, key) -> a deep copy of the item now there (None: absent), for each item a transaction names."""
     snapshots: dict[tuple[str, ItemKey], Any] = {}
     for entry in transact_items:
-        operation = next(iter(entry.values()), {})
+        operation: Any = next(iter(entry.values()), {})
         name = operation.get("TableName") if isinstance(operation, dict) else None
         if name not in backend.tables:
             continue

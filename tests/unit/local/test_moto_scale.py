@@ -74,6 +74,16 @@ def test_a_partition_query_pages_through_its_own_rows_in_key_order(table: Any) -
         query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
     # Then each row comes once, in key order, and none of job b's
     assert rows == list(range(1, 251))
+    # And paged backwards, 70 at a time, each row once in reverse key order
+    rows, query = [], {**query, "ScanIndexForward": False, "Limit": 70}
+    query.pop("ExclusiveStartKey")
+    while True:
+        page = table.query(**query)
+        rows += [int(item["row"]) for item in page["Items"]]
+        if "LastEvaluatedKey" not in page:
+            break
+        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    assert rows == list(range(250, 0, -1))
     backwards = table.query(
         KeyConditionExpression=Key("pk").eq("JOB#b"), ScanIndexForward=False, ConsistentRead=True
     )
