@@ -12,6 +12,7 @@ import boto3
 import pytest
 import requests
 from moto.s3.models import FakeMultipart
+from requests.structures import CaseInsensitiveDict
 
 from local import moto_s3
 from local.moto_server import SerializedMotoServer
@@ -66,12 +67,15 @@ def test_a_multipart_upload_is_stored_whole_with_moto_s_etag_and_checksum(s3: An
         assert stored["Body"].read() == whole
         assert stored["ContentLength"] == len(whole)
         assert answer["ETag"].strip('"') == f"{hashlib.md5(md5s, usedforsecurity=False).hexdigest()}-3"
-    reference = FakeMultipart("k", {"x-amz-checksum-algorithm": "CRC32"}, "123456789012", REGION)
+    metadata = CaseInsensitiveDict({"x-amz-checksum-algorithm": "CRC32"})
+    reference = FakeMultipart("k", metadata, "123456789012", REGION)
     for number, part in enumerate(parts, start=1):
         reference.set_part(number, part)
-    _, _, (kind, value, count) = moto_s3._ORIGINAL_COMPLETE(
-        reference, [(n, reference.parts[n].etag) for n in (1, 2, 3)]
+    _, _, built = moto_s3._ORIGINAL_COMPLETE(
+        reference, iter([(n, reference.parts[n].etag) for n in (1, 2, 3)])
     )
+    assert built is not None
+    kind, value, count = built
     assert checksums["summed.bin"] == f"{value}-{count}"
     assert kind == "COMPOSITE"
 
