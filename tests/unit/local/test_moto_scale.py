@@ -59,32 +59,27 @@ def count_update(table_name: str, job: str, condition: str | None = None) -> dic
     return {"Update": update}
 
 
+def rows_of_every_page(table: Any, **query: Any) -> list[int]:
+    """The `row` of every item of a query, page after page."""
+    rows: list[int] = []
+    while True:
+        page = table.query(**query)
+        rows += [int(item["row"]) for item in page["Items"]]
+        if "LastEvaluatedKey" not in page:
+            return rows
+        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
 def test_a_partition_query_pages_through_its_own_rows_in_key_order(table: Any) -> None:
     # Given 250 rows of job a (written in reverse) and 3 of job b
-    rows: list[int] = []
-    query: dict[str, Any] = {
-        "KeyConditionExpression": Key("pk").eq("JOB#a") & Key("sk").begins_with("RESULT#"),
-        "Limit": 100,
-    }
-    # When every page of job a's results is read
-    while True:
-        page = table.query(**query)
-        rows += [int(item["row"]) for item in page["Items"]]
-        if "LastEvaluatedKey" not in page:
-            break
-        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    # Then each row comes once, in key order, and none of job b's
-    assert rows == list(range(1, 251))
-    # And paged backwards, 70 at a time, each row once in reverse key order
-    rows, query = [], {**query, "ScanIndexForward": False, "Limit": 70}
-    query.pop("ExclusiveStartKey")
-    while True:
-        page = table.query(**query)
-        rows += [int(item["row"]) for item in page["Items"]]
-        if "LastEvaluatedKey" not in page:
-            break
-        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    assert rows == list(range(250, 0, -1))
+    results_of_a = Key("pk").eq("JOB#a") & Key("sk").begins_with("RESULT#")
+    # When every page of job a's results is read, 100 at a time, Then each row comes once, in key order
+    assert rows_of_every_page(table, KeyConditionExpression=results_of_a, Limit=100) == list(range(1, 251))
+    # And paged backwards, 70 at a time, in reverse key order
+    backwards_rows = rows_of_every_page(
+        table, KeyConditionExpression=results_of_a, Limit=70, ScanIndexForward=False
+    )
+    assert backwards_rows == list(range(250, 0, -1))
     backwards = table.query(
         KeyConditionExpression=Key("pk").eq("JOB#b"), ScanIndexForward=False, ConsistentRead=True
     )
