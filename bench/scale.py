@@ -19,6 +19,7 @@ import platform
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,16 +54,16 @@ def write_jsonl(path: Path, size_mb: int) -> int:
     return count
 
 
-def _wait_split(api_url: str, key: str, deadline_s: float) -> dict[str, Any]:
+def _wait_split(api_url: str, key: str, deadline_s: float, failed: Callable[[], bool]) -> dict[str, Any]:
     session, stop = requests.Session(), time.monotonic() + deadline_s
     query: dict[str, str | int] = {"source_key": key, "limit": 1}
-    while time.monotonic() < stop:
+    while time.monotonic() < stop and not failed():
         items = session.get(f"{api_url}/jobs", params=query, timeout=30).json()["items"]
         if items and items[0]["status"] in SPLIT:
             job: dict[str, Any] = items[0]
             return job
         time.sleep(1)
-    return {"status": f"not split within {deadline_s:.0f} s", "counts": {}, "chunks_total": 0}
+    return {"status": "not split", "counts": {}, "chunks_total": 0}
 
 
 def measure(
@@ -74,8 +75,14 @@ def measure(
     started = time.perf_counter()
     aws_cli_upload(stack, path, key)
     uploaded_s = time.perf_counter() - started
-    job = _wait_split(stack.info.api_url, key, deadline_s)
-    preprocess = [mb for name, mb in memory.peak_by_process.items() if name.startswith("PreprocessFunction")]
+    preprocess = next(p for p in stack.pollers if p.source.function_id == "PreprocessFunction")
+    failed_before = preprocess.stats.failed
+    # Wait for the split, or for the first failed invocation (e.g. Sandbox.Timedout): a retry would come only
+    # after the ingest queue's visibility timeout.
+    job = _wait_split(stack.info.api_url, key, deadline_s, lambda: preprocess.stats.failed > failed_before)
+    if job["status"] not in SPLIT and preprocess.stats.errors:
+        job["status"] = f"not split: {preprocess.stats.errors[-1].split(':')[0]}"
+    peaks = [mb for name, mb in memory.peak_by_process.items() if name.startswith("PreprocessFunction")]
     return {
         "file_bytes": path.stat().st_size,
         "reviews": reviews,
@@ -84,7 +91,7 @@ def measure(
         "status": job["status"],
         "total": job["counts"].get("total", 0),
         "chunks": job.get("chunks_total", 0),
-        "preprocess_peak_mb": max(preprocess, default=0.0),
+        "preprocess_peak_mb": max(peaks, default=0.0),
         "emulator_peak_mb": memory.peak_mb,
     }
 
