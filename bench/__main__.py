@@ -7,14 +7,15 @@ import json
 import sys
 from types import ModuleType
 
-from bench import big_upload, cold_start, cost, end_to_end, model_serving, preprocess
+from bench import big_upload, cold_start, cost, end_to_end, model_serving, preprocess, scale
 from local.stack import stop_on_sigterm
 
 # name -> (module with run(command=), to_markdown(), write_section(), SECTION and DOC; what it measures)
 BENCHMARKS: dict[str, tuple[ModuleType, str]] = {
     "model_serving": (model_serving, "Model serving benchmark"),
     "preprocess": (preprocess, "Preprocess throughput benchmark (one core, 10 and 100 MB of JSONL)"),
-    "end_to_end": (end_to_end, "End-to-end benchmark on the local emulator"),
+    "end_to_end": (end_to_end, "End-to-end benchmark on the local emulator (5,000 and 50,000 reviews)"),
+    "scale": (scale, "Memory against upload size on the local emulator (10 MB, 100 MB, 1 GB)"),
     "cold_start": (cold_start, "Cold start benchmark (handler imports, fresh processes)"),
     "cost": (cost, "Cost per 1,000,000 reviews, from the handlers run on moto"),
     "big_upload": (big_upload, "A 1 GB upload in pieces on the emulator (reading only)"),
@@ -23,7 +24,7 @@ BENCHMARKS: dict[str, tuple[ModuleType, str]] = {
 _ON_REQUEST = {"big_upload"}
 # Printed in full: the model serving section is long and already printed by its own module's main().
 # The cost section ends with its figure, so `--only cost` prints that line last.
-_PRINTED = {"preprocess", "end_to_end", "cold_start", "cost", "big_upload"}
+_PRINTED = {"preprocess", "end_to_end", "scale", "cold_start", "cost", "big_upload"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,7 @@
-"""End-to-end benchmark on the local emulator: one 5,000-review file from upload to COMPLETED.
+"""End-to-end benchmark on the local emulator: files of 5,000 and 50,000 reviews, each uploaded with the AWS
+CLI, from `aws s3 cp` to COMPLETED, with the emulator's peak memory.
 
-    python -m bench.end_to_end [--write] [--reviews 5000]
+    python -m bench.end_to_end [--write] [--sizes 5000,50000]
 
 In the same run it measures the emulator's raw DynamoDB write rate (boto3 batch_writer, items shaped like the
 pipeline's results), because writing one result item per review dominates the pipeline's work: the ratio says
@@ -12,9 +13,12 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import multiprocessing
 import os
 import platform
 import random
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -22,10 +26,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import boto3
 import requests
 
 from bench import report
-from local.stack import LocalStack, stop_on_sigterm
+from bench.emulator_memory import EmulatorMemory
+from local.stack import LocalStack, environment_for_clients, stop_on_sigterm
+from review_pipeline.dal.exports import export_key
 from review_pipeline.dal.results import result_item
 from review_pipeline.models import ReviewResult
 
@@ -37,6 +44,7 @@ SECTION = "## End to end (local emulator)"
 COMMAND = "python -m bench.end_to_end --write"
 FINAL = {"COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED"}
 SEED = 7
+SIZES = (5_000, 50_000)
 
 
 def benchmark_reviews(count: int) -> tuple[list[dict[str, Any]], str]:
@@ -102,104 +110,182 @@ def _result_like_items(count: int, text_chars: int) -> list[dict[str, Any]]:
     return [result_item(result) for result in results]
 
 
-def run(reviews: int = 5_000, deadline_s: float = 600.0, command: str = COMMAND) -> dict[str, Any]:
-    """Run the benchmark on a fresh emulator; returns every figure."""
+def write_reviews_file(path: Path, reviews: int) -> tuple[int, str]:
+    """A JSONL file of `reviews` reviews at `path`; its size in bytes and where the reviews come from."""
     data, source = benchmark_reviews(reviews)
-    with (
-        tempfile.TemporaryDirectory(prefix="bench-e2e-") as scratch,
-        LocalStack(state_dir=Path(scratch), write_state=False) as stack,
-    ):
-        assert stack.info is not None
-        info = stack.info
-        s3 = stack.client("s3")
-        # Warm-up job: every function's cold start happens here, not in the measured run.
-        warm_key = f"{info.incoming_prefix}bench/warm-up.jsonl"
-        s3.upload_file(str(SAMPLES / "imperfect_reviews.jsonl"), info.bucket, warm_key)
-        _wait_final(info.api_url, warm_key, 120)
+    with path.open("w", encoding="utf-8") as out:
+        for review in data:
+            out.write(json.dumps(review) + "\n")
+    return path.stat().st_size, source
 
-        body = "".join(json.dumps(review) + "\n" for review in data).encode("utf-8")
-        key = f"{info.incoming_prefix}bench/reviews-{reviews}.jsonl"
-        inference = next(p for p in stack.pollers if p.source.function_id == "InferenceFunction")
-        batches_before = inference.stats.batches
-        started = time.perf_counter()
-        s3.put_object(Bucket=info.bucket, Key=key, Body=body)
-        job = _wait_final(info.api_url, key, deadline_s)
-        wall_s = time.perf_counter() - started
-        inference_batches = inference.stats.batches - batches_before
 
-        resource = stack_resource(stack)
-        items = _result_like_items(reviews, text_chars=280)
-        write_started = time.perf_counter()
-        with resource.Table(info.table_name).batch_writer() as batch:
-            for item in items:
-                batch.put_item(Item=item)
-        raw_write_s = time.perf_counter() - write_started
+def aws_cli_upload(stack: LocalStack, path: Path, key: str) -> None:
+    """`aws s3 cp` (the project's AWS CLI, requirements/dev.txt) to the emulator: multipart above 8 MB."""
+    assert stack.info is not None
+    aws = shutil.which("aws", path=str(Path(sys.executable).parent)) or "aws"
+    subprocess.run(
+        [aws, "s3", "cp", str(path), f"s3://{stack.info.bucket}/{key}", "--only-show-errors"],
+        env={**os.environ, **environment_for_clients(stack.info)},
+        check=True,
+        timeout=600,
+    )
 
-    e2e_rate = job["counts"]["classified"] / wall_s
-    raw_rate = reviews / raw_write_s
+
+def measure_upload(
+    stack: LocalStack, memory: EmulatorMemory, path: Path, reviews: int, deadline_s: float
+) -> dict[str, Any]:
+    """Upload a file with the AWS CLI and wait for its job: wall clock, job, batches, emulator peak memory."""
+    assert stack.info is not None
+    info = stack.info
+    key = f"{info.incoming_prefix}bench/reviews-{reviews}.jsonl"
+    inference = next(p for p in stack.pollers if p.source.function_id == "InferenceFunction")
+    batches_before = inference.stats.batches
+    memory.reset()
+    started = time.perf_counter()
+    aws_cli_upload(stack, path, key)
+    job = _wait_final(info.api_url, key, deadline_s)
+    wall_s = time.perf_counter() - started
+    return {
+        "reviews": reviews,
+        "job_id": job["job_id"],
+        "file_bytes": path.stat().st_size,
+        "status": job["status"],
+        "counts": job["counts"],
+        "inference_batches": inference.stats.batches - batches_before,
+        "wall_seconds": wall_s,
+        "job_seconds": _seconds_between(job["created_at"], job["finished_at"]),
+        "end_to_end_reviews_per_s": job["counts"]["classified"] / wall_s,
+        "emulator_peak_mb": memory.peak_mb,
+    }
+
+
+def wait_exports(stack: LocalStack, job_ids: list[str], deadline_s: float = 600.0) -> None:
+    """Wait until every job's export is written: the raw write rate is then measured on an idle emulator."""
+    assert stack.info is not None
+    s3, stop = stack.client("s3"), time.monotonic() + deadline_s
+    keys = {export_key(job_id, "jsonl") for job_id in job_ids}
+    while time.monotonic() < stop:
+        listed = s3.list_objects_v2(Bucket=stack.info.bucket, Prefix="results/").get("Contents", [])
+        if keys <= {item["Key"] for item in listed}:
+            return
+        time.sleep(1)
+    raise TimeoutError(f"exports of {job_ids} not written within {deadline_s:.0f} s")
+
+
+def raw_write_rate(stack: LocalStack, items: int) -> tuple[float, float]:
+    """The emulator's raw DynamoDB write rate: items/s and seconds of boto3's batch_writer putting
+    result-sized items, from a process of its own (as the functions write; the emulator's process shares its
+    GIL with the moto server)."""
+    assert stack.info is not None
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        seconds: float = pool.apply(
+            _timed_raw_writes, (stack.moto_url, stack.region, stack.info.table_name, items)
+        )
+    return items / seconds, seconds
+
+
+def _timed_raw_writes(moto_url: str, region: str, table_name: str, items: int) -> float:
+    rows = _result_like_items(items, text_chars=120)
+    table = (
+        boto3.session.Session()
+        .resource(
+            "dynamodb",
+            endpoint_url=moto_url,
+            region_name=region,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+            aws_session_token="local",
+        )
+        .Table(table_name)
+    )
+    started = time.perf_counter()
+    with table.batch_writer() as batch:
+        for item in rows:
+            batch.put_item(Item=item)
+    return time.perf_counter() - started
+
+
+def run(
+    sizes: tuple[int, ...] = SIZES,
+    deadline_s: float = 1_800.0,
+    command: str = COMMAND,
+    raw_items: int = 10_000,
+) -> dict[str, Any]:
+    """Run the benchmark on a fresh emulator; returns every figure."""
+    with tempfile.TemporaryDirectory(prefix="bench-e2e-") as scratch:
+        files = {size: Path(scratch) / f"reviews-{size}.jsonl" for size in sizes}
+        sources = [write_reviews_file(path, size)[1] for size, path in files.items()]
+        with (
+            LocalStack(state_dir=Path(scratch), write_state=False) as stack,
+            EmulatorMemory(stack) as memory,
+        ):
+            assert stack.info is not None
+            # Warm-up job: every function's cold start happens here, not in the measured runs.
+            warm_key = f"{stack.info.incoming_prefix}bench/warm-up.jsonl"
+            aws_cli_upload(stack, SAMPLES / "imperfect_reviews.jsonl", warm_key)
+            _wait_final(stack.info.api_url, warm_key, 120)
+            runs = [measure_upload(stack, memory, files[size], size, deadline_s) for size in sizes]
+            wait_exports(stack, [run_["job_id"] for run_ in runs])
+            raw_rate, raw_seconds = raw_write_rate(stack, raw_items)
+            peak_by_process = dict(memory.peak_by_process)
+    for run_ in runs:
+        run_["ratio"] = run_["end_to_end_reviews_per_s"] / raw_rate
     return {
         "command": command,
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, nproc {os.cpu_count()}, Python {platform.python_version()}",
-        "source": source,
-        "reviews": reviews,
-        "file_bytes": len(body),
-        "status": job["status"],
-        "counts": job["counts"],
-        "chunk_size": int(stack.names.parameters.get("ChunkSize", "0")),
-        "inference_batches": inference_batches,
-        "wall_seconds": wall_s,
-        "job_seconds": _seconds_between(job["created_at"], job["finished_at"]),
-        "end_to_end_reviews_per_s": e2e_rate,
+        "source": sources[-1],
+        "runs": runs,
+        "raw_items": raw_items,
         "raw_dynamodb_items_per_s": raw_rate,
-        "raw_write_seconds": raw_write_s,
-        "ratio": e2e_rate / raw_rate,
+        "raw_write_seconds": raw_seconds,
+        "size_ratio": runs[-1]["end_to_end_reviews_per_s"] / runs[0]["end_to_end_reviews_per_s"],
+        "peak_by_process": peak_by_process,
+        "chunk_size": int(stack.names.parameters.get("ChunkSize", "0")),
         "max_concurrency": stack.max_concurrency,
     }
 
 
-def stack_resource(stack: LocalStack) -> Any:
-    import boto3
-
-    return boto3.session.Session().resource(
-        "dynamodb",
-        endpoint_url=stack.moto_url,
-        region_name=stack.region,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-        aws_session_token="local",
-    )
-
-
 def to_markdown(result: dict[str, Any]) -> str:
-    counts = result["counts"]
-    status = f"{result['status']} ({counts['classified']:,} classified, {counts['rejected']} rejected)"
-    raw = f"raw DynamoDB batch_writer, {result['reviews']:,} result-sized items, same moto server"
-    raw_value = f"**{result['raw_dynamodb_items_per_s']:,.0f} items/s** ({result['raw_write_seconds']:.1f} s)"
+    runs, raw_rate = result["runs"], result["raw_dynamodb_items_per_s"]
     lines = [
         SECTION,
         "",
         f"Command: `{result['command']}` ({result['date']}; {result['machine']}).",
-        f"Input: one JSONL file of {result['file_bytes'] / 1e6:.1f} MB, {result['source']}, uploaded",
-        "to the emulator's bucket after a warm-up job (cold starts excluded). Wall clock runs from the start",
-        "of the upload to the job read back as COMPLETED through the HTTP API (polled every 0.25 s).",
+        "Input: JSONL files of real reviews (" + result["source"] + "), each uploaded with the AWS CLI",
+        "(`aws s3 cp`, multipart above 8 MB) to the emulator's bucket after a warm-up job (cold starts",
+        "excluded), one after the other in one emulator. Wall clock runs from the start of `aws s3 cp` to",
+        "the job read back as final through the HTTP API (polled every 0.25 s). The raw write rate is",
+        "measured in the same run, once the uploads and their exports are done (an idle emulator), from a",
+        "process of its own as the functions write: boto3 `batch_writer`,",
+        f"{result['raw_items']:,} result-sized items, same moto server:",
+        f"**{raw_rate:,.0f} items/s** ({result['raw_write_seconds']:.1f} s).",
         f"ChunkSize {result['chunk_size']} (template default), up to {result['max_concurrency']} execution",
-        "environments per function; moto server, endpoint and pollers share the emulator's process.",
+        "environments per function. Emulator memory: the sum of the resident memory of the emulator's",
+        "process (moto server, endpoint, pollers, HTTP API) and every function host, sampled every 0.2 s.",
         "",
-        "| measure | value |",
-        "| --- | ---: |",
-        f"| job status | {status} |",
-        f"| upload -> COMPLETED (wall clock) | {result['wall_seconds']:.1f} s |",
-        f"| job created_at -> finished_at | {result['job_seconds']:.1f} s |",
-        f"| end to end | **{result['end_to_end_reviews_per_s']:,.0f} reviews/s** |",
-        f"| inference invocations (SQS batches) | {result['inference_batches']} |",
-        f"| {raw} | {raw_value} |",
-        f"| end to end / raw write rate | {result['ratio']:.2f} |",
+        "| reviews | file | job status | upload -> final (wall) | end to end | / raw write rate | "
+        "inference batches | emulator peak RSS |",
+        "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for run_ in runs:
+        counts = run_["counts"]
+        status = f"{run_['status']} ({counts['classified']:,} classified, {counts['rejected']} rejected)"
+        lines.append(
+            f"| {run_['reviews']:,} | {run_['file_bytes'] / 1e6:.1f} MB | {status} | "
+            f"{run_['wall_seconds']:.1f} s | **{run_['end_to_end_reviews_per_s']:,.0f} reviews/s** | "
+            f"**{run_['ratio']:.2f}** | {run_['inference_batches']} | {run_['emulator_peak_mb']:,.0f} MB |"
+        )
+    lines += [
+        "",
+        f"Rate of the largest file / rate of the smallest: **{result['size_ratio']:.2f}**.",
+        "Peak resident memory per process over the whole run: "
+        + ", ".join(f"{name} {mb:,.0f} MB" for name, mb in result["peak_by_process"].items())
+        + ".",
         "",
         "Each review costs one result item in DynamoDB, so the raw write rate is a ceiling for the local",
         "pipeline; a ratio near 1 would mean the emulator's storage, not the functions or the model, sets",
-        "the pace. Both figures move with the machine's load (on a shared 2-core box the raw rate ranged",
-        "from about 600 to 1,200 items/s between runs), which is why they are measured in the same run.",
+        "the pace. Both figures move with the machine's load, which is why they are measured in one run.",
         "These are local figures (moto in one Python process): they say nothing about throughput on AWS.",
         "",
     ]
@@ -213,12 +299,15 @@ def write_section(markdown: str, doc: Path = DOC) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.end_to_end", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--reviews", type=int, default=5_000)
+    parser.add_argument(
+        "--sizes", default=",".join(map(str, SIZES)), help="reviews per file, comma-separated"
+    )
     parser.add_argument("--write", action="store_true", help=f"update the {SECTION!r} section of {DOC.name}")
     args = parser.parse_args(argv)
     stop_on_sigterm()
     command = " ".join(["python -m bench.end_to_end", *(argv if argv is not None else sys.argv[1:])])
-    report.publish(SECTION, to_markdown(run(args.reviews, command=command)), args.write)
+    sizes = tuple(int(size) for size in args.sizes.split(","))
+    report.publish(SECTION, to_markdown(run(sizes, command=command)), args.write)
     return 0
 
 

@@ -4,7 +4,8 @@ moto's backends are not thread-safe: with several function environments writing 
 TransactWriteItems deep-copies a table while a batch write adds to it), moto 5.2 answers 500
 "dictionary changed size during iteration". AWS serializes nothing of the kind, but the emulator must not
 invent failures, so every request holds one lock while moto handles it. SQS ReceiveMessage is the exception:
-it may long-poll (WaitTimeSeconds), and moto guards a queue's messages with its own condition.
+it may long-poll (WaitTimeSeconds), and moto guards a queue's messages with its own condition. The bytes of a
+large object (local/moto_s3.py) are sent after the lock is released too: they come from the object's file.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
+from local import moto_s3
 from local.xray import RequestTraceHeader
 
 _FORM = "application/x-www-form-urlencoded"
@@ -52,8 +54,11 @@ class _OneRequestAtATime:
         if _is_receive_message(environ):
             return self._app(environ, start_response)
         with self._lock:
+            body = self._app(environ, start_response)
+            if moto_s3.take_streamed():
+                return body  # a large object's bytes, read from its own file (under its own lock) as sent
             # The body is produced inside the lock: moto builds it while it still reads its backends.
-            return list(self._app(environ, start_response))
+            return list(body)
 
 
 class SerializedMotoServer(ThreadedMotoServer):

@@ -7,7 +7,10 @@ S3Model requires them, so a function that parses real events correctly would rej
 "/" in the object key, which S3 does not (S3 form-encodes the key but keeps "/").
 
 This bridge wraps moto's event builder once per process and completes each record, so what the preprocess
-function receives locally has the shape it receives on AWS.
+function receives locally has the shape it receives on AWS. It also drops the ObjectCreated:Put that moto
+5.2 sends from inside CompleteMultipartUpload (it stores the object with its own put_object, which notifies):
+S3 sends one event for a multipart upload, ObjectCreated:CompleteMultipartUpload, and a second one made every
+`aws s3 cp` of a large file reach the preprocess function twice.
 """
 
 from __future__ import annotations
@@ -20,12 +23,16 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from moto.s3 import notifications
+from moto.s3.models import S3Backend
 
 from local.resolve import UnresolvedReferenceError
 
 _installed = threading.Lock()
 _sequence = itertools.count(1)
 _ORIGINAL: Callable[..., dict[str, Any]] = notifications._get_s3_event
+_ORIGINAL_SEND = notifications.send_event
+_ORIGINAL_COMPLETE = S3Backend.complete_multipart_upload
+_completing = threading.local()  # set while this thread runs CompleteMultipartUpload
 
 
 def _complete_event(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict[str, Any]:
@@ -49,10 +56,29 @@ def _complete_event(event_name: str, bucket: Any, key: Any, notification_id: str
     return event
 
 
+def _send_event(account_id: str, event_name: Any, *args: Any, **kwargs: Any) -> None:
+    if (
+        getattr(_completing, "active", False)
+        and event_name == notifications.S3NotificationEvent.OBJECT_CREATED_PUT_EVENT
+    ):
+        return  # the put_object inside CompleteMultipartUpload: S3 sends only the completion's event
+    _ORIGINAL_SEND(account_id, event_name, *args, **kwargs)
+
+
+def _complete_multipart_upload(self: S3Backend, *args: Any, **kwargs: Any) -> Any:
+    _completing.active = True
+    try:
+        return _ORIGINAL_COMPLETE(self, *args, **kwargs)
+    finally:
+        _completing.active = False
+
+
 def install() -> None:
-    """Make moto's S3 notifications complete (idempotent; affects moto in this process only)."""
+    """Make moto's S3 notifications complete, one per upload (idempotent; moto in this process only)."""
     with _installed:
         notifications._get_s3_event = _complete_event
+        notifications.send_event = _send_event
+        S3Backend.complete_multipart_upload = _complete_multipart_upload  # type: ignore[method-assign]
 
 
 def queue_configurations(

@@ -23,7 +23,7 @@ from typing import Any
 import boto3
 import requests
 
-from local import s3_events, xray
+from local import moto_s3, moto_scale, s3_events, xray
 from local.edge import LocalJwtIssuer, create_secrets, http_api_servers
 from local.endpoint import DEFAULT_ARTIFACT, EndpointHandler, EndpointServer, load_model_handler
 from local.function_host import FunctionPool, Invocation
@@ -204,6 +204,8 @@ class LocalStack:
     def _start_moto(self) -> None:
         s3_events.install()
         xray.install()
+        moto_scale.install()  # moto's DynamoDB without costs that grow with the table (local/moto_scale.py)
+        moto_s3.install()  # large objects on disk, joined and read a part at a time (local/moto_s3.py)
         self._moto = SerializedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()
         host, port = self._moto.get_host_and_port()

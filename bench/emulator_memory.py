@@ -1,0 +1,60 @@
+"""The local emulator's resident memory, sampled: the sum of the RSS of its process and its function hosts."""
+
+from __future__ import annotations
+
+import os
+import threading
+from types import TracebackType
+
+from local.function_host import resident_mb
+from local.stack import LocalStack
+
+SAMPLE_SECONDS = 0.2
+
+
+class EmulatorMemory:
+    """A thread that sums the emulator's processes' resident memory every SAMPLE_SECONDS; `peak_mb` is the
+    largest sum seen since the last `reset()` (the function hosts are looked up at each sample, so restarted
+    environments count too)."""
+
+    def __init__(self, stack: LocalStack, every_seconds: float = SAMPLE_SECONDS) -> None:
+        self._stack = stack
+        self._every = every_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="emulator-memory", daemon=True)
+        self.peak_mb = 0.0
+        self.peak_by_process: dict[str, float] = {}
+        self.samples = 0
+
+    def __enter__(self) -> EmulatorMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def reset(self) -> None:
+        self.sample()
+        self.peak_mb, self.peak_by_process = 0.0, {}
+
+    def sample(self) -> float:
+        """One sample: the emulator's total resident MB now (and the peaks it updates)."""
+        processes = {"emulator (moto, endpoint, pollers, API)": os.getpid()}
+        for function_id, pool in self._stack.pools.items():
+            for number, pid in enumerate(pool.pids):
+                processes[f"{function_id} #{number + 1}"] = pid
+        total = 0.0
+        for name, pid in processes.items():
+            resident = resident_mb(pid) or 0.0
+            total += resident
+            self.peak_by_process[name] = max(self.peak_by_process.get(name, 0.0), resident)
+        self.peak_mb = max(self.peak_mb, total)
+        self.samples += 1
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            self.sample()

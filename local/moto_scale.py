@@ -1,0 +1,233 @@
+"""moto's DynamoDB without its costs that grow with the table: what keeps the emulator's rate flat at scale.
+
+Measured on moto 5.2.5 (docs/benchmarks.md, "Emulator at scale"): with 50,000 result items in the table, one
+TransactWriteItems took about 9 s (moto deep-copies every table the transaction names, to roll back on
+failure), one Query on a job's partition about 2 s and one Query on an index about 1 s (moto sorts every item
+of the table before it filters). The pipeline counts each chunk in a transaction and every progress poll
+queries an index, so a 50,000-review file ran at a third of a 5,000-review file's rate, and the copies made
+the process grow by gigabytes.
+
+What changes here, in this process only (the emulator's moto server), and what stays as moto does it:
+- a transaction snapshots only the items it names (deep copies of those), and on failure puts them back;
+  moto's own copy of the table is skipped. The outcome, errors and rollback included, is moto's.
+- a Query on the table reads only its partition's items; a Query on an index reads every item without
+  sorting the whole table first. moto then filters, sorts, pages and projects them as before, so the
+  answers (order, pages, LastEvaluatedKey) are moto's.
+Both act through moto's own methods (wrapped, not rewritten); `install()` is idempotent.
+"""
+
+from __future__ import annotations
+
+import bisect
+import copy
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from operator import itemgetter
+from typing import Any
+
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.table import Table
+from moto.dynamodb.responses import DynamoResult
+
+_installed = threading.Lock()
+_hints = threading.local()  # per thread: what the current moto call needs of Table.all_items / deepcopy
+_ORIGINAL_ALL_ITEMS = Table.all_items
+_ORIGINAL_QUERY = Table.query
+_ORIGINAL_TRANSACT = DynamoDBBackend.transact_write_items
+_ORIGINAL_EXECUTE = DynamoResult.execute_result
+
+ItemKey = tuple[DynamoType, DynamoType | None]
+
+
+@contextmanager
+def _hint(**values: Any) -> Iterator[None]:
+    previous = {name: getattr(_hints, name, None) for name in values}
+    for name, value in values.items():
+        setattr(_hints, name, value)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            setattr(_hints, name, value)
+
+
+def _plain(key: DynamoType) -> Any:
+    """A key's Python value (a string's own value: DynamoType.cast_value is a slow property)."""
+    return key.value if key.type == "S" else key.cast_value
+
+
+def _partition_items(table: Table, hash_key: DynamoType) -> list[Any]:
+    """The items of a partition moto's Query will look at, in range-key order: past the start key, within a
+    begins_with prefix, and no more than one past the page's Limit (moto would skip the others anyway, and the
+    one past the limit keeps its LastEvaluatedKey as it is).
+
+    Sorted on the keys' plain values (C comparisons), not on moto's DynamoType objects: moto sorts again, but
+    a sorted list costs it one comparison per item.
+    """
+    stored = table.items.get(hash_key)
+    if stored is None:
+        return []
+    if not table.range_key_attr:
+        return [stored]
+    ordered = sorted(((_plain(item.range_key), item) for item in stored.values()), key=itemgetter(0))
+    keys = [key for key, _ in ordered]
+    items = [item for _, item in ordered]
+    low, high = 0, len(items)
+    prefix = getattr(_hints, "prefix", None)
+    if isinstance(prefix, str):
+        low = bisect.bisect_left(keys, prefix)
+        high = bisect.bisect_left(keys, prefix + "\U0010ffff", lo=low)
+    start = getattr(_hints, "start", None)
+    forward = getattr(_hints, "forward", True)
+    if start and table.range_key_attr in start:
+        after = _plain(DynamoType(start[table.range_key_attr]))
+        if forward:
+            low = max(low, bisect.bisect_right(keys, after, lo=low, hi=high))
+        else:
+            high = min(high, bisect.bisect_left(keys, after, lo=low, hi=high))
+    limit = getattr(_hints, "limit", None)
+    if limit:
+        if forward:
+            high = min(high, low + limit + 1)
+        else:
+            low = max(low, high - limit - 1)
+    return items[low:high]
+
+
+def _all_items(self: Table) -> list[Any]:
+    """Table.all_items as a Query needs it: one partition, or every item unsorted (the Query sorts)."""
+    partition = getattr(_hints, "partition", None)
+    if partition is not None:
+        return _partition_items(self, partition)
+    if getattr(_hints, "unsorted", False):
+        if self.range_key_attr:
+            return [item for partition_items in self.items.values() for item in partition_items.values()]
+        return list(self.items.values())
+    return _ORIGINAL_ALL_ITEMS(self)
+
+
+def _query(
+    self: Table,
+    hash_key: DynamoType | None,
+    range_comparison: str | None,
+    range_objs: list[DynamoType],
+    limit: int,
+    exclusive_start_key: dict[str, Any] | None,
+    scan_index_forward: bool,
+    *args: Any,
+    **kwargs: Any,
+) -> Any:
+    index_name = args[1] if len(args) > 1 else kwargs.get("index_name")  # moto: projection, index_name, ...
+    arguments = (range_comparison, range_objs, limit, exclusive_start_key, scan_index_forward, *args)
+    if index_name is None and hash_key is not None:
+        prefix = (
+            range_objs[0].cast_value if range_comparison == "BEGINS_WITH" and len(range_objs) == 1 else None
+        )
+        hints = {
+            "start": exclusive_start_key,
+            "forward": scan_index_forward,
+            "limit": limit,
+            "prefix": prefix,
+        }
+        with _hint(partition=hash_key, **hints):
+            return _ORIGINAL_QUERY(self, hash_key, *arguments, **kwargs)
+    with _hint(unsorted=True):
+        return _ORIGINAL_QUERY(self, hash_key, *arguments, **kwargs)
+
+
+def _table_deepcopy(self: Table, memo: dict[int, Any]) -> Table:
+    """Inside a transaction: no copy (the touched items are snapshot instead); elsewhere a real deep copy."""
+    if getattr(_hints, "in_transaction", False):
+        return self
+    clone: Table = object.__new__(type(self))
+    memo[id(self)] = clone
+    for name, value in self.__dict__.items():
+        setattr(clone, name, copy.deepcopy(value, memo))
+    return clone
+
+
+def _touched(
+    backend: DynamoDBBackend, transact_items: list[dict[str, Any]]
+) -> dict[tuple[str, ItemKey], Any]:
+    """(table, key) -> a deep copy of the item now there (None: absent), for each item a transaction names."""
+    snapshots: dict[tuple[str, ItemKey], Any] = {}
+    for entry in transact_items:
+        operation: Any = next(iter(entry.values()), {})
+        name = operation.get("TableName") if isinstance(operation, dict) else None
+        if name not in backend.tables:
+            continue
+        table = backend.tables[name]
+        attributes = operation.get("Item") or operation.get("Key") or {}
+        if table.hash_key_attr not in attributes:
+            continue
+        hash_key = DynamoType(attributes[table.hash_key_attr])
+        range_key = (
+            DynamoType(attributes[table.range_key_attr])
+            if table.range_key_attr and table.range_key_attr in attributes
+            else None
+        )
+        if table.range_key_attr and range_key is None:
+            continue
+        current = table.get_item(hash_key, range_key)
+        snapshots[(name, (hash_key, range_key))] = copy.deepcopy(current)
+    return snapshots
+
+
+def _restore(backend: DynamoDBBackend, snapshots: dict[tuple[str, ItemKey], Any]) -> None:
+    for (name, (hash_key, range_key)), item in snapshots.items():
+        table = backend.tables[name]
+        if range_key is None:
+            if item is None:
+                table.items.pop(hash_key, None)
+            else:
+                table.items[hash_key] = item
+            continue
+        partition = table.items[hash_key]
+        if item is None:
+            partition.pop(range_key, None)
+        else:
+            partition[range_key] = item
+
+
+def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+    snapshots = _touched(self, transact_items)
+    try:
+        with _hint(in_transaction=True):
+            _ORIGINAL_TRANSACT(self, transact_items)
+    except Exception:
+        _restore(self, snapshots)
+        raise
+
+
+def _execute_result(self: DynamoResult, context: Any) -> Any:
+    """A DynamoDB answer of plain JSON values (no binary, timestamp or absent member) as JSON text: what
+    moto's generic serializer makes of it, walking the operation's shapes value by value (most of the
+    server's time went there: 1 MB query pages of results, for exports and the API). Anything else goes
+    through moto's."""
+    try:
+        body = json.dumps(self.result, allow_nan=False)
+    except (TypeError, ValueError):
+        return _ORIGINAL_EXECUTE(self, context)
+    if "null" in body:  # a member set to None, which moto's serializer leaves out (or a text saying null)
+        return _ORIGINAL_EXECUTE(self, context)
+    return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
+
+
+def _wrapped(original: Callable[..., Any], replacement: Callable[..., Any]) -> Callable[..., Any]:
+    return wraps(original)(replacement)
+
+
+def install() -> None:
+    """Apply the changes above to moto in this process (idempotent)."""
+    with _installed:
+        Table.all_items = _wrapped(_ORIGINAL_ALL_ITEMS, _all_items)  # type: ignore[method-assign]
+        Table.query = _wrapped(_ORIGINAL_QUERY, _query)  # type: ignore[method-assign]
+        Table.__deepcopy__ = _table_deepcopy  # type: ignore[attr-defined]
+        DynamoResult.execute_result = _execute_result  # type: ignore[method-assign,assignment]
+        DynamoDBBackend.transact_write_items = _wrapped(  # type: ignore[method-assign]
+            _ORIGINAL_TRANSACT, _transact_write_items
+        )

@@ -1,0 +1,171 @@
+"""local/moto_scale.py keeps moto's answers while it drops the costs that grow with the table: a failed
+transaction still leaves nothing changed, queries still page and sort as DynamoDB does, on the table and on an
+index, and nothing it does leaks out of a transaction."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import pytest
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+from moto import mock_aws
+from moto.dynamodb.models import dynamodb_backends
+
+from local import moto_scale
+from local.template import table_definition
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def table() -> Iterator[Any]:
+    with mock_aws():
+        moto_scale.install()
+        boto3.client("dynamodb", region_name=REGION).create_table(TableName="t", **table_definition())
+        table = boto3.resource("dynamodb", region_name=REGION).Table("t")
+        with table.batch_writer() as batch:
+            for row in range(250, 0, -1):  # written out of order: the query must sort
+                batch.put_item(Item={"pk": "JOB#a", "sk": f"RESULT#{row:08d}", "row": row})
+            for row in range(1, 4):
+                batch.put_item(Item={"pk": "JOB#b", "sk": f"RESULT#{row:08d}", "row": row})
+            for name, created in (("a", "2026-01-02"), ("b", "2026-01-01"), ("c", "2026-01-03")):
+                batch.put_item(
+                    Item={
+                        "pk": f"JOB#{name}",
+                        "sk": "JOB",
+                        "count": 0,
+                        "jobs_by_created_pk": "JOBS",
+                        "jobs_by_created_sk": f"{created}#{name}",
+                    }
+                )
+        yield table
+
+
+def count_update(table_name: str, job: str, condition: str | None = None) -> dict[str, Any]:
+    update: dict[str, Any] = {
+        "TableName": table_name,
+        "Key": {"pk": {"S": f"JOB#{job}"}, "sk": {"S": "JOB"}},
+        "UpdateExpression": "SET #count = #count + :one",
+        "ExpressionAttributeNames": {"#count": "count"},
+        "ExpressionAttributeValues": {":one": {"N": "1"}},
+    }
+    if condition:
+        update["ConditionExpression"] = condition
+    return {"Update": update}
+
+
+def rows_of_every_page(table: Any, **query: Any) -> list[int]:
+    """The `row` of every item of a query, page after page."""
+    rows: list[int] = []
+    while True:
+        page = table.query(**query)
+        rows += [int(item["row"]) for item in page["Items"]]
+        if "LastEvaluatedKey" not in page:
+            return rows
+        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def test_a_partition_query_pages_through_its_own_rows_in_key_order(table: Any) -> None:
+    # Given 250 rows of job a (written in reverse) and 3 of job b
+    results_of_a = Key("pk").eq("JOB#a") & Key("sk").begins_with("RESULT#")
+    # When every page of job a's results is read, 100 at a time, Then each row comes once, in key order
+    assert rows_of_every_page(table, KeyConditionExpression=results_of_a, Limit=100) == list(range(1, 251))
+    # And paged backwards, 70 at a time, in reverse key order
+    backwards_rows = rows_of_every_page(
+        table, KeyConditionExpression=results_of_a, Limit=70, ScanIndexForward=False
+    )
+    assert backwards_rows == list(range(250, 0, -1))
+    backwards = table.query(
+        KeyConditionExpression=Key("pk").eq("JOB#b"), ScanIndexForward=False, ConsistentRead=True
+    )
+    assert [item["sk"] for item in backwards["Items"]] == [
+        "RESULT#00000003",
+        "RESULT#00000002",
+        "RESULT#00000001",
+        "JOB",
+    ]
+    assert table.query(KeyConditionExpression=Key("pk").eq("JOB#none"))["Items"] == []
+
+
+def test_an_index_query_finds_only_indexed_items_sorted_by_the_index_key(table: Any) -> None:
+    # When the jobs index is queried newest first, a page of 2 at a time
+    first = table.query(
+        IndexName="JobsByCreatedAt",
+        KeyConditionExpression=Key("jobs_by_created_pk").eq("JOBS"),
+        ScanIndexForward=False,
+        Limit=2,
+    )
+    rest = table.query(
+        IndexName="JobsByCreatedAt",
+        KeyConditionExpression=Key("jobs_by_created_pk").eq("JOBS"),
+        ScanIndexForward=False,
+        Limit=2,
+        ExclusiveStartKey=first["LastEvaluatedKey"],
+    )
+    # Then the three jobs come newest first, and no result row (they carry no index key)
+    assert [item["pk"] for item in first["Items"] + rest["Items"]] == ["JOB#c", "JOB#a", "JOB#b"]
+    assert "LastEvaluatedKey" not in rest
+
+
+def test_a_transaction_that_fails_its_condition_changes_nothing(table: Any) -> None:
+    client = boto3.client("dynamodb", region_name=REGION)
+    # Given a transaction whose first write would succeed and whose second fails its condition
+    items = [
+        count_update("t", "a"),
+        {"Put": {"TableName": "t", "Item": {"pk": {"S": "JOB#a"}, "sk": {"S": "CHUNK#1"}}}},
+        count_update("t", "b", condition="#count = :one"),
+    ]
+    # When it runs
+    with pytest.raises(ClientError) as raised:
+        client.transact_write_items(TransactItems=items)
+    # Then DynamoDB's cancellation reasons come back and neither the update nor the put stayed
+    assert raised.value.response["Error"]["Code"] == "TransactionCanceledException"
+    assert table.get_item(Key={"pk": "JOB#a", "sk": "JOB"})["Item"]["count"] == 0
+    assert "Item" not in table.get_item(Key={"pk": "JOB#a", "sk": "CHUNK#1"})
+    # And a transaction that holds applies every write, once
+    client.transact_write_items(TransactItems=items[:2])
+    assert table.get_item(Key={"pk": "JOB#a", "sk": "JOB"})["Item"]["count"] == 1
+    assert "Item" in table.get_item(Key={"pk": "JOB#a", "sk": "CHUNK#1"})
+
+
+def test_a_table_copied_outside_a_transaction_is_a_deep_copy() -> None:
+    with mock_aws():
+        moto_scale.install()
+        boto3.client("dynamodb", region_name=REGION).create_table(TableName="t", **table_definition())
+        boto3.resource("dynamodb", region_name=REGION).Table("t").put_item(Item={"pk": "p", "sk": "s"})
+        original = dynamodb_backends["123456789012"][REGION].tables["t"]
+        # When moto (a backup, a restore) deep-copies the table
+        clone = copy.deepcopy(original)
+        # Then it is another table with other items
+        assert clone is not original
+        assert clone.items is not original.items
+        assert len(clone.all_items()) == len(original.all_items()) == 1
+
+
+def test_every_attribute_type_reads_back_as_written(table: Any) -> None:
+    # Given an item with every DynamoDB type, binary among them (moto's serializer answers that one)
+    rich = {
+        "pk": "JOB#rich",
+        "sk": "JOB",
+        "text": 'a "quoted" null \u2028 text',
+        "number": Decimal("12.5"),
+        "flag": True,
+        "nothing": None,
+        "map": {"list": [Decimal(1), "two", False, None], "set": {"x", "y"}},
+        "numbers": {Decimal(1), Decimal(2)},
+    }
+    table.put_item(Item=rich)
+    table.put_item(Item={"pk": "JOB#rich", "sk": "BINARY", "data": b"\x00\xff"})
+    # When it is read by key and by query
+    got = table.get_item(Key={"pk": "JOB#rich", "sk": "JOB"}, ConsistentRead=True)["Item"]
+    queried = table.query(KeyConditionExpression=Key("pk").eq("JOB#rich"))["Items"]
+    # Then it is what was written, and so is the binary item
+    assert got == rich
+    assert [item["sk"] for item in queried] == ["BINARY", "JOB"]
+    assert queried[0]["data"].value == b"\x00\xff"
+    assert queried[1] == rich
