@@ -25,7 +25,7 @@ from local import xray
 from review_pipeline.trace_context import RECORD_SUBSEGMENT, annotation_value
 from tests.conftest import REGION
 from tests.endpoint_server import SentimentEndpointServer
-from tests.handlers import FUNCTIONS_DIR, handler_for, lambda_context
+from tests.handlers import FUNCTIONS_DIR, handler_for, lambda_context, load_handler
 from tests.integration.inference.test_inference_handler import EVENT
 from tests.integration.preprocess.conftest import Pipeline
 from tests.integration.preprocess.test_trace import event_with_trace, rows
@@ -59,6 +59,10 @@ class XRayDaemonSocket:
 @pytest.fixture
 def xray_daemon(monkeypatch: pytest.MonkeyPatch) -> Iterator[XRayDaemonSocket]:
     """The X-Ray SDK as on Lambda (enabled, Lambda's context), emitting to a local socket."""
+    # The handlers' tracers are made while tracing is off, so their service getters patch no library: a
+    # patched botocore would stay patched for the tests that follow and send its own trace header.
+    for name in ("preprocess", "inference", "export"):
+        load_handler(name)
     daemon = XRayDaemonSocket()
     monkeypatch.setenv("LAMBDA_TASK_ROOT", str(FUNCTIONS_DIR))
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "false")
