@@ -85,9 +85,9 @@ def trace_system_attributes() -> dict[str, Any]:
 
 
 def annotation_value(value: str) -> str:
-    """`value` as an X-Ray annotation keeps it findable: control characters (which S3 keys may hold and a
-    filter expression cannot) become '?', and it is cut to X-Ray's 1,000 characters (the start is kept, so
-    `BEGINSWITH` still finds it)."""
+    """`value` made fit for an X-Ray annotation: unprintable characters (control characters, which S3 keys
+    may hold and nobody can type in a filter expression, and separators other than the space) become '?',
+    and it is cut to X-Ray's 1,000 characters, keeping its start."""
     return "".join(c if c.isprintable() else "?" for c in value[:ANNOTATION_VALUE_MAX])
 
 
