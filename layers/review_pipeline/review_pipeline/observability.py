@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+from review_pipeline.trace_context import annotate_record
+
 if TYPE_CHECKING:
     from aws_lambda_powertools import Metrics
 
@@ -41,8 +43,10 @@ def job_log_keys(job_id: str, source_key: str) -> Iterator[None]:
     The keys go on the service's own logger (the handler's; this one shares its handler and formatter), which
     every module's child logger writes through, so they are on the lines of all of them. Powertools keeps
     appended keys for the life of the execution environment: they are removed on the way out, so the next
-    message's lines never carry this job's.
+    message's lines never carry this job's. Inside an SQS record's subsegment, they become its X-Ray
+    annotations too, so `annotation.job_id = "<job_id>"` finds the invocation.
     """
+    annotate_record(job_id=job_id, source_key=source_key)
     logger = Logger()
     logger.append_keys(job_id=job_id, source_key=source_key)
     try:

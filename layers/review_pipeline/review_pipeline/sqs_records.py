@@ -4,7 +4,8 @@ One place for every queue, so the SQS functions read their batches the same way:
 notification, S3's test event, or a PieceMessage) for IngestQueue, `ChunkQueueRecord` (a ChunkMessage claim
 check) for InferenceQueue, `ExportQueueRecord` (a finished job's id) for ExportQueue; `ingest_processor()`,
 `chunk_processor()` and `export_processor()` build the processors their handlers hand to
-`process_partial_response`. Each record is handled inside the trace its message carries (trace_context.py).
+`process_partial_response`. Each record is handled inside the trace its message carries, in a subsegment
+annotated with it (trace_context.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from aws_lambda_powertools.utilities.parser.models import S3Model, SqsRecordMode
 from pydantic import BaseModel, ConfigDict, Json, RootModel
 
 from review_pipeline.models import ChunkMessage, PieceMessage
-from review_pipeline.trace_context import following_trace
+from review_pipeline.trace_context import following_trace, record_subsegment
 
 logger = Logger(child=True)
 
@@ -65,10 +66,12 @@ class ExportQueueRecord(SqsRecordModel):
 
 
 class TracedBatchProcessor(BatchProcessor):
-    """BatchProcessor that handles each record inside its message's trace (its AWSTraceHeader attribute)."""
+    """BatchProcessor that handles each record inside its message's trace (its AWSTraceHeader attribute), in
+    an X-Ray subsegment annotated with that trace (and, once known, its job's id and file)."""
 
     def _process_record(self, record: dict[str, Any]) -> Any:
-        with following_trace((record.get("attributes") or {}).get("AWSTraceHeader")):
+        header = (record.get("attributes") or {}).get("AWSTraceHeader")
+        with following_trace(header), record_subsegment():
             return super()._process_record(record)
 
 
