@@ -97,7 +97,7 @@ def _features(
     """The artifact's configuration, the labeled reviews and their sentences as features, and (when the
     model self-trains) the unlabeled reviews' features."""
     cfg = TrainConfig.from_json(meta["hyperparameters"])
-    corpus = build_corpus(reviews, cfg.spec, progress=False)
+    corpus = build_corpus(reviews, cfg.spec, progress=False, valence=cfg.uses_valence)
     unsup = (
         load_unsup(unsup_path, int(meta["training"]["data"].get("max_unsup") or 0))
         if cfg.pseudo_fraction
@@ -127,7 +127,7 @@ def holdout_scores(
     models = fit_models(corpus, tr, u, cfg, progress=False)
     held_out = HeldOut.score(models, corpus, va)
     review_of = np.concatenate([va, corpus.s_review[corpus.sentence_rows(va)]])
-    p = cross_fit_halves(held_out, review_of, cfg)
+    p, _ = cross_fit_halves(held_out, review_of, cfg)
     return p[: len(va)], va, held_out, p
 
 
