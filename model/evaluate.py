@@ -237,7 +237,9 @@ def short_text_entries(
         short["held_out_sentences"] = _short_entry(
             "sentences of held-out reviews",
             "every sentence of 3-40 words of the scored reviews, labeled with its review's label (noisy: a "
-            "neutral or contrary sentence keeps the review's label), scored like the reviews",
+            "neutral or contrary sentence keeps the review's label), scored like the reviews; the scores "
+            "target the clean label (the calibration corrects for the estimated flip rate), so against "
+            "these noisy labels they look over-confident and this ECE is not the short-text calibration",
             p_all[sel],
             h.y[sel],
             band,

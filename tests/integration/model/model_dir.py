@@ -6,7 +6,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-LOOSE_ARTIFACT_FILES = ["code/inference.py", "code/requirements.txt", "model.json", "weights.npz"]
+LOOSE_ARTIFACT_FILES = [
+    "code/inference.py",
+    "code/requirements.txt",
+    "lexicon/LICENSE.txt",
+    "lexicon/vader_lexicon.txt",
+    "model.json",
+    "weights.npz",
+]
 
 
 def files_in(model_dir: Path) -> list[str]:
