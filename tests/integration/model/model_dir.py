@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+# The same files as model.tar.gz holds (tests/unit/model/test_artifact_contract.py checks the tarball).
 LOOSE_ARTIFACT_FILES = [
     "code/inference.py",
     "code/requirements.txt",

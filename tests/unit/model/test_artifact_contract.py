@@ -18,6 +18,7 @@ from model.nbsvm import build_matrix_and_lengths
 from model.serving import load_endpoint_handler
 from model.serving.inference import load_model, strip_markup, vader_compound
 from model.tfidf import L2Model
+from tests.integration.model.model_dir import LOOSE_ARTIFACT_FILES
 from tests.unit.small_model import SAMPLE, train_small
 
 REPO = Path(__file__).resolve().parents[3]
@@ -55,14 +56,7 @@ def test_given_sample_trained_artifact_then_it_holds_json_npz_and_the_repo_servi
         shipped_lexicon = lexicon.read()
     # Then it has exactly the documented files, code/inference.py is a copy of the single source, and the
     # VADER lexicon ships unchanged with its MIT notice
-    assert names == [
-        "code/inference.py",
-        "code/requirements.txt",
-        "lexicon/LICENSE.txt",
-        "lexicon/vader_lexicon.txt",
-        "model.json",
-        "weights.npz",
-    ]
+    assert names == LOOSE_ARTIFACT_FILES
     serving = REPO / "model" / "serving"
     assert shipped_code == (serving / "inference.py").read_bytes()
     assert shipped_lexicon == (serving / "lexicon" / "vader_lexicon.txt").read_bytes()
