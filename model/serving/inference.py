@@ -400,29 +400,57 @@ class _Near:
     def code(self, offset: int) -> np.ndarray:
         return self.get(self.t.code, offset, -1)
 
-    def phrase(self, offset: int, words: tuple[str, ...]) -> np.ndarray:
-        """Whether `words` start `offset` places from each word."""
-        hit = np.ones(self.at.shape[0], dtype=bool)
-        for j, word in enumerate(words):
-            hit &= self.code(offset + j) == _VADER_WORDS.index(word) + 1
-        return hit
+    def phrase_key(self, offset: int, length: int) -> np.ndarray:
+        """The words `offset` to `offset + length - 1` places from each word as one integer (_phrase_key)."""
+        key = np.zeros(self.at.shape[0], dtype=np.int64)
+        for j in range(length):
+            key = key * _KEY_BASE + self.code(offset + j) + 1
+        return key
+
+
+_KEY_BASE = 64  # > len(_VADER_WORDS) + 1: each word's code + 1 is one digit (0: no word there)
+
+
+def _phrase_key(words: tuple[str, ...]) -> int:
+    key = 0
+    for word in words:
+        key = key * _KEY_BASE + _VADER_WORDS.index(word) + 2
+    return key
+
+
+def _phrase_table(phrases: dict[tuple[str, ...], float], length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted keys and their values, for the phrases of one length."""
+    pairs = sorted((_phrase_key(w), v) for w, v in phrases.items() if len(w) == length)
+    return np.array([k for k, _ in pairs], dtype=np.int64), np.array([v for _, v in pairs], dtype=np.float64)
+
+
+def _lookup(table: tuple[np.ndarray, np.ndarray], key: np.ndarray) -> np.ndarray:
+    """The table's value of each key, NaN where the key is not in it."""
+    keys, values = table
+    i = np.clip(np.searchsorted(keys, key), 0, keys.shape[0] - 1)
+    return np.where(keys[i] == key, values[i], np.nan)
+
+
+_SPECIAL_TABLES = {n: _phrase_table(_VADER_SPECIAL, n) for n in (2, 3)}
+_DAMPENING_TABLE = _phrase_table(dict.fromkeys(_VADER_DAMPENING, -_B_INCR), 2)
 
 
 def _vader_idioms(v: np.ndarray, near: _Near) -> np.ndarray:
     """VADER's special-case check: a phrase ending at or just before the word (first match in its order),
-    then one starting at the word, set the valence; "kind of", "sort of", "just enough" before it dampen."""
+    then one starting at the word, set the valence; "kind of", "sort of", "just enough" before it dampen.
+    Each (start, length) is one table lookup of the words' combined key."""
     before = np.full(v.shape[0], np.nan)
     for start, length in ((-1, 2), (-2, 3), (-2, 2), (-3, 3), (-3, 2)):  # 1-0, 2-1-0, 2-1, 3-2-1, 3-2
-        for words, value in _VADER_SPECIAL.items():
-            if len(words) == length:
-                before = np.where(np.isnan(before) & near.phrase(start, words), value, before)
+        before = np.where(
+            np.isnan(before), _lookup(_SPECIAL_TABLES[length], near.phrase_key(start, length)), before
+        )
     v = np.where(np.isnan(before), v, before)
     for length in (2, 3):
-        for words, value in _VADER_SPECIAL.items():
-            v = np.where(near.phrase(0, words), value, v) if len(words) == length else v
+        at_word = _lookup(_SPECIAL_TABLES[length], near.phrase_key(0, length))
+        v = np.where(np.isnan(at_word), v, at_word)
     for start in (-3, -2):
-        for words in _VADER_DAMPENING:
-            v = np.where(near.phrase(start, words), v - _B_INCR, v)
+        damp = _lookup(_DAMPENING_TABLE, near.phrase_key(start, 2))
+        v = np.where(np.isnan(damp), v, v + damp)
     return v
 
 
