@@ -128,12 +128,17 @@ def _bench_ours(texts: Sequence[str], sizes: dict[int, int]) -> dict[str, Any]:
 
     rows = [_throughput(handle, _bodies(texts, b, sizes[b]), b) for b in BATCHES]
     return {
-        "name": f"NB-LR + TF-IDF LR, hashed n-grams ({meta['model_version']})",
+        "name": f"{_components_named(meta)} ({meta['model_version']})",
         "validation_accuracy": meta["metrics"]["validation_accuracy"],
         "throughput": rows,
         "artifact_bytes": ARTIFACT.stat().st_size,
         **_load_in_child(),
     }
+
+
+def _components_named(meta: dict[str, Any]) -> str:
+    names = {"nblr": "NB-LR", "tfidf": "TF-IDF LR", "vader": "VADER valence"}
+    return " + ".join(names.get(c["name"], c["name"]) for c in meta["components"]) + ", hashed n-grams"
 
 
 def _baseline_preprocess(text: str) -> str:

@@ -95,36 +95,42 @@ def fit_length_calibration(
     y: np.ndarray,
     max_tokens: Sequence[int],
     noisy: np.ndarray | None = None,
+    flip_rate: float | None = None,
 ) -> LengthCalibration:
     """Per length bucket, a logistic regression of the label on the components' margins (texts x
     components): it weighs the components for that length and calibrates them in one step.
 
     Rows marked noisy (sentences labeled with their review's label) are fit with a label-noise model,
     P(observed positive) = rho + (1 - 2 rho) * sigmoid(z), with the bucket's flip rate rho fit jointly
-    (Bootkrajang & Kaban 2012); the shipped sigmoid(z) is the clean-label probability. A bucket with too
+    (Bootkrajang & Kaban 2012); the shipped sigmoid(z) is the clean-label probability. With flip_rate given,
+    rho is that estimate (see model.noise) instead of being fit. A bucket with too
     few texts of each class borrows the fit of all texts."""
     m = np.asarray(margins, dtype=np.float64)
     y = np.asarray(y).astype(np.int64)
     flag = np.zeros(len(y), dtype=bool) if noisy is None else np.asarray(noisy, dtype=bool)
     edges = list(max_tokens)
-    everything = _fit_stacker(m, y, flag)
+    everything = _fit_stacker(m, y, flag, flip_rate)
     bucket = np.searchsorted(np.asarray(edges, dtype=np.int64), np.asarray(n_tokens), side="left")
     coefs, intercepts = [], []
     for b in range(len(edges) + 1):
         sel = bucket == b
         enough = sel.sum() >= 50 and min(int(y[sel].sum()), int((1 - y[sel]).sum())) >= 10
-        coef, intercept = _fit_stacker(m[sel], y[sel], flag[sel]) if enough else everything
+        coef, intercept = _fit_stacker(m[sel], y[sel], flag[sel], flip_rate) if enough else everything
         coefs.append(coef)
         intercepts.append(intercept)
     return LengthCalibration(edges, np.array(coefs), np.array(intercepts))
 
 
-def _fit_stacker(m: np.ndarray, y: np.ndarray, noisy: np.ndarray) -> tuple[np.ndarray, float]:
+def _fit_stacker(
+    m: np.ndarray, y: np.ndarray, noisy: np.ndarray, flip_rate: float | None = None
+) -> tuple[np.ndarray, float]:
     """(coefficients, intercept) maximizing the likelihood with flip rate rho = 0.5 * sigmoid(r) on the
-    noisy rows (0 on the others), with a tiny L2 penalty on the coefficients."""
+    noisy rows (0 on the others; r fixed when flip_rate is given), with a tiny L2 penalty on the
+    coefficients."""
     k = m.shape[1]
     x = np.column_stack([m, np.ones(len(y))])
     has_noise = bool(noisy.any())
+    fixed = flip_rate is not None and has_noise
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
         w = theta[: k + 1]
@@ -138,7 +144,7 @@ def _fit_stacker(m: np.ndarray, y: np.ndarray, noisy: np.ndarray) -> tuple[np.nd
         g_w[:k] += 2e-4 * w[:k]
         grad = np.zeros_like(theta)
         grad[: k + 1] = g_w
-        if has_noise:
+        if has_noise and not fixed:
             drho = 0.5 * rho_all * (1 - 2 * rho_all)  # d rho / d r, with rho = 0.5 sigmoid(r)
             grad[k + 1] = -float(np.sum(dp * np.where(noisy, 1 - 2 * q, 0.0))) * drho
         return float(nll), grad
@@ -146,6 +152,9 @@ def _fit_stacker(m: np.ndarray, y: np.ndarray, noisy: np.ndarray) -> tuple[np.nd
     theta0 = np.zeros(k + 2)
     theta0[:k] = 1.0
     theta0[k + 1] = -3.0
+    if fixed:
+        rate = min(max(float(flip_rate or 0.0), 1e-6), 0.5 - 1e-6)
+        theta0[k + 1] = np.log(2 * rate / (1 - 2 * rate))  # 0.5 * sigmoid(r) = rate
     res = minimize(loss, theta0, jac=True, method="L-BFGS-B")
     return res.x[:k].astype(np.float64), float(res.x[k])
 

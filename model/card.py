@@ -10,15 +10,17 @@ from typing import Any
 DOMAINS = [
     "English movie reviews (IMDb): the training domain.",
     "Short English review texts of one or two sentences (product, app, restaurant reviews): supported "
-    "through the length-normalized component and the length-bucketed calibration; validated on short "
-    "IMDb sentences only (no labeled product or restaurant reviews were available for development).",
+    "through the length-normalized component, the VADER lexicon valence (a general-purpose sentiment "
+    "lexicon, not learned from movies) and the length-bucketed calibration; validated on short IMDb "
+    "sentences only (no labeled product or restaurant reviews were available for development).",
 ]
 LIMITATIONS = [
     "Trained on IMDb movie reviews only; words that matter in other domains but are rare in movie reviews "
-    "(for example 'delicious', 'refund', 'battery') carry little or no weight.",
+    "(for example 'refund', 'battery') get weight only through the VADER lexicon, when it lists them.",
     "Calibration is fit on out-of-fold IMDb reviews and their sentences, whose labels are the review's "
-    "label: a neutral or contrary sentence of a positive review counts as positive, so short-text scores "
-    "are on the cautious side, and calibration on other traffic is not guaranteed.",
+    "label (a neutral or contrary sentence of a positive review counts as positive); the sentences' flip "
+    "rate is estimated by confident learning and corrected for, which assumes the flips do not depend on "
+    "the sentence. Calibration on other traffic is not guaranteed.",
     "Bag of n-grams: sarcasm, irony and long-range negation ('I expected to hate it, but ...') are often "
     "missed.",
     "English only; other languages get scores near the prior and are mostly flagged uncertain.",
@@ -66,14 +68,19 @@ def _metric_rows(m: dict[str, Any]) -> list[str]:
             f"(std {m['cv_accuracy_std']:.4f}) |",
             f"| CV ECE, reviews, calibration fit on the other folds | {m['cv_ece_cross_fitted']:.4f} |",
             f"| CV log loss, reviews | {m['cv_log_loss_cross_fitted']:.4f} |",
-            f"| CV accuracy / ECE, sentences of held-out reviews (noisy labels) | "
-            f"{m['cv_sentence_accuracy']:.4f} / {m['cv_sentence_ece']:.4f} "
+            f"| CV accuracy / ECE, sentences of held-out reviews (noisy labels; scores target the clean "
+            f"label) | {m['cv_sentence_accuracy']:.4f} / {m['cv_sentence_ece']:.4f} "
             f"({m['cv_sentence_size']} sentences) |",
             f"| CV share of reviews / sentences in the uncertain band | {m['cv_uncertain_share']:.1%} / "
             f"{m['cv_sentence_uncertain_share']:.1%} |",
             f"| CV accuracy outside the band, reviews / sentences | {m['cv_accuracy_outside_band']:.4f} / "
             f"{m['cv_sentence_accuracy_outside_band']:.4f} |",
         ]
+    if m.get("sentence_flip_rate") is not None:
+        rows.append(
+            f"| sentence label flip rate ({m.get('sentence_flip_rate_method', 'estimated')}) | "
+            f"{m['sentence_flip_rate']:.3f} |"
+        )
     rows.append(f"| training accuracy of the shipped (refit) model | {m['train_accuracy_shipped']:.4f} |")
     return rows
 

@@ -15,11 +15,25 @@ from typing import Any
 
 import numpy as np
 
-from model.serving.inference import BINARY, FORMAT_VERSION, FeatureSpec
+from model.serving.inference import (
+    BINARY,
+    FORMAT_VERSION,
+    LEXICON_DIR,
+    VADER_COMPOUND,
+    VADER_LEXICON_FILE,
+    FeatureSpec,
+)
 
 SERVING_DIR = Path(__file__).resolve().parent / "serving"
 # The files copied into code/ of the artifact: the handler and the container's requirements hint.
 SERVING_FILES = ("inference.py",)
+# The VADER lexicon (MIT) and its notice, copied into lexicon/ of an artifact with a valence component.
+LEXICON_FILES = (VADER_LEXICON_FILE, "LICENSE.txt")
+_MODEL_TYPES = {
+    BINARY: "nb-logistic-regression on hashed binary n-grams",
+    "l2-logtf-idf": "logistic regression on l2-normalized log-tf x idf of hashed n-grams",
+    VADER_COMPOUND: "VADER lexicon valence (compound score, NumPy re-implementation)",
+}
 
 
 def model_version(name: str, date: str, digest: str) -> str:
@@ -28,7 +42,8 @@ def model_version(name: str, date: str, digest: str) -> str:
 
 @dataclass
 class ExportComponent:
-    """One linear component as write_model_dir stores it (see inference.Component)."""
+    """One component as write_model_dir stores it (see inference.Component); a VADER_COMPOUND component
+    has no weights (empty arrays) and is stored as its lexicon."""
 
     name: str
     kind: str
@@ -36,11 +51,17 @@ class ExportComponent:
     intercept: float
     idf: np.ndarray | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        if self.kind == VADER_COMPOUND:
+            return {"name": self.name, "kind": self.kind, "lexicon": f"{LEXICON_DIR}/{VADER_LEXICON_FILE}"}
+        return {"name": self.name, "kind": self.kind}
+
 
 def _model_arrays(components: list[ExportComponent]) -> dict[str, Any]:
     """The features any component uses (feature_index_deltas: cumsum gives the sorted feature indices) and,
     per component on those features, weights as float16 values x scale and, for an l2 component, its idf
     (float32, so the serving norms are the training ones; 0 where the component ignores a feature)."""
+    components = [c for c in components if c.kind != VADER_COMPOUND]
     used = [np.flatnonzero(c.weights if c.idf is None else c.idf) for c in components]
     features = np.unique(np.concatenate(used)).astype(np.uint32) if used else np.zeros(0, np.uint32)
     arrays: dict[str, Any] = {
@@ -78,16 +99,11 @@ def write_model_dir(
     meta: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "model_version": model_version(name, date, digest),
-        "model_type": " + ".join(
-            "nb-logistic-regression on hashed binary n-grams"
-            if c.kind == BINARY
-            else "logistic regression on l2-normalized log-tf x idf of hashed n-grams"
-            for c in components
-        ),
+        "model_type": " + ".join(_MODEL_TYPES[c.kind] for c in components),
         "classes": ["negative", "positive"],
         "threshold": 0.5,
         "features": spec.to_json(),
-        "components": [{"name": c.name, "kind": c.kind} for c in components],
+        "components": [c.to_json() for c in components],
         "calibration": calibration,
         "weights": {
             "file": "weights.npz",
@@ -107,6 +123,10 @@ def write_model_dir(
     code.mkdir(exist_ok=True)
     for fname in SERVING_FILES:
         shutil.copyfile(SERVING_DIR / fname, code / fname)
+    if any(c.kind == VADER_COMPOUND for c in components):
+        (out_dir / LEXICON_DIR).mkdir(exist_ok=True)
+        for fname in LEXICON_FILES:
+            shutil.copyfile(SERVING_DIR / LEXICON_DIR / fname, out_dir / LEXICON_DIR / fname)
     (code / "requirements.txt").write_text(
         "# inference.py needs only NumPy, which the SageMaker scikit-learn container already has.\n",
         encoding="utf-8",

@@ -42,10 +42,23 @@ from model.card import write_model_card
 from model.data import Review, read_reviews, review_sentences
 from model.export import ExportComponent, make_tarball, today, write_model_dir
 from model.nbsvm import NBParams, build_matrix_and_lengths, fit_nb
-from model.serving.inference import BINARY, L2_LOGTF_IDF, FeatureSpec, LengthCalibration
+from model.noise import confident_learning_flip_rate, out_of_fold_probabilities
+from model.serving.inference import (
+    BINARY,
+    L2_LOGTF_IDF,
+    LEXICON_DIR,
+    VADER_COMPOUND,
+    VADER_LEXICON_FILE,
+    FeatureSpec,
+    LengthCalibration,
+    read_lexicon,
+    strip_markup,
+    vader_compound,
+)
 from model.tfidf import L2Model, fit_l2_lr
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "artifact"
+VADER_LEXICON = Path(__file__).resolve().parent / "serving" / LEXICON_DIR / VADER_LEXICON_FILE
 _T0 = time.perf_counter()
 
 
@@ -84,6 +97,8 @@ class TrainConfig:
     l2_C: float = 3.0  # the l2-normalized log-tf x idf logistic regression (0: NB-LR only)
     sentence_weight: float = 1.0  # sample weight of a review's sentences in that model (0: reviews only)
     length_buckets: tuple[int, ...] = (30, 150)  # calibration buckets: at most 30 tokens, 31-150, longer
+    valence: str = "vader"  # a third component: VADER's compound score ("none": without it)
+    sentence_noise: str = "confident-learning"  # the sentences' flip rate: estimated first, or "fit" jointly
     uncertain_accuracy: float = 0.75  # the uncertain band holds scores whose validation accuracy is below
     val_size: float = 0.2
     seed: int = 42
@@ -113,7 +128,13 @@ class TrainConfig:
             base += f"-char{self.char_ngram[0]}-{self.char_ngram[1]}"
         if self.pseudo_fraction > 0:
             base += "-st"
+        if self.uses_valence:
+            base += "-vader"
         return base
+
+    @property
+    def uses_valence(self) -> bool:
+        return self.valence == "vader"
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -198,13 +219,26 @@ class Corpus:
     ys: np.ndarray
     s_tokens: np.ndarray
     s_review: np.ndarray  # the review each sentence comes from
+    v: np.ndarray | None = None  # VADER compound of each review (None: no valence component)
+    vs: np.ndarray | None = None  # and of each sentence
 
     def sentence_rows(self, review_rows: np.ndarray) -> np.ndarray:
         """Indices of the sentences of the given reviews."""
         return np.flatnonzero(np.isin(self.s_review, review_rows))
 
 
-def build_corpus(reviews: list[Review], spec: FeatureSpec, progress: bool = True) -> Corpus:
+def valence_of(texts: list[str], lexicon: dict[str, float], batch: int = 10_000) -> np.ndarray:
+    """VADER compound of each text, computed by the serving code (markup stripped, case kept)."""
+    parts = [
+        vader_compound([strip_markup(t) for t in texts[i : i + batch]], lexicon)
+        for i in range(0, len(texts), batch)
+    ]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def build_corpus(
+    reviews: list[Review], spec: FeatureSpec, progress: bool = True, valence: bool = False
+) -> Corpus:
     say = log if progress else _quiet
     texts = [r.text for r in reviews]
     y = np.array([r.label for r in reviews], dtype=np.int64)
@@ -218,7 +252,12 @@ def build_corpus(reviews: list[Review], spec: FeatureSpec, progress: bool = True
     say(f"{len(s_text)} sentences of 3-40 words from the reviews")
     xs, s_tokens = build_matrix_and_lengths(s_text, spec, progress=say, counts=True)
     s_idx = np.array(s_review, dtype=np.int64)
-    return Corpus(x, y, n_tokens, xs, y[s_idx], s_tokens, s_idx)
+    corpus = Corpus(x, y, n_tokens, xs, y[s_idx], s_tokens, s_idx)
+    if valence:
+        lexicon = read_lexicon(str(VADER_LEXICON))
+        corpus.v, corpus.vs = valence_of(texts, lexicon), valence_of(s_text, lexicon)
+        say(f"VADER compound of {len(texts)} reviews and {len(s_text)} sentences")
+    return corpus
 
 
 def _quiet(_: str) -> None:
@@ -231,15 +270,20 @@ class Models:
 
     nb: Fitted
     l2: L2Model | None
+    valence: bool = False  # VADER's compound score as the last column
 
     @property
     def names(self) -> list[str]:
-        return ["nblr", "tfidf"] if self.l2 is not None else ["nblr"]
+        return ["nblr", *(["tfidf"] if self.l2 is not None else []), *(["vader"] if self.valence else [])]
 
-    def margins(self, counts: sp.csr_matrix) -> np.ndarray:
+    def margins(self, counts: sp.csr_matrix, valence: np.ndarray | None = None) -> np.ndarray:
         cols = [self.nb.margins(counts)]
         if self.l2 is not None:
             cols.append(self.l2.margins(counts))
+        if self.valence:
+            if valence is None:
+                raise ValueError("the model has a valence component: pass the texts' VADER compound")
+            cols.append(np.asarray(valence, dtype=np.float64))
         return np.column_stack(cols)
 
     def export(self) -> list[ExportComponent]:
@@ -248,6 +292,8 @@ class Models:
             out.append(
                 ExportComponent("tfidf", L2_LOGTF_IDF, self.l2.weights, self.l2.intercept, self.l2.idf)
             )
+        if self.valence:
+            out.append(ExportComponent("vader", VADER_COMPOUND, np.zeros(0, np.float32), 0.0))
         return out
 
 
@@ -257,12 +303,12 @@ def fit_models(
     """Fit every component on the given reviews (and, for the l2 model, their sentences)."""
     nb = fit_with_pseudo(c.x[rows], c.y[rows], u, cfg, progress)
     if cfg.l2_C <= 0:
-        return Models(nb, None)
+        return Models(nb, None, cfg.uses_valence)
     srows = c.sentence_rows(rows) if cfg.sentence_weight > 0 else np.zeros(0, dtype=np.int64)
     l2 = fit_l2_lr(
         c.x[rows], c.y[rows], cfg.l2_C, cfg.min_df, c.xs[srows], c.ys[srows], cfg.sentence_weight, cfg.seed
     )
-    return Models(nb, l2)
+    return Models(nb, l2, cfg.uses_valence)
 
 
 @dataclass
@@ -277,19 +323,33 @@ class HeldOut:
     @classmethod
     def score(cls, models: Models, c: Corpus, rows: np.ndarray) -> HeldOut:
         srows = c.sentence_rows(rows)
+        v = None if c.v is None else c.v[rows]
+        vs = None if c.vs is None else c.vs[srows]
         return cls(
-            margins=np.vstack([models.margins(c.x[rows]), models.margins(c.xs[srows])]),
+            margins=np.vstack([models.margins(c.x[rows], v), models.margins(c.xs[srows], vs)]),
             y=np.concatenate([c.y[rows], c.ys[srows]]),
             n_tokens=np.concatenate([c.n_tokens[rows], c.s_tokens[srows]]),
             is_sentence=np.concatenate([np.zeros(len(rows), bool), np.ones(len(srows), bool)]),
         )
 
 
-def uncertain_band(p: np.ndarray, y: np.ndarray, min_accuracy: float, window: float = 0.05) -> list[float]:
+def uncertain_band(
+    p: np.ndarray,
+    y: np.ndarray,
+    min_accuracy: float,
+    window: float = 0.05,
+    noisy: np.ndarray | None = None,
+    flip_rate: float | None = None,
+) -> list[float]:
     """[0.5 - d, 0.5 + d] with d the smallest distance from 0.5 from which predictions are right at least
-    min_accuracy of the time (accuracy of the scores whose distance to 0.5 is in [d, d + window))."""
+    min_accuracy of the time (accuracy of the scores whose distance to 0.5 is in [d, d + window)).
+
+    Rows marked noisy (sentences with their review's label) whose labels flip at flip_rate count with the
+    unbiased estimate of being right about the clean label, (right - rate) / (1 - 2 rate)."""
     dist = np.abs(np.asarray(p) - 0.5)
-    right = (np.asarray(p) >= 0.5) == np.asarray(y).astype(bool)
+    right = ((np.asarray(p) >= 0.5) == np.asarray(y).astype(bool)).astype(np.float64)
+    if noisy is not None and flip_rate is not None:
+        right = np.where(noisy, (right - flip_rate) / (1.0 - 2.0 * flip_rate), right)
     for d in np.arange(0.0, 0.5, 0.01):
         sel = (dist >= d) & (dist < d + window)
         if sel.sum() >= 30 and right[sel].mean() >= min_accuracy:
@@ -367,6 +427,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=d.length_buckets,
         help="upper token counts of the calibration buckets, e.g. 30,150",
     )
+    ap.add_argument("--valence", choices=("vader", "none"), default=d.valence, help="none: no VADER input")
+    ap.add_argument(
+        "--sentence-noise",
+        "--sentence_noise",
+        choices=("confident-learning", "fit"),
+        default=d.sentence_noise,
+        help="the sentences' label flip rate: estimated by confident learning first, or fit jointly",
+    )
     ap.add_argument("--uncertain-accuracy", "--uncertain_accuracy", type=float, default=d.uncertain_accuracy)
     ap.add_argument("--word-ngram", "--word_ngram", type=_pair, default=d.word_ngram)
     ap.add_argument("--word-bits", "--word_bits", type=int, default=d.word_bits)
@@ -410,6 +478,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         pseudo_fraction=args.pseudo_fraction, pseudo_weight=args.pseudo_weight, val_size=args.val_size,
         seed=args.seed, l2_C=args.l2_C, sentence_weight=args.sentence_weight,
         length_buckets=args.length_buckets, uncertain_accuracy=args.uncertain_accuracy,
+        valence=args.valence, sentence_noise=args.sentence_noise,
     )  # fmt: skip
 
 
@@ -420,20 +489,49 @@ def load_unsup(path: str | None, limit: int) -> list[Review]:
     return reviews[:limit] if limit > 0 else reviews
 
 
-def cross_fit_halves(h: HeldOut, review_of: np.ndarray, cfg: TrainConfig) -> np.ndarray:
+class Calibrator:
+    """Fits the length calibration on parts of a held-out set. With cfg.sentence_noise
+    "confident-learning", the sentences' flip rate is estimated first, by confident learning on their
+    out-of-fold P(label) (a plain calibration fit on the other folds' sentences), from the rows the
+    calibration is fit on, and held fixed in the noise model; with "fit" it is fit jointly."""
+
+    def __init__(self, h: HeldOut, fold: np.ndarray, cfg: TrainConfig) -> None:
+        self.h, self.cfg = h, cfg
+        self.p_noisy: np.ndarray | None = None
+        if cfg.sentence_noise != "fit" and h.is_sentence.any():
+            s = h.is_sentence
+            self.p_noisy = np.full(len(h.y), np.nan)
+            self.p_noisy[s] = out_of_fold_probabilities(
+                h.margins[s], h.n_tokens[s], h.y[s], fold[s], cfg.length_buckets
+            )
+
+    def flip_rate(self, rows: np.ndarray) -> float | None:
+        if self.p_noisy is None:
+            return None
+        s = rows & self.h.is_sentence
+        return confident_learning_flip_rate(self.p_noisy[s], self.h.y[s])
+
+    def fit(self, rows: np.ndarray) -> LengthCalibration:
+        h = self.h
+        return fit_length_calibration(
+            h.margins[rows], h.n_tokens[rows], h.y[rows], self.cfg.length_buckets, h.is_sentence[rows],
+            self.flip_rate(rows),
+        )  # fmt: skip
+
+
+def cross_fit_halves(h: HeldOut, review_of: np.ndarray, cfg: TrainConfig) -> tuple[np.ndarray, Calibrator]:
     """Calibrated scores of a held-out set, calibration fit on one half of its reviews (with their
-    sentences) and applied to the other, both ways."""
+    sentences) and applied to the other, both ways; and the calibrator over both halves."""
     reviews = np.unique(review_of)
     rng = np.random.default_rng(cfg.seed)
     first = set(rng.permutation(reviews)[: len(reviews) // 2].tolist())
     half = np.array([r in first for r in review_of.tolist()])
+    calibrator = Calibrator(h, half.astype(np.int64), cfg)
     p = np.empty(len(h.y))
     for fit, apply in ((half, ~half), (~half, half)):
-        cal = fit_length_calibration(
-            h.margins[fit], h.n_tokens[fit], h.y[fit], cfg.length_buckets, h.is_sentence[fit]
-        )
+        cal = calibrator.fit(fit)
         p[apply] = apply_length_calibration(cal, h.margins[apply], h.n_tokens[apply])
-    return p
+    return p, calibrator
 
 
 def validate(reviews: list[Review], c: Corpus, u: sp.csr_matrix | None, cfg: TrainConfig) -> dict[str, Any]:
@@ -444,11 +542,13 @@ def validate(reviews: list[Review], c: Corpus, u: sp.csr_matrix | None, cfg: Tra
     models = fit_models(c, tr, u, cfg)
     h = HeldOut.score(models, c, va)
     review_of = np.concatenate([va, c.s_review[c.sentence_rows(va)]])
-    p = cross_fit_halves(h, review_of, cfg)
-    cal = fit_length_calibration(h.margins, h.n_tokens, h.y, cfg.length_buckets, h.is_sentence)
-    band = uncertain_band(p, h.y, cfg.uncertain_accuracy)
+    p, calibrator = cross_fit_halves(h, review_of, cfg)
+    cal = calibrator.fit(np.ones(len(h.y), dtype=bool))
+    rate = calibrator.flip_rate(np.ones(len(h.y), dtype=bool))
+    band = uncertain_band(p, h.y, cfg.uncertain_accuracy, noisy=h.is_sentence, flip_rate=rate)
     metrics = held_out_metrics("validation", p, h, band)
     metrics["validation_ece_cross_fitted"] = metrics.pop("validation_ece")
+    metrics["sentence_flip_rate"] = rate
     metrics["calibration"] = cal.to_json(models.names)
     metrics["uncertain_band"] = band
     return {"metrics": metrics, "train_idx": tr, "val_idx": va, "model": models, "calibration": cal}
@@ -485,25 +585,30 @@ def cross_validate(
     fold_of = _merge_folds(parts, fold_parts, order, len(c.y))
     p = np.empty(len(h.y))
     fold_accs = []
+    calibrator = Calibrator(h, fold_of, cfg)
     for k in range(folds):
         other, this = fold_of != k, fold_of == k
-        cal_k = fit_length_calibration(
-            h.margins[other], h.n_tokens[other], h.y[other], cfg.length_buckets, h.is_sentence[other]
-        )
+        cal_k = calibrator.fit(other)
         p[this] = apply_length_calibration(cal_k, h.margins[this], h.n_tokens[this])
         rev = this & ~h.is_sentence
         fold_accs.append(float(((p[rev] >= 0.5) == h.y[rev].astype(bool)).mean()))
-    cal = fit_length_calibration(h.margins, h.n_tokens, h.y, cfg.length_buckets, h.is_sentence)
-    band = uncertain_band(p, h.y, cfg.uncertain_accuracy)
+    everything = np.ones(len(h.y), dtype=bool)
+    cal = calibrator.fit(everything)
+    rate = calibrator.flip_rate(everything)
+    band = uncertain_band(p, h.y, cfg.uncertain_accuracy, noisy=h.is_sentence, flip_rate=rate)
     metrics: dict[str, Any] = {
         "cv_folds": folds,
         **held_out_metrics("cv", p, h, band),
         "cv_fold_accuracy": fold_accs,
         "cv_accuracy_std": float(np.std(fold_accs)),
         "cv_nblr_only_accuracy": float(np.mean(accs)),
-        "calibration": cal.to_json(["nblr", "tfidf"][: h.margins.shape[1]]),
+        "calibration": cal.to_json(models.names),
         "calibration_fit_on": f"out-of-fold margins of {folds}-fold GroupKFold by movie "
         f"({int((~h.is_sentence).sum())} reviews and {int(h.is_sentence.sum())} of their sentences)",
+        "sentence_flip_rate": rate,
+        "sentence_flip_rate_method": "fit jointly with the calibration"
+        if cfg.sentence_noise == "fit"
+        else "confident learning on out-of-fold sentence probabilities (Northcutt et al. 2021), held fixed",
         "uncertain_band": band,
     }
     metrics["cv_accuracy_mean"] = metrics.pop("cv_accuracy")
@@ -624,7 +729,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"{len(unsup)} unlabeled reviews from {args.unsup}")
     spec = cfg.spec
     log(f"features: {json.dumps(spec.to_json())}")
-    corpus = build_corpus(reviews, spec)
+    corpus = build_corpus(reviews, spec, valence=cfg.uses_valence)
     u = build_matrix_and_lengths([r.text for r in unsup], spec, progress=log)[0] if unsup else None
     log(f"hyperparameters: {json.dumps(cfg.to_json())}")
 
@@ -651,7 +756,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"refitting on all {len(reviews)} labeled reviews")
         final = fit_models(corpus, np.arange(len(reviews)), u, cfg)
     cal = LengthCalibration.from_json(metrics["calibration"])
-    shipped_p = apply_length_calibration(cal, final.margins(corpus.x), corpus.n_tokens)
+    shipped_p = apply_length_calibration(cal, final.margins(corpus.x, corpus.v), corpus.n_tokens)
     train_acc = float(((shipped_p >= 0.5).astype(np.int64) == y).mean())
     log(f"training accuracy of the shipped model: {train_acc:.4f}")
 

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: components may be a VADER_COMPOUND over a shipped lexicon
 JSON_CONTENT_TYPE = "application/json"
 MAX_INSTANCES = 10_000
 EXPLAIN_TOP_K = 5
@@ -61,19 +61,24 @@ _NEGATIONS = {
 }  # fmt: skip
 
 
-def normalize_text(text: str) -> str:
-    """HTML tags (``<br />``) become spaces, entities are unescaped, NFKC, lowercase, spaces collapsed."""
+def strip_markup(text: str) -> str:
+    """HTML tags (``<br />``) become spaces, entities are unescaped, NFKC, curly quotes folded; case kept
+    (the valence rules read ALL-CAPS emphasis)."""
     if "<" in text:
         text = _TAG_RE.sub(" ", text)
     if "&" in text:
         text = html.unescape(text)
     if text.isascii():
-        text = text.replace("`", "'")
-    else:
-        text = unicodedata.normalize("NFKC", text)
-        for old, new in _QUOTES:
-            text = text.replace(old, new)
-    return _SPACE_RE.sub(" ", text.lower()).strip()
+        return text.replace("`", "'")
+    text = unicodedata.normalize("NFKC", text)
+    for old, new in _QUOTES:
+        text = text.replace(old, new)
+    return text
+
+
+def normalize_text(text: str) -> str:
+    """strip_markup, then lowercase with spaces collapsed."""
+    return _SPACE_RE.sub(" ", strip_markup(text).lower()).strip()
 
 
 def canonical_token(token: str) -> str:
@@ -261,12 +266,264 @@ def word_ngrams_with_features(text: str, spec: FeatureSpec) -> list[tuple[str, i
 
 
 # ---------------------------------------------------------------------------------------------------------
+# VADER-style valence (Hutto & Gilbert 2014): the compound score of vaderSentiment 3.3.2's polarity_scores,
+# re-implemented with NumPy over a batch (the container has no vaderSentiment). The lexicon ships in the
+# artifact (lexicon/vader_lexicon.txt, MIT, with its notice). Rules: lexicon valence of each word, "no"
+# before a lexicon word, ALL-CAPS emphasis when only some words are capitalized, booster and dampener words
+# up to 3 words back (scaled 1, 0.95, 0.9), negation up to 3 words back (x -0.74, "never so/this" x 1.25,
+# "without doubt" kept), "least", the first "but" (x0.5 before, x1.5 after), ! and ? emphasis, then
+# sum / sqrt(sum^2 + 15). Not implemented: emoji descriptions and the few multi-word special cases
+# ("the shit", "kind of" as a dampener of a later word...); the unit test bounds the difference.
+# ---------------------------------------------------------------------------------------------------------
+
+LEXICON_DIR = "lexicon"
+VADER_LEXICON_FILE = "vader_lexicon.txt"
+_B_INCR, _C_INCR, _N_SCALAR = 0.293, 0.733, -0.74
+_VADER_NEGATE = frozenset({
+    "aint", "arent", "cannot", "cant", "couldnt", "darent", "didnt", "doesnt", "ain't", "aren't", "can't",
+    "couldn't", "daren't", "didn't", "doesn't", "dont", "hadnt", "hasnt", "havent", "isnt", "mightnt",
+    "mustnt", "neither", "don't", "hadn't", "hasn't", "haven't", "isn't", "mightn't", "mustn't", "neednt",
+    "needn't", "never", "none", "nope", "nor", "not", "nothing", "nowhere", "oughtnt", "shant", "shouldnt",
+    "uhuh", "wasnt", "werent", "oughtn't", "shan't", "shouldn't", "uh-uh", "wasn't", "weren't", "without",
+    "wont", "wouldnt", "won't", "wouldn't", "rarely", "seldom", "despite"
+})  # fmt: skip
+_VADER_BOOSTERS = dict.fromkeys((
+    "absolutely", "amazingly", "awfully", "completely", "considerable", "considerably", "decidedly",
+    "deeply", "effing", "enormous", "enormously", "entirely", "especially", "exceptional", "exceptionally",
+    "extreme", "extremely", "fabulously", "flipping", "flippin", "frackin", "fracking", "fricking",
+    "frickin", "frigging", "friggin", "fully", "fuckin", "fucking", "fuggin", "fugging", "greatly", "hella",
+    "highly", "hugely", "incredible", "incredibly", "intensely", "major", "majorly", "more", "most",
+    "particularly", "purely", "quite", "really", "remarkably", "so", "substantially", "thoroughly", "total",
+    "totally", "tremendous", "tremendously", "uber", "unbelievably", "unusually", "utter", "utterly", "very"
+), _B_INCR) | dict.fromkeys((
+    "almost", "barely", "hardly", "kinda", "kindof", "kind-of", "less", "little", "marginal", "marginally",
+    "occasional", "occasionally", "partly", "scarce", "scarcely", "slight", "slightly", "somewhat", "sorta",
+    "sortof", "sort-of"
+), -_B_INCR)  # fmt: skip
+# Words some rules test for by identity; each gets a code (0: any other word).
+_VADER_WORDS = (
+    "no", "or", "nor", "never", "so", "this", "without", "doubt", "least", "at", "very", "kind", "of", "but",
+    "the", "shit", "bomb", "bad", "ass", "bus", "stop", "yeah", "right", "kiss", "death", "to", "die", "for",
+    "beating", "heart", "sort", "just", "enough",
+)  # fmt: skip
+# Phrases that set the valence of a lexicon word they contain or follow, and dampening phrases.
+_VADER_SPECIAL = {
+    ("the", "shit"): 3.0, ("the", "bomb"): 3.0, ("bad", "ass"): 1.5, ("bus", "stop"): 0.0,
+    ("yeah", "right"): -2.0, ("kiss", "of", "death"): -1.5, ("to", "die", "for"): 3.0,
+    ("beating", "heart"): 3.5,
+}  # fmt: skip
+_VADER_DAMPENING = (("kind", "of"), ("sort", "of"), ("just", "enough"))
+_PUNCT = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"  # string.punctuation, as VADER strips it
+
+
+def read_lexicon(path: str) -> dict[str, float]:
+    """word -> mean valence from a VADER lexicon file (word, mean, std, ratings; tab-separated)."""
+    lexicon: dict[str, float] = {}
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            parts = line.strip().split("\t")
+            if len(parts) >= 2:
+                lexicon[parts[0]] = float(parts[1])
+    return lexicon
+
+
+def _vader_word(token: str) -> str:
+    """VADER's token: leading and trailing punctuation stripped unless that leaves 2 characters or fewer."""
+    stripped = token.strip(_PUNCT)
+    return token if len(stripped) <= 2 else stripped
+
+
+@dataclass
+class _VaderTokens:
+    """A batch's words, flattened: per word its document, position and rule properties."""
+
+    doc: np.ndarray
+    pos: np.ndarray
+    valence: np.ndarray  # lexicon valence, 0 outside the lexicon
+    in_lexicon: np.ndarray
+    booster: np.ndarray  # booster/dampener scalar, 0 for other words
+    negation: np.ndarray
+    upper: np.ndarray
+    code: np.ndarray  # index in _VADER_WORDS + 1, 0 for other words
+
+
+def _vader_tokens(texts: Sequence[str], lexicon: dict[str, float]) -> _VaderTokens:
+    """Each distinct whitespace token of the batch is looked at once; its properties are gathered."""
+    split = [text.split() for text in texts]
+    lengths = np.fromiter(map(len, split), dtype=np.int64, count=len(texts))
+    flat = [w for ws in split for w in ws]
+    index: dict[str, int] = {w: i for i, w in enumerate(dict.fromkeys(flat))}
+    ids = np.fromiter(map(index.__getitem__, flat), dtype=np.int64, count=len(flat))
+    codes = {w: i + 1 for i, w in enumerate(_VADER_WORDS)}
+    negate, boosters, get = _VADER_NEGATE, _VADER_BOOSTERS, lexicon.get
+
+    def properties(token: str) -> tuple[float, float, float, bool, bool, int]:
+        word = _vader_word(token)
+        low = word.lower()
+        valence = get(low)
+        return (
+            valence or 0.0,
+            valence is not None,
+            boosters.get(low, 0.0),
+            low in negate or "n't" in low,
+            word.isupper(),
+            codes.get(low, 0),
+        )
+
+    table = np.array([properties(w) for w in index], dtype=np.float64).reshape(len(index), 6)[ids]
+    doc = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+    starts = np.cumsum(lengths) - lengths
+    return _VaderTokens(
+        doc=doc,
+        pos=np.arange(len(flat), dtype=np.int64) - starts[doc],
+        valence=table[:, 0],
+        in_lexicon=table[:, 1] > 0,
+        booster=table[:, 2],
+        negation=table[:, 3] > 0,
+        upper=table[:, 4] > 0,
+        code=table[:, 5].astype(np.int64),
+    )
+
+
+class _Near:
+    """Properties of the words `offset` places from a subset of a batch's words, within the same text."""
+
+    def __init__(self, t: _VaderTokens, at: np.ndarray) -> None:
+        self.t, self.at = t, at
+
+    def get(self, a: np.ndarray, offset: int, fill: Any) -> np.ndarray:
+        j = self.at + offset
+        jc = np.clip(j, 0, max(self.t.doc.shape[0] - 1, 0))
+        same = (j >= 0) & (j < self.t.doc.shape[0]) & (self.t.doc[jc] == self.t.doc[self.at])
+        return np.where(same, a[jc], fill)
+
+    def code(self, offset: int) -> np.ndarray:
+        return self.get(self.t.code, offset, -1)
+
+    def phrase_key(self, offset: int, length: int) -> np.ndarray:
+        """The words `offset` to `offset + length - 1` places from each word as one integer (_phrase_key)."""
+        key = np.zeros(self.at.shape[0], dtype=np.int64)
+        for j in range(length):
+            key = key * _KEY_BASE + self.code(offset + j) + 1
+        return key
+
+
+_KEY_BASE = 64  # > len(_VADER_WORDS) + 1: each word's code + 1 is one digit (0: no word there)
+
+
+def _phrase_key(words: tuple[str, ...]) -> int:
+    key = 0
+    for word in words:
+        key = key * _KEY_BASE + _VADER_WORDS.index(word) + 2
+    return key
+
+
+def _phrase_table(phrases: dict[tuple[str, ...], float], length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted keys and their values, for the phrases of one length."""
+    pairs = sorted((_phrase_key(w), v) for w, v in phrases.items() if len(w) == length)
+    return np.array([k for k, _ in pairs], dtype=np.int64), np.array([v for _, v in pairs], dtype=np.float64)
+
+
+def _lookup(table: tuple[np.ndarray, np.ndarray], key: np.ndarray) -> np.ndarray:
+    """The table's value of each key, NaN where the key is not in it."""
+    keys, values = table
+    i = np.clip(np.searchsorted(keys, key), 0, keys.shape[0] - 1)
+    return np.where(keys[i] == key, values[i], np.nan)
+
+
+_SPECIAL_TABLES = {n: _phrase_table(_VADER_SPECIAL, n) for n in (2, 3)}
+_DAMPENING_TABLE = _phrase_table(dict.fromkeys(_VADER_DAMPENING, -_B_INCR), 2)
+
+
+def _vader_idioms(v: np.ndarray, near: _Near) -> np.ndarray:
+    """VADER's special-case check: a phrase ending at or just before the word (first match in its order),
+    then one starting at the word, set the valence; "kind of", "sort of", "just enough" before it dampen.
+    Each (start, length) is one table lookup of the words' combined key."""
+    before = np.full(v.shape[0], np.nan)
+    for start, length in ((-1, 2), (-2, 3), (-2, 2), (-3, 3), (-3, 2)):  # 1-0, 2-1-0, 2-1, 3-2-1, 3-2
+        before = np.where(
+            np.isnan(before), _lookup(_SPECIAL_TABLES[length], near.phrase_key(start, length)), before
+        )
+    v = np.where(np.isnan(before), v, before)
+    for length in (2, 3):
+        at_word = _lookup(_SPECIAL_TABLES[length], near.phrase_key(0, length))
+        v = np.where(np.isnan(at_word), v, at_word)
+    for start in (-3, -2):
+        damp = _lookup(_DAMPENING_TABLE, near.phrase_key(start, 2))
+        v = np.where(np.isnan(damp), v, v + damp)
+    return v
+
+
+def _vader_valences(t: _VaderTokens, at: np.ndarray, cap_diff: np.ndarray) -> np.ndarray:
+    """The valence of each lexicon word `at` (indices into t) after VADER's rules for the words before it."""
+    near = _Near(t, at)
+    c = {w: i + 1 for i, w in enumerate(_VADER_WORDS)}
+    pos = t.pos[at]
+    code1, code2, code3 = near.code(-1), near.code(-2), near.code(-3)
+    base = t.valence[at]
+    v = np.where((t.code[at] == c["no"]) & near.get(t.in_lexicon, 1, False), 0.0, base)
+    or_nor = np.isin(code1, [c["or"], c["nor"]])
+    after_no = (code1 == c["no"]) | (code2 == c["no"]) | ((code3 == c["no"]) & or_nor)
+    v = np.where(after_no, base * _N_SCALAR, v)
+    v = np.where(t.upper[at] & cap_diff, np.where(v > 0, v + _C_INCR, v - _C_INCR), v)
+    so_this = (c["so"], c["this"])
+    for k, damp in ((1, 1.0), (2, 0.95), (3, 0.9)):
+        ok = (pos >= k) & ~near.get(t.in_lexicon, -k, True)
+        scalar = near.get(t.booster, -k, 0.0)
+        scalar = np.where(v < 0, -scalar, scalar)
+        capped = (scalar != 0) & near.get(t.upper, -k, False) & cap_diff
+        scalar = np.where(capped, np.where(v > 0, scalar + _C_INCR, scalar - _C_INCR), scalar)
+        v = np.where(ok, v + scalar * damp, v)
+        negated = near.get(t.negation, -k, False)
+        if k == 1:
+            never_so, keep = np.zeros_like(ok), np.zeros_like(ok)
+        elif k == 2:
+            never_so = (code2 == c["never"]) & np.isin(code1, so_this)
+            keep = (code2 == c["without"]) & (code1 == c["doubt"])
+        else:
+            never_so = ((code3 == c["never"]) & np.isin(code2, so_this)) | np.isin(code1, so_this)
+            keep = (code3 == c["without"]) & ((code2 == c["doubt"]) | (code1 == c["doubt"]))
+        factor = np.where(never_so, 1.25, np.where(keep, 1.0, np.where(negated, _N_SCALAR, 1.0)))
+        v = np.where(ok, v * factor, v)
+        if k == 3:
+            v = np.where(ok, _vader_idioms(v, near), v)
+    least = (code1 == c["least"]) & ~near.get(t.in_lexicon, -1, True)
+    least &= (pos == 1) | ~np.isin(code2, [c["at"], c["very"]])
+    return np.where(least, v * _N_SCALAR, v)
+
+
+def vader_compound(texts: Sequence[str], lexicon: dict[str, float]) -> np.ndarray:
+    """VADER's compound score in [-1, 1] for each text (see the section comment for the rules)."""
+    n = len(texts)
+    t = _vader_tokens(texts, lexicon)
+    next_code = np.where(np.append(t.doc[1:], -1) == t.doc, np.append(t.code[1:], -1), -1)
+    kind_of = (t.code == _VADER_WORDS.index("kind") + 1) & (next_code == _VADER_WORDS.index("of") + 1)
+    at = np.flatnonzero(t.in_lexicon & (t.booster == 0) & ~kind_of)
+    n_upper = np.bincount(t.doc, weights=t.upper, minlength=n)
+    cap_diff = (n_upper > 0) & (n_upper < np.bincount(t.doc, minlength=n))
+    v = _vader_valences(t, at, cap_diff[t.doc[at]])
+    # The first "but" of a text: words before it count half, words after it one and a half.
+    buts = np.flatnonzero(t.code == _VADER_WORDS.index("but") + 1)
+    first_but = np.full(n, np.iinfo(np.int64).max)
+    np.minimum.at(first_but, t.doc[buts], t.pos[buts])
+    but, pos = first_but[t.doc[at]], t.pos[at]
+    has_but = but < np.iinfo(np.int64).max
+    v = v * np.where(has_but & (pos < but), 0.5, np.where(has_but & (pos > but), 1.5, 1.0))
+    total = np.bincount(t.doc[at], weights=v, minlength=n)
+    marks = np.array([[text.count("!"), text.count("?")] for text in texts], dtype=np.float64).reshape(n, 2)
+    qm = np.where(marks[:, 1] > 3, 0.96, np.where(marks[:, 1] > 1, marks[:, 1] * 0.18, 0.0))
+    total = total + np.sign(total) * (np.minimum(marks[:, 0], 4) * 0.292 + qm)
+    return np.clip(total / np.sqrt(total * total + 15.0), -1.0, 1.0)
+
+
+# ---------------------------------------------------------------------------------------------------------
 # The model: linear components over the shared hashed features, combined and calibrated per text length:
 # P(positive) = sigmoid(intercept[bucket] + sum_k coef[bucket, k] * margin_k), bucket = the text's length.
 # ---------------------------------------------------------------------------------------------------------
 
 BINARY = "binary"  # margin = intercept + sum of the weights of the features a text has (NB-LR weights)
 L2_LOGTF_IDF = "l2-logtf-idf"  # x_j = log(1 + count_j) * idf_j, l2-normalized per text; margin = w . x + b
+VADER_COMPOUND = "vader-compound"  # margin = VADER's compound score of the text (no weights; a lexicon)
 
 
 @dataclass
@@ -281,6 +538,12 @@ class Component:
     weights: np.ndarray  # float32, one per slot
     intercept: float
     idf: np.ndarray | None = None  # float32, one per slot, 0 for features the model ignores
+    lexicon: dict[str, float] | None = None  # word -> valence, for a VADER_COMPOUND component
+
+    @property
+    def hashed(self) -> bool:
+        """Whether the component is linear in the hashed n-gram features (explanations list those)."""
+        return self.kind != VADER_COMPOUND
 
     def contributions(self, fz: Featurized, slots: np.ndarray) -> np.ndarray:
         """Each (document, feature) pair's share of its document's margin (intercept excluded)."""
@@ -294,7 +557,11 @@ class Component:
         norm[norm == 0] = 1.0
         return w * v / norm[fz.doc]
 
-    def margins(self, fz: Featurized, slots: np.ndarray) -> np.ndarray:
+    def margins(self, fz: Featurized, slots: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        if self.kind == VADER_COMPOUND:
+            if self.lexicon is None:
+                raise ValueError(f"component {self.name!r} needs its lexicon")
+            return vader_compound([strip_markup(t) for t in texts], self.lexicon) + self.intercept
         contrib = self.contributions(fz, slots)
         return np.bincount(fz.doc, weights=contrib, minlength=fz.n_docs) + self.intercept
 
@@ -346,20 +613,21 @@ class SentimentModel:
 
     @property
     def needs_counts(self) -> bool:
-        return any(c.kind != BINARY for c in self.components)
+        return any(c.kind == L2_LOGTF_IDF for c in self.components)
 
-    def _chunks(self, texts: Sequence[str]) -> Iterator[tuple[int, Featurized]]:
+    def _chunks(self, texts: Sequence[str]) -> Iterator[tuple[int, Featurized, Sequence[str]]]:
         for lo in range(0, len(texts), CHUNK):
-            yield lo, featurize(texts[lo : lo + CHUNK], self.spec, counts=self.needs_counts)
+            chunk = texts[lo : lo + CHUNK]
+            yield lo, featurize(chunk, self.spec, counts=self.needs_counts), chunk
 
     def component_margins(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Uncalibrated log-odds of every component (texts x components) and each text's token count."""
         out = np.empty((len(texts), len(self.components)), dtype=np.float64)
         n_tokens = np.empty(len(texts), dtype=np.int64)
-        for lo, fz in self._chunks(texts):
+        for lo, fz, chunk in self._chunks(texts):
             slots = self.slot_of[fz.feature]
             for k, comp in enumerate(self.components):
-                out[lo : lo + fz.n_docs, k] = comp.margins(fz, slots)
+                out[lo : lo + fz.n_docs, k] = comp.margins(fz, slots, chunk)
             n_tokens[lo : lo + fz.n_docs] = fz.n_tokens
         return out, n_tokens
 
@@ -382,7 +650,11 @@ class SentimentModel:
         fz = featurize([text], self.spec, counts=True)
         slots = self.slot_of[fz.feature]
         coef = self.calibration.coef[int(self.calibration.bucket(fz.n_tokens)[0])]
-        total = sum(c * comp.contributions(fz, slots) for c, comp in zip(coef, self.components, strict=True))
+        total = sum(
+            c * comp.contributions(fz, slots)
+            for c, comp in zip(coef, self.components, strict=True)
+            if comp.hashed  # the valence component has no per-n-gram share
+        )
         by_feature = dict(zip(fz.feature.tolist(), np.asarray(total).tolist(), strict=True))
         seen: dict[int, str] = {}
         for gram, f in word_ngrams_with_features(text, self.spec):
@@ -413,6 +685,13 @@ def load_model(model_dir: str) -> SentimentModel:
         slot_of = np.zeros(spec.n_features, dtype=np.int32)
         slot_of[features] = np.arange(1, features.shape[0] + 1, dtype=np.int32)
         for comp in meta["components"]:
+            if comp["kind"] == VADER_COMPOUND:
+                lexicon = read_lexicon(os.path.join(model_dir, comp["lexicon"]))
+                no_weights = np.zeros(1, np.float32)
+                components.append(Component(comp["name"], comp["kind"], no_weights, 0.0, None, lexicon))
+                continue
+            if comp["kind"] not in (BINARY, L2_LOGTF_IDF):
+                raise ValueError(f"unknown component kind {comp['kind']!r}: serve an artifact with its code")
             prefix = f"{comp['name']}_"
             weights = np.zeros(features.shape[0] + 1, dtype=np.float32)
             weights[1:] = npz[f"{prefix}values"].astype(np.float32) * np.float32(npz[f"{prefix}scale"])

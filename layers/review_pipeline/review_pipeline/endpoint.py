@@ -4,7 +4,7 @@ Wire contract (ContentType and Accept application/json):
     request  {"instances": [{"id": "r1", "text": "..."}], "explain": false}
     response {"predictions": [{"id": "r1", "label": "positive", "score": 0.97, "uncertain": false,
                                ["explanation": {...}]}],
-              "model_version": "...", "uncertain_band": [0.27, 0.73]}
+              "model_version": "...", "uncertain_band": [0.25, 0.75]}
 
 "uncertain" and "uncertain_band" are optional: a model that does not flag uncertain scores (one trained before
 the band existed) leaves them out, and they are None here, never guessed from the score.

@@ -133,8 +133,8 @@ def test_given_the_endpoint_fails_when_invoked_then_the_chunk_is_reported_for_re
 def test_given_a_clear_and_a_bland_review_when_classified_then_only_the_bland_one_counts_uncertain(
     handler: ModuleType, table: Any, bucket: str
 ) -> None:
-    # Given a chunk with a clearly positive review and a bland sentence (0.53 with the shipped model; "It was
-    # a movie." would not do: it scores 0.20, outside the band)
+    # Given a chunk with a clearly positive review and a bland sentence (0.55 with the shipped model; "It was
+    # a movie." would not do: it scores 0.05, outside the band)
     texts = [
         "An absolutely wonderful, moving film with brilliant acting. I loved it.",
         "The film was released in 2004.",

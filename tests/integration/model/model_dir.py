@@ -6,7 +6,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-LOOSE_ARTIFACT_FILES = ["code/inference.py", "code/requirements.txt", "model.json", "weights.npz"]
+# The same files as model.tar.gz holds (tests/unit/model/test_artifact_contract.py checks the tarball).
+LOOSE_ARTIFACT_FILES = [
+    "code/inference.py",
+    "code/requirements.txt",
+    "lexicon/LICENSE.txt",
+    "lexicon/vader_lexicon.txt",
+    "model.json",
+    "weights.npz",
+]
 
 
 def files_in(model_dir: Path) -> list[str]:

@@ -181,8 +181,9 @@ def trained(toolkit_python: Path, tmp_path_factory: pytest.TempPathFactory) -> t
     """model/train.py run by sagemaker-training's entry point, configured as a SageMaker training job."""
     base = tmp_path_factory.mktemp("opt_ml")
     source = base / "sourcedir"
-    for path in [*(REPO / "model").glob("*.py"), *(REPO / "model" / "serving").glob("*.py")]:
-        # what docs/model.md packs into sourcedir.tar.gz: the code, no artifact
+    serving = REPO / "model" / "serving"
+    for path in [*(REPO / "model").glob("*.py"), *serving.glob("*.py"), *(serving / "lexicon").glob("*")]:
+        # what docs/model.md packs into sourcedir.tar.gz: the code and the VADER lexicon, no artifact
         target = source / path.relative_to(REPO)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, target)

@@ -112,7 +112,7 @@ def test_given_the_predict_event_when_invoked_then_one_prediction_per_review(han
 def test_given_a_clear_and_a_bland_review_when_predicted_then_only_the_bland_one_is_uncertain(
     handler: ModuleType,
 ) -> None:
-    # "It was a movie." scores 0.20 with the shipped model: outside its band, so a bland text of our choosing
+    # "It was a movie." scores 0.05 with the shipped model: outside its band, so a bland text of our choosing
     request = {
         "reviews": [
             {

@@ -16,8 +16,9 @@ from model.calibration import apply_length_calibration
 from model.data import read_reviews
 from model.nbsvm import build_matrix_and_lengths
 from model.serving import load_endpoint_handler
-from model.serving.inference import load_model
+from model.serving.inference import load_model, strip_markup, vader_compound
 from model.tfidf import L2Model
+from tests.integration.model.model_dir import LOOSE_ARTIFACT_FILES
 from tests.unit.small_model import SAMPLE, train_small
 
 REPO = Path(__file__).resolve().parents[3]
@@ -50,9 +51,16 @@ def test_given_sample_trained_artifact_then_it_holds_json_npz_and_the_repo_servi
         code = tar.extractfile("code/inference.py")
         assert code is not None
         shipped_code = code.read()
-    # Then it has exactly the documented files, and code/inference.py is a copy of the single source
-    assert names == ["code/inference.py", "code/requirements.txt", "model.json", "weights.npz"]
-    assert shipped_code == (REPO / "model" / "serving" / "inference.py").read_bytes()
+        lexicon = tar.extractfile("lexicon/vader_lexicon.txt")
+        assert lexicon is not None
+        shipped_lexicon = lexicon.read()
+    # Then it has exactly the documented files, code/inference.py is a copy of the single source, and the
+    # VADER lexicon ships unchanged with its MIT notice
+    assert names == LOOSE_ARTIFACT_FILES
+    serving = REPO / "model" / "serving"
+    assert shipped_code == (serving / "inference.py").read_bytes()
+    assert shipped_lexicon == (serving / "lexicon" / "vader_lexicon.txt").read_bytes()
+    assert "MIT License" in (serving / "lexicon" / "LICENSE.txt").read_text()
 
 
 def test_given_model_dir_then_model_json_describes_the_model_and_weights_load_without_pickle(
@@ -60,13 +68,16 @@ def test_given_model_dir_then_model_json_describes_the_model_and_weights_load_wi
 ) -> None:
     meta = json.loads((small_model_dir / "model.json").read_text())
     assert meta["classes"] == ["negative", "positive"]
-    assert meta["model_version"].startswith("nblr-tfidf-hash-1-3-")
+    assert meta["model_version"].startswith("nblr-tfidf-hash-1-3-vader-")
     kinds = [(c["name"], c["kind"]) for c in meta["components"]]
-    assert kinds == [("nblr", "binary"), ("tfidf", "l2-logtf-idf")]
+    assert kinds == [("nblr", "binary"), ("tfidf", "l2-logtf-idf"), ("vader", "vader-compound")]
+    assert meta["components"][2]["lexicon"] == "lexicon/vader_lexicon.txt"
     calibration = meta["calibration"]
     assert calibration["method"] == "logistic-by-length"
     assert [b["max_tokens"] for b in calibration["buckets"]] == [30, 150, None]
-    assert all(len(b["coef"]) == 2 for b in calibration["buckets"])
+    assert all(len(b["coef"]) == 3 for b in calibration["buckets"])
+    assert calibration["components"] == ["nblr", "tfidf", "vader"]
+    assert 0.0 < meta["metrics"]["sentence_flip_rate"] < 0.5
     low, high = meta["uncertainty"]["band"]
     assert 0.0 <= low <= 0.5 <= high <= 1.0
     assert meta["features"]["word_ngram"] == [1, 3]
@@ -185,7 +196,8 @@ def test_given_training_features_when_served_then_scores_equal_training_time_mar
     model = load_model(str(small_model_dir))
     texts = [r.text for r in reviews]
     counts, n_tokens = build_matrix_and_lengths(texts, model.spec, batch_size=64, counts=True)
-    nblr, tfidf = model.components
+    nblr, tfidf, vader = model.components
+    assert vader.lexicon is not None
     dense = {
         name: values[model.slot_of] for name, values in (("nblr", nblr.weights), ("tfidf", tfidf.weights))
     }
@@ -195,7 +207,8 @@ def test_given_training_features_when_served_then_scores_equal_training_time_mar
     presence.data[:] = 1
     train_nblr = presence @ dense["nblr"].astype(np.float64) + nblr.intercept
     l2 = L2Model(weights=dense["tfidf"], intercept=tfidf.intercept, idf=idf)
-    train_side = np.column_stack([train_nblr, l2.margins(counts)])
+    valence = vader_compound([strip_markup(t) for t in texts], vader.lexicon)
+    train_side = np.column_stack([train_nblr, l2.margins(counts), valence])
     serve_side, serve_tokens = model.component_margins(texts)
     # Then they agree (no training/serving skew), so do the calibrated scores; the model learned the sample
     np.testing.assert_allclose(serve_side, train_side, rtol=1e-6, atol=1e-6)

@@ -14,6 +14,7 @@ from model.calibration import (
     reliability_bins,
 )
 from model.data import review_sentences
+from model.noise import confident_learning_flip_rate, out_of_fold_probabilities
 from model.plots import reliability_diagram, score_histogram
 from model.train import uncertain_band
 
@@ -97,3 +98,44 @@ def test_given_scores_when_plotted_then_reliability_diagram_and_histogram_are_re
         data = (tmp_path / name).read_bytes()
         assert data[:8] == PNG_MAGIC
         assert len(data) > 15_000
+
+
+def test_given_flipped_sentence_labels_when_confident_learning_runs_then_it_finds_the_flip_rate() -> None:
+    # Given sentences of clear sentiment (a sharp clean-label curve) whose labels were flipped 20% of the
+    # time, and their out-of-fold P(label) from a plain calibration fit on the other folds
+    rng = np.random.default_rng(3)
+    n = 60_000
+    margins = rng.normal(scale=2.0, size=(n, 1))
+    clean = _labels(rng, 3.0 * margins[:, 0])
+    noisy = np.where(rng.random(n) < 0.2, 1 - clean, clean)
+    tokens = np.full(n, 12)
+    fold = rng.integers(0, 5, size=n)
+    p = out_of_fold_probabilities(margins, tokens, noisy, fold, [30])
+    # When the flip rate is estimated and held fixed in the noise model
+    rate = confident_learning_flip_rate(p, noisy)
+    cal = fit_length_calibration(margins, tokens, noisy, [30], noisy=np.ones(n, dtype=bool), flip_rate=rate)
+    # Then the estimate is near the true 20% and the calibrated scores are calibrated on the clean labels
+    assert rate == pytest.approx(0.2, abs=0.03)
+    assert cal.coef[0][0] == pytest.approx(3.0, rel=0.25)
+    assert expected_calibration_error(apply_length_calibration(cal, margins, tokens), clean) < 0.02
+
+
+def test_given_labels_of_one_class_when_confident_learning_runs_then_value_error() -> None:
+    with pytest.raises(ValueError, match="both labels"):
+        confident_learning_flip_rate(np.array([0.2, 0.9]), np.array([1, 1]))
+
+
+def test_given_noisy_sentence_labels_when_the_band_is_chosen_then_the_flip_rate_is_corrected_for() -> None:
+    # Given scores calibrated on the clean labels, whose observed labels were flipped 20% of the time
+    rng = np.random.default_rng(4)
+    p = rng.random(50_000)
+    clean = (rng.random(50_000) < p).astype(np.int64)
+    observed = np.where(rng.random(50_000) < 0.2, 1 - clean, clean)
+    noisy = np.ones(50_000, dtype=bool)
+    # When the band is chosen on the observed labels, as is and corrected for the flip rate
+    naive = uncertain_band(p, observed, 0.75)
+    corrected = uncertain_band(p, observed, 0.75, noisy=noisy, flip_rate=0.2)
+    # Then the corrected band is the clean one (right 75% of the time from 0.25 and 0.75 out) and the naive
+    # one is far wider
+    assert corrected == pytest.approx([0.25, 0.75], abs=0.03)
+    assert naive[0] < 0.15

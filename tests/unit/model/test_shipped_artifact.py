@@ -104,7 +104,7 @@ def test_given_recorded_hyperparameters_when_refit_on_train_part_then_validation
     # Given the recorded hyperparameters and the same grouped split
     reviews, _, _, _ = _validation_split()
     cfg = TrainConfig.from_json(CARD["hyperparameters"])
-    corpus = build_corpus(reviews, cfg.spec, progress=False)
+    corpus = build_corpus(reviews, cfg.spec, progress=False, valence=cfg.uses_valence)
     unsup = []
     if cfg.pseudo_fraction > 0:
         unsup = load_unsup(str(SHARED_IMDB / "unsup.jsonl.gz"), CARD["training"]["data"].get("max_unsup", 0))
