@@ -192,6 +192,8 @@ def test_redrive_moves_a_dead_lettered_upload_back_to_its_queue(
     job = json.loads(uploaded.stdout)
     sqs = stack.client("sqs")
     dead_letters = stack.queue_urls["IngestDeadLetterQueue"]
+    # Other tests of this emulator dead-letter poison messages on purpose: start from an empty queue.
+    sqs.purge_queue(QueueUrl=dead_letters)
     sqs.send_message(QueueUrl=dead_letters, MessageBody=json.dumps(s3_notification(stack, job["source_key"])))
     preprocessed = next(p for p in stack.pollers if p.source.function_id == "PreprocessFunction").stats
     before = preprocessed.records
