@@ -56,6 +56,10 @@ FAKE_CREDENTIALS = {
 }
 
 
+# moto's state is one per process: the emulators running in it now (two may, with different stack names).
+_RUNNING: set[int] = set()
+
+
 class LocalStack:
     """Every part of the local emulator; a context manager that starts them all and stops them all."""
 
@@ -193,6 +197,7 @@ class LocalStack:
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
+            _RUNNING.discard(id(self))
         if self._write_state:
             (self.state_dir / STATE_FILE_NAME).unlink(missing_ok=True)
 
@@ -210,8 +215,11 @@ class LocalStack:
         self._moto.start()
         host, port = self._moto.get_host_and_port()
         self.moto_url = f"http://{host}:{port}"
-        # moto's state lives in this process: start from nothing, even after an earlier emulator in it.
-        requests.post(f"{self.moto_url}/moto-api/reset", timeout=10).raise_for_status()
+        # moto's state lives in this process: start from nothing after an earlier emulator in it, but never
+        # wipe one that still runs (a test module may start its own emulator beside the session's).
+        if not _RUNNING:
+            requests.post(f"{self.moto_url}/moto-api/reset", timeout=10).raise_for_status()
+        _RUNNING.add(id(self))
 
     def _name_resources(self, active: dict[str, dict[str, Any]]) -> None:
         names, region, stack = self.names, self.region, self.stack_name
