@@ -215,8 +215,14 @@ class _Prepared:
 
 def featurize(texts: Sequence[str], spec: FeatureSpec, counts: bool = False) -> Featurized:
     """Binary hashed features of a batch of raw texts (with occurrence counts if asked)."""
-    n_docs = len(texts)
-    normalized = [normalize_text(t) for t in texts]
+    return featurize_stripped([strip_markup(t) for t in texts], spec, counts)
+
+
+def featurize_stripped(stripped: Sequence[str], spec: FeatureSpec, counts: bool = False) -> Featurized:
+    """featurize for texts already through strip_markup (serving strips each text once, for the n-grams and
+    for the valence, which reads the case)."""
+    n_docs = len(stripped)
+    normalized = [_SPACE_RE.sub(" ", text.lower()).strip() for text in stripped]
     tokens = [raw_tokens(t) for t in normalized]
     docs: list[np.ndarray] = []
     feats: list[np.ndarray] = []
@@ -574,11 +580,12 @@ class Component:
         norm[norm == 0] = 1.0
         return w * v / norm[fz.doc]
 
-    def margins(self, fz: Featurized, slots: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+    def margins(self, fz: Featurized, slots: np.ndarray, stripped: Sequence[str]) -> np.ndarray:
+        """Margins of the texts featurized as fz (`stripped`: the same texts through strip_markup)."""
         if self.kind == VADER_COMPOUND:
             if self.lexicon is None:
                 raise ValueError(f"component {self.name!r} needs its lexicon")
-            return vader_compound([strip_markup(t) for t in texts], self.lexicon) + self.intercept
+            return vader_compound(stripped, self.lexicon) + self.intercept
         contrib = self.contributions(fz, slots)
         return np.bincount(fz.doc, weights=contrib, minlength=fz.n_docs) + self.intercept
 
@@ -632,10 +639,11 @@ class SentimentModel:
     def needs_counts(self) -> bool:
         return any(c.kind == L2_LOGTF_IDF for c in self.components)
 
-    def _chunks(self, texts: Sequence[str]) -> Iterator[tuple[int, Featurized, Sequence[str]]]:
+    def _chunks(self, texts: Sequence[str]) -> Iterator[tuple[int, Featurized, list[str]]]:
+        """Each chunk's offset, features and texts through strip_markup."""
         for lo in range(0, len(texts), CHUNK):
-            chunk = texts[lo : lo + CHUNK]
-            yield lo, featurize(chunk, self.spec, counts=self.needs_counts), chunk
+            stripped = [strip_markup(t) for t in texts[lo : lo + CHUNK]]
+            yield lo, featurize_stripped(stripped, self.spec, counts=self.needs_counts), stripped
 
     def component_margins(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Uncalibrated log-odds of every component (texts x components) and each text's token count."""
