@@ -1,8 +1,8 @@
 """The NumPy VADER valence gives exactly the scores of the version the shipped model was trained with.
 
-The token properties of vader_compound were restructured for speed (commit "VADER valence: token properties
-with C-level maps..."); the shipped calibration weighs its output, so it must not move. The expected scores
-were written by the previous vader_compound (inference.py of main at 6c80833) with
+vader_compound was restructured for speed (token properties by C-level maps over a batch's distinct tokens,
+neighbours computed once per offset); the shipped calibration weighs its output, so it must not move. The
+expected scores were written by the previous vader_compound (inference.py of main at 6c80833) with
     python -m tests.unit.model.test_vader_regression
 on the texts below: the committed sample's 400 reviews and their sentences (3,017 texts, markup stripped as
 the model does), and every 5th of them with every 3rd word in capitals (capital emphasis, capital boosters).
