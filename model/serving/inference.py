@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import html
 import json
+import operator
 import os
 import re
 import unicodedata
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import chain, repeat
 from typing import Any
 
 import numpy as np
@@ -213,8 +215,14 @@ class _Prepared:
 
 def featurize(texts: Sequence[str], spec: FeatureSpec, counts: bool = False) -> Featurized:
     """Binary hashed features of a batch of raw texts (with occurrence counts if asked)."""
-    n_docs = len(texts)
-    normalized = [normalize_text(t) for t in texts]
+    return featurize_stripped([strip_markup(t) for t in texts], spec, counts)
+
+
+def featurize_stripped(stripped: Sequence[str], spec: FeatureSpec, counts: bool = False) -> Featurized:
+    """featurize for texts already through strip_markup (serving strips each text once, for the n-grams and
+    for the valence, which reads the case)."""
+    n_docs = len(stripped)
+    normalized = [_SPACE_RE.sub(" ", text.lower()).strip() for text in stripped]
     tokens = [raw_tokens(t) for t in normalized]
     docs: list[np.ndarray] = []
     feats: list[np.ndarray] = []
@@ -327,10 +335,10 @@ def read_lexicon(path: str) -> dict[str, float]:
     return lexicon
 
 
-def _vader_word(token: str) -> str:
-    """VADER's token: leading and trailing punctuation stripped unless that leaves 2 characters or fewer."""
-    stripped = token.strip(_PUNCT)
-    return token if len(stripped) <= 2 else stripped
+def _vader_words(tokens: list[str]) -> list[str]:
+    """VADER's words: leading and trailing punctuation stripped unless that leaves 2 characters or fewer."""
+    stripped = map(str.strip, tokens, repeat(_PUNCT))
+    return [word if len(word) > 2 else token for word, token in zip(stripped, tokens, strict=True)]
 
 
 @dataclass
@@ -347,65 +355,80 @@ class _VaderTokens:
     code: np.ndarray  # index in _VADER_WORDS + 1, 0 for other words
 
 
+_VADER_CODES = {w: i + 1 for i, w in enumerate(_VADER_WORDS)}
+
+
 def _vader_tokens(texts: Sequence[str], lexicon: dict[str, float]) -> _VaderTokens:
-    """Each distinct whitespace token of the batch is looked at once; its properties are gathered."""
-    split = [text.split() for text in texts]
+    """Each distinct whitespace token of the batch is looked at once, its properties by one C-level map
+    per property over the distinct tokens (no Python code per token), then gathered for every word."""
+    split = list(map(str.split, texts))
     lengths = np.fromiter(map(len, split), dtype=np.int64, count=len(texts))
-    flat = [w for ws in split for w in ws]
-    index: dict[str, int] = {w: i for i, w in enumerate(dict.fromkeys(flat))}
+    flat = list(chain.from_iterable(split))
+    distinct = list(dict.fromkeys(flat))
+    n = len(distinct)
+    index = dict(zip(distinct, range(n), strict=True))
     ids = np.fromiter(map(index.__getitem__, flat), dtype=np.int64, count=len(flat))
-    codes = {w: i + 1 for i, w in enumerate(_VADER_WORDS)}
-    negate, boosters, get = _VADER_NEGATE, _VADER_BOOSTERS, lexicon.get
-
-    def properties(token: str) -> tuple[float, float, float, bool, bool, int]:
-        word = _vader_word(token)
-        low = word.lower()
-        valence = get(low)
-        return (
-            valence or 0.0,
-            valence is not None,
-            boosters.get(low, 0.0),
-            low in negate or "n't" in low,
-            word.isupper(),
-            codes.get(low, 0),
-        )
-
-    table = np.array([properties(w) for w in index], dtype=np.float64).reshape(len(index), 6)[ids]
+    words = _vader_words(distinct)
+    low = list(map(str.lower, words))
+    valence = np.fromiter(map(lexicon.get, low, repeat(np.nan)), dtype=np.float64, count=n)
+    in_lexicon = ~np.isnan(valence)
+    negation = np.fromiter(map(_VADER_NEGATE.__contains__, low), dtype=bool, count=n)
+    negation |= np.fromiter(map(operator.contains, low, repeat("n't")), dtype=bool, count=n)
     doc = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
     starts = np.cumsum(lengths) - lengths
     return _VaderTokens(
         doc=doc,
         pos=np.arange(len(flat), dtype=np.int64) - starts[doc],
-        valence=table[:, 0],
-        in_lexicon=table[:, 1] > 0,
-        booster=table[:, 2],
-        negation=table[:, 3] > 0,
-        upper=table[:, 4] > 0,
-        code=table[:, 5].astype(np.int64),
+        valence=np.where(in_lexicon, valence, 0.0)[ids],
+        in_lexicon=in_lexicon[ids],
+        booster=np.fromiter(map(_VADER_BOOSTERS.get, low, repeat(0.0)), dtype=np.float64, count=n)[ids],
+        negation=negation[ids],
+        upper=np.fromiter(map(str.isupper, words), dtype=bool, count=n)[ids],
+        code=np.fromiter(map(_VADER_CODES.get, low, repeat(0)), dtype=np.int64, count=n)[ids],
     )
 
 
 class _Near:
-    """Properties of the words `offset` places from a subset of a batch's words, within the same text."""
+    """Properties of the words `offset` places from a subset of a batch's words, within the same text.
+    Each offset's positions, word codes and phrase keys are computed once per batch (the rules ask for the
+    same neighbours many times)."""
 
     def __init__(self, t: _VaderTokens, at: np.ndarray) -> None:
         self.t, self.at = t, at
+        self._positions: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._codes: dict[int, np.ndarray] = {}
+        self._keys: dict[tuple[int, int], np.ndarray] = {}
+
+    def _position(self, offset: int) -> tuple[np.ndarray, np.ndarray]:
+        """Index of the word `offset` places away (clipped into the batch), whether it is in the same text."""
+        found = self._positions.get(offset)
+        if found is None:
+            n_words = self.t.doc.shape[0]
+            j = self.at + offset
+            jc = np.minimum(np.maximum(j, 0), max(n_words - 1, 0))
+            same = (j >= 0) & (j < n_words) & (self.t.doc[jc] == self.t.doc[self.at])
+            found = self._positions[offset] = (jc, same)
+        return found
 
     def get(self, a: np.ndarray, offset: int, fill: Any) -> np.ndarray:
-        j = self.at + offset
-        jc = np.clip(j, 0, max(self.t.doc.shape[0] - 1, 0))
-        same = (j >= 0) & (j < self.t.doc.shape[0]) & (self.t.doc[jc] == self.t.doc[self.at])
+        jc, same = self._position(offset)
         return np.where(same, a[jc], fill)
 
     def code(self, offset: int) -> np.ndarray:
-        return self.get(self.t.code, offset, -1)
+        found = self._codes.get(offset)
+        if found is None:
+            found = self._codes[offset] = self.get(self.t.code, offset, -1)
+        return found
 
     def phrase_key(self, offset: int, length: int) -> np.ndarray:
         """The words `offset` to `offset + length - 1` places from each word as one integer (_phrase_key)."""
-        key = np.zeros(self.at.shape[0], dtype=np.int64)
-        for j in range(length):
-            key = key * _KEY_BASE + self.code(offset + j) + 1
-        return key
+        found = self._keys.get((offset, length))
+        if found is None:
+            found = self.code(offset) + 1
+            for j in range(1, length):
+                found = found * _KEY_BASE + self.code(offset + j) + 1
+            self._keys[(offset, length)] = found
+        return found
 
 
 _KEY_BASE = 64  # > len(_VADER_WORDS) + 1: each word's code + 1 is one digit (0: no word there)
@@ -427,7 +450,7 @@ def _phrase_table(phrases: dict[tuple[str, ...], float], length: int) -> tuple[n
 def _lookup(table: tuple[np.ndarray, np.ndarray], key: np.ndarray) -> np.ndarray:
     """The table's value of each key, NaN where the key is not in it."""
     keys, values = table
-    i = np.clip(np.searchsorted(keys, key), 0, keys.shape[0] - 1)
+    i = np.minimum(np.searchsorted(keys, key), keys.shape[0] - 1)
     return np.where(keys[i] == key, values[i], np.nan)
 
 
@@ -457,16 +480,16 @@ def _vader_idioms(v: np.ndarray, near: _Near) -> np.ndarray:
 def _vader_valences(t: _VaderTokens, at: np.ndarray, cap_diff: np.ndarray) -> np.ndarray:
     """The valence of each lexicon word `at` (indices into t) after VADER's rules for the words before it."""
     near = _Near(t, at)
-    c = {w: i + 1 for i, w in enumerate(_VADER_WORDS)}
+    c = _VADER_CODES
     pos = t.pos[at]
     code1, code2, code3 = near.code(-1), near.code(-2), near.code(-3)
     base = t.valence[at]
     v = np.where((t.code[at] == c["no"]) & near.get(t.in_lexicon, 1, False), 0.0, base)
-    or_nor = np.isin(code1, [c["or"], c["nor"]])
+    or_nor = (code1 == c["or"]) | (code1 == c["nor"])
     after_no = (code1 == c["no"]) | (code2 == c["no"]) | ((code3 == c["no"]) & or_nor)
     v = np.where(after_no, base * _N_SCALAR, v)
     v = np.where(t.upper[at] & cap_diff, np.where(v > 0, v + _C_INCR, v - _C_INCR), v)
-    so_this = (c["so"], c["this"])
+    so_this = {k: (code == c["so"]) | (code == c["this"]) for k, code in ((1, code1), (2, code2))}
     for k, damp in ((1, 1.0), (2, 0.95), (3, 0.9)):
         ok = (pos >= k) & ~near.get(t.in_lexicon, -k, True)
         scalar = near.get(t.booster, -k, 0.0)
@@ -478,17 +501,17 @@ def _vader_valences(t: _VaderTokens, at: np.ndarray, cap_diff: np.ndarray) -> np
         if k == 1:
             never_so, keep = np.zeros_like(ok), np.zeros_like(ok)
         elif k == 2:
-            never_so = (code2 == c["never"]) & np.isin(code1, so_this)
+            never_so = (code2 == c["never"]) & so_this[1]
             keep = (code2 == c["without"]) & (code1 == c["doubt"])
         else:
-            never_so = ((code3 == c["never"]) & np.isin(code2, so_this)) | np.isin(code1, so_this)
+            never_so = ((code3 == c["never"]) & so_this[2]) | so_this[1]
             keep = (code3 == c["without"]) & ((code2 == c["doubt"]) | (code1 == c["doubt"]))
         factor = np.where(never_so, 1.25, np.where(keep, 1.0, np.where(negated, _N_SCALAR, 1.0)))
         v = np.where(ok, v * factor, v)
         if k == 3:
             v = np.where(ok, _vader_idioms(v, near), v)
     least = (code1 == c["least"]) & ~near.get(t.in_lexicon, -1, True)
-    least &= (pos == 1) | ~np.isin(code2, [c["at"], c["very"]])
+    least &= (pos == 1) | ~((code2 == c["at"]) | (code2 == c["very"]))
     return np.where(least, v * _N_SCALAR, v)
 
 
@@ -557,11 +580,12 @@ class Component:
         norm[norm == 0] = 1.0
         return w * v / norm[fz.doc]
 
-    def margins(self, fz: Featurized, slots: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+    def margins(self, fz: Featurized, slots: np.ndarray, stripped: Sequence[str]) -> np.ndarray:
+        """Margins of the texts featurized as fz (`stripped`: the same texts through strip_markup)."""
         if self.kind == VADER_COMPOUND:
             if self.lexicon is None:
                 raise ValueError(f"component {self.name!r} needs its lexicon")
-            return vader_compound([strip_markup(t) for t in texts], self.lexicon) + self.intercept
+            return vader_compound(stripped, self.lexicon) + self.intercept
         contrib = self.contributions(fz, slots)
         return np.bincount(fz.doc, weights=contrib, minlength=fz.n_docs) + self.intercept
 
@@ -615,10 +639,11 @@ class SentimentModel:
     def needs_counts(self) -> bool:
         return any(c.kind == L2_LOGTF_IDF for c in self.components)
 
-    def _chunks(self, texts: Sequence[str]) -> Iterator[tuple[int, Featurized, Sequence[str]]]:
+    def _chunks(self, texts: Sequence[str]) -> Iterator[tuple[int, Featurized, list[str]]]:
+        """Each chunk's offset, features and texts through strip_markup."""
         for lo in range(0, len(texts), CHUNK):
-            chunk = texts[lo : lo + CHUNK]
-            yield lo, featurize(chunk, self.spec, counts=self.needs_counts), chunk
+            stripped = [strip_markup(t) for t in texts[lo : lo + CHUNK]]
+            yield lo, featurize_stripped(stripped, self.spec, counts=self.needs_counts), stripped
 
     def component_margins(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Uncalibrated log-odds of every component (texts x components) and each text's token count."""
