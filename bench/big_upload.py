@@ -180,9 +180,10 @@ def to_markdown(result: dict[str, Any]) -> str:
         "rejected rows at a time, so an environment's memory does not grow with the file. The reading rate",
         "is the emulator's, not the function's (about 15 MB/s a core, \"Preprocess throughput\"): two",
         "environments (the emulator's cap) on a 2-core machine shared with other work, and one moto process",
-        "that serves every request in turn and answers each ranged GET by copying the whole 1 GB object",
-        "first, which is also most of its memory. On Lambda the ingest event source's MaximumConcurrency",
-        "(10) sets how many pieces are read at once, each from S3 at its own pace.",
+        "that serves every request in turn. The emulator keeps objects above 256 KB in temporary files and",
+        "streams ranged GETs from them (local/moto_s3.py), so its memory does not grow with the upload.",
+        "On Lambda the ingest event source's MaximumConcurrency (10) sets how many pieces are read at once,",
+        "each from S3 at its own pace.",
         "",
     ]
     return "\n".join(lines)
