@@ -148,10 +148,11 @@ def to_markdown(result: dict[str, Any]) -> str:
     size, split, timeout = largest["file_bytes"] / MB, largest["split_seconds"], result["timeout_s"]
     lines += [
         "",
-        f"The {size:,.0f} MB upload's split took {split:.0f} s of the function's {timeout} s Timeout",
-        "on this machine, in one invocation (one invocation reads the upload whole unless it is cut into",
-        "pieces). The emulator holds what its processes hold, not what the bucket holds: objects above",
-        "256 KB are in temporary files (`local/moto_s3.py`).",
+        f"The {size:,.0f} MB upload's split took {split:.0f} s (the function's Timeout is {timeout} s):",
+        "a JSON lines upload above PieceBytes (64 MiB) is cut into byte ranges, each read by its own",
+        'invocation ("A 1 GB upload in pieces"), so no invocation reads it whole. The emulator holds what',
+        "its processes hold, not what the bucket holds: objects above 256 KB are in temporary files",
+        "(`local/moto_s3.py`).",
         "",
     ]
     return "\n".join(lines)
