@@ -10,7 +10,8 @@ the process grow by gigabytes.
 What changes here, in this process only (the emulator's moto server), and what stays as moto does it:
 - a transaction snapshots only the items it names (deep copies of those), and on failure puts them back;
   moto's own copy of the table is skipped. The outcome, errors and rollback included, is moto's.
-- a Query on the table reads only its partition's items; a Query on an index reads every item without
+- a Query on the table reads only its partition's items, through its range keys' order kept between queries
+  (computed again after a key is added or removed); a Query on an index reads every item without
   sorting the whole table first. moto then filters, sorts, pages and projects them as before, so the
   answers (order, pages, LastEvaluatedKey) are moto's.
 Both act through moto's own methods (wrapped, not rewritten); `install()` is idempotent.
@@ -39,8 +40,12 @@ _ORIGINAL_ALL_ITEMS = Table.all_items
 _ORIGINAL_QUERY = Table.query
 _ORIGINAL_TRANSACT = DynamoDBBackend.transact_write_items
 _ORIGINAL_EXECUTE = DynamoResult.execute_result
+_ORIGINAL_PUT_ITEM = Table.put_item
+_ORIGINAL_DELETE_ITEM = Table.delete_item
+_SORTED = "_moto_scale_sorted_keys"  # Table attribute: hash key -> (its partition dict, its sorted keys)
 
 ItemKey = tuple[DynamoType, DynamoType | None]
+SortedKeys = tuple[list[Any], list[DynamoType]]  # range keys' plain values in order, and moto's keys alike
 
 
 @contextmanager
@@ -66,17 +71,15 @@ def _partition_items(table: Table, hash_key: DynamoType) -> list[Any]:
     one past the limit keeps its LastEvaluatedKey as it is).
 
     Sorted on the keys' plain values (C comparisons), not on moto's DynamoType objects: moto sorts again, but
-    a sorted list costs it one comparison per item.
+    a sorted list costs it one comparison per item. The order is kept per partition until a key comes or goes.
     """
     stored = table.items.get(hash_key)
     if stored is None:
         return []
     if not table.range_key_attr:
         return [stored]
-    ordered = sorted(((_plain(item.range_key), item) for item in stored.values()), key=itemgetter(0))
-    keys = [key for key, _ in ordered]
-    items = [item for _, item in ordered]
-    low, high = 0, len(items)
+    keys, range_keys = _sorted_keys(table, hash_key, stored)
+    low, high = 0, len(keys)
     prefix = getattr(_hints, "prefix", None)
     if isinstance(prefix, str):
         low = bisect.bisect_left(keys, prefix)
@@ -95,7 +98,47 @@ def _partition_items(table: Table, hash_key: DynamoType) -> list[Any]:
             high = min(high, low + limit + 1)
         else:
             low = max(low, high - limit - 1)
-    return items[low:high]
+    return [stored[range_key] for range_key in range_keys[low:high]]
+
+
+def _sorted_keys(table: Table, hash_key: DynamoType, stored: dict[Any, Any]) -> SortedKeys:
+    """A partition's range keys in order (plain values, moto's keys), kept between queries until a key is
+    added or removed: sorting 50,000 keys for every page of an export cost 0.3 s of the server's lock."""
+    index: dict[DynamoType, tuple[dict[Any, Any], SortedKeys]] = table.__dict__.setdefault(_SORTED, {})
+    cached = index.get(hash_key)
+    if cached is not None and cached[0] is stored:
+        return cached[1]
+    ordered = sorted(((_plain(range_key), range_key) for range_key in stored), key=itemgetter(0))
+    keys = ([key for key, _ in ordered], [range_key for _, range_key in ordered])
+    index[hash_key] = (stored, keys)
+    return keys
+
+
+def _forget_order(table: Table, hash_key: DynamoType) -> None:
+    """A key was added to or removed from this partition: its order is computed again when next queried."""
+    table.__dict__.get(_SORTED, {}).pop(hash_key, None)
+
+
+def _put_item(self: Table, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+    before = _partition_size(self, item_attrs)
+    item = _ORIGINAL_PUT_ITEM(self, item_attrs, *args, **kwargs)
+    if _partition_size(self, item_attrs) != before:  # a new key (an overwrite keeps the order)
+        _forget_order(self, DynamoType(item_attrs[self.hash_key_attr]))
+    return item
+
+
+def _partition_size(table: Table, item_attrs: dict[str, Any]) -> int:
+    if not table.range_key_attr or table.hash_key_attr not in item_attrs:
+        return 0
+    stored = table.items.get(DynamoType(item_attrs[table.hash_key_attr]))
+    return len(stored) if stored is not None else 0
+
+
+def _delete_item(self: Table, hash_key: DynamoType, range_key: DynamoType | None) -> Any:
+    item = _ORIGINAL_DELETE_ITEM(self, hash_key, range_key)
+    if item is not None:
+        _forget_order(self, hash_key)
+    return item
 
 
 def _all_items(self: Table) -> list[Any]:
@@ -180,6 +223,7 @@ def _touched(
 def _restore(backend: DynamoDBBackend, snapshots: dict[tuple[str, ItemKey], Any]) -> None:
     for (name, (hash_key, range_key)), item in snapshots.items():
         table = backend.tables[name]
+        _forget_order(table, hash_key)
         if range_key is None:
             if item is None:
                 table.items.pop(hash_key, None)
@@ -226,6 +270,8 @@ def install() -> None:
     with _installed:
         Table.all_items = _wrapped(_ORIGINAL_ALL_ITEMS, _all_items)  # type: ignore[method-assign]
         Table.query = _wrapped(_ORIGINAL_QUERY, _query)  # type: ignore[method-assign]
+        Table.put_item = _wrapped(_ORIGINAL_PUT_ITEM, _put_item)  # type: ignore[method-assign]
+        Table.delete_item = _wrapped(_ORIGINAL_DELETE_ITEM, _delete_item)  # type: ignore[method-assign]
         Table.__deepcopy__ = _table_deepcopy  # type: ignore[attr-defined]
         DynamoResult.execute_result = _execute_result  # type: ignore[method-assign,assignment]
         DynamoDBBackend.transact_write_items = _wrapped(  # type: ignore[method-assign]

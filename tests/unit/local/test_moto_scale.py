@@ -169,3 +169,29 @@ def test_every_attribute_type_reads_back_as_written(table: Any) -> None:
     assert [item["sk"] for item in queried] == ["BINARY", "JOB"]
     assert queried[0]["data"].value == b"\x00\xff"
     assert queried[1] == rich
+
+
+def test_a_partition_query_sees_every_write_since_the_last_one(table: Any) -> None:
+    client = boto3.client("dynamodb", region_name=REGION)
+    results_of_a = Key("pk").eq("JOB#a") & Key("sk").begins_with("RESULT#")
+    # Given job a's results read once (its key order is now kept between queries)
+    assert rows_of_every_page(table, KeyConditionExpression=results_of_a, Limit=100) == list(range(1, 251))
+    # When rows come before, after and among them, one is overwritten, one deleted, and a failed
+    # transaction puts (then takes back) another
+    for row in (0, 251, 300):
+        table.put_item(Item={"pk": "JOB#a", "sk": f"RESULT#{row:08d}", "row": row})
+    table.put_item(Item={"pk": "JOB#a", "sk": "RESULT#00000007", "row": 7, "label": "positive"})
+    table.delete_item(Key={"pk": "JOB#a", "sk": "RESULT#00000100"})
+    doomed = {"Put": {"TableName": "t", "Item": {"pk": {"S": "JOB#a"}, "sk": {"S": "RESULT#00000150x"}}}}
+    with pytest.raises(ClientError):
+        client.transact_write_items(TransactItems=[doomed, count_update("t", "b", condition="#count = :one")])
+    # Then every page reads what the partition now holds, in key order, forwards and backwards
+    expected = [0, *range(1, 100), *range(101, 252), 300]
+    assert rows_of_every_page(table, KeyConditionExpression=results_of_a, Limit=100) == expected
+    backwards = rows_of_every_page(
+        table, KeyConditionExpression=results_of_a, Limit=64, ScanIndexForward=False
+    )
+    assert backwards == expected[::-1]
+    # And the overwritten row is read as it was last written
+    seventh = table.query(KeyConditionExpression=Key("pk").eq("JOB#a") & Key("sk").eq("RESULT#00000007"))
+    assert seventh["Items"][0]["label"] == "positive"
