@@ -56,10 +56,6 @@ FAKE_CREDENTIALS = {
 }
 
 
-# moto's state is one per process: the emulators running in it now (two may, with different stack names).
-_RUNNING: set[int] = set()
-
-
 class LocalStack:
     """Every part of the local emulator; a context manager that starts them all and stops them all."""
 
@@ -81,6 +77,7 @@ class LocalStack:
         write_state: bool = True,
         jwt_issuer: LocalJwtIssuer | None = None,
         schedule_seconds: float | None = None,  # run Schedule events this often instead of at their rate
+        reset_state: bool = True,  # False: keep moto's state (another emulator runs in this process)
     ) -> None:
         self.template = template if template is not None else load_template()
         self.project_root = project_root
@@ -93,7 +90,7 @@ class LocalStack:
         self._endpoint_handler = endpoint_handler
         self._model_artifact = model_artifact
         self._api_port, self._schedule_seconds = api_port, schedule_seconds
-        self._write_state = write_state
+        self._write_state, self._reset_state = write_state, reset_state
         self.jwt_issuer = jwt_issuer  # with one, the emulator is a stack deployed with AuthMode=oidc for it
         overrides = {**(jwt_issuer.parameter_overrides if jwt_issuer else {}), **(parameter_overrides or {})}
         if "ModelDataUrl" in self.template.get("Parameters", {}):
@@ -197,7 +194,6 @@ class LocalStack:
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
-            _RUNNING.discard(id(self))
         if self._write_state:
             (self.state_dir / STATE_FILE_NAME).unlink(missing_ok=True)
 
@@ -215,11 +211,10 @@ class LocalStack:
         self._moto.start()
         host, port = self._moto.get_host_and_port()
         self.moto_url = f"http://{host}:{port}"
-        # moto's state lives in this process: start from nothing after an earlier emulator in it, but never
-        # wipe one that still runs (a test module may start its own emulator beside the session's).
-        if not _RUNNING:
+        # moto's state lives in this process: start from nothing, even after an earlier emulator in it,
+        # unless told to keep the state of one still running here (under another stack name).
+        if self._reset_state:
             requests.post(f"{self.moto_url}/moto-api/reset", timeout=10).raise_for_status()
-        _RUNNING.add(id(self))
 
     def _name_resources(self, active: dict[str, dict[str, Any]]) -> None:
         names, region, stack = self.names, self.region, self.stack_name

@@ -2,7 +2,7 @@
 
 An emulator of its own, on the real template with three changes a deployment could make: PieceBytes at its
 minimum (64 KiB, so a file of a few hundred KB is cut into several pieces), IngestMaxReceiveCount 10, and a
-PreprocessFunction whose Timeout is 8 s, which stops 4 s before it (PIECE_TIME_MARGIN_MS) and checkpoints
+PreprocessFunction whose Timeout is 8 s, which stops 6.5 s before it (PIECE_TIME_MARGIN_MS) and checkpoints
 every 0.2 s, so that a file of about 120 MB takes several invocations: each stops near its Timeout and is
 continued from its checkpoint, or, if the emulator kills it first (as Lambda would), its redelivery resumes
 from the last checkpoint (tests/unit/preprocess/test_pieces.py kills one after a checkpoint on purpose).
@@ -49,7 +49,9 @@ def piece_template() -> dict[str, Any]:
     preprocess = template["Resources"]["PreprocessFunction"]["Properties"]
     preprocess["Timeout"] = PREPROCESS_TIMEOUT_SECONDS
     preprocess["Environment"]["Variables"].update(
-        {"PIECE_TIME_MARGIN_MS": "4000", "CHECKPOINT_SECONDS": "0.2"}
+        # At most 1.5 s of reading an invocation: several invocations even on an idle machine (a piece
+        # always reads at least one row before it looks at the clock, so each invocation makes progress).
+        {"PIECE_TIME_MARGIN_MS": "6500", "CHECKPOINT_SECONDS": "0.2"}
     )
     return template
 
@@ -58,6 +60,7 @@ def piece_template() -> dict[str, Any]:
 def piece_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     with LocalStack(
         template=piece_template(),
+        reset_state=False,  # the session's emulator runs in this process too: keep its resources
         parameter_overrides={"PieceBytes": "65536", "IngestMaxReceiveCount": "10"},
         visibility_timeout=E2E_VISIBILITY_TIMEOUT,
         state_dir=tmp_path_factory.mktemp("pieces-emulator"),
