@@ -40,6 +40,15 @@ def model_version(name: str, date: str, digest: str) -> str:
     return f"{name}-{date}-{digest[:8]}"
 
 
+def version_digest(weights_sha256: str, served: dict[str, Any]) -> str:
+    """sha256 of the weights' digest and of everything else that makes the model's answers (canonical
+    JSON): two artifacts with the same weights but another calibration, uncertain band or label-noise
+    rates get different versions."""
+    h = hashlib.sha256(weights_sha256.encode())
+    h.update(json.dumps(served, sort_keys=True, separators=(",", ":")).encode())
+    return h.hexdigest()
+
+
 @dataclass
 class ExportComponent:
     """One component as write_model_dir stores it (see inference.Component); a VADER_COMPOUND component
@@ -87,8 +96,13 @@ def write_model_dir(
     date: str,
     hyperparameters: dict[str, Any],
     extra: dict[str, Any] | None = None,
+    label_noise: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """model.json, weights.npz and code/inference.py in out_dir; returns the model.json content."""
+    """model.json, weights.npz and code/inference.py in out_dir; returns the model.json content.
+
+    model_version's digest covers the weights, the calibration, the uncertain band (extra's
+    "uncertainty") and the sentences' label-noise rates the calibration was fit with (label_noise,
+    recorded as model.json's "label_noise"; serving does not read it)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     arrays = _model_arrays(components)
     h = hashlib.sha256()
@@ -96,9 +110,18 @@ def write_model_dir(
         h.update(key.encode())
         h.update(np.ascontiguousarray(arrays[key]).tobytes())
     digest = h.hexdigest()
+    served = {
+        "features": spec.to_json(),
+        "components": [c.to_json() for c in components],
+        "calibration": calibration,
+        "uncertainty": (extra or {}).get("uncertainty"),
+        "label_noise": label_noise,
+    }
+    version_sha256 = version_digest(digest, served)
     meta: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
-        "model_version": model_version(name, date, digest),
+        "model_version": model_version(name, date, version_sha256),
+        "version_sha256": version_sha256,
         "model_type": " + ".join(_MODEL_TYPES[c.kind] for c in components),
         "classes": ["negative", "positive"],
         "threshold": 0.5,
@@ -114,6 +137,8 @@ def write_model_dir(
         },
         "hyperparameters": hyperparameters,
     }
+    if label_noise is not None:
+        meta["label_noise"] = label_noise
     if extra:
         meta.update(extra)
     with open(out_dir / "weights.npz", "wb") as fh:

@@ -37,12 +37,23 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.model_selection import GroupKFold, GroupShuffleSplit
 
-from model.calibration import apply_length_calibration, expected_calibration_error, fit_length_calibration
+from model.calibration import (
+    FlipRates,
+    apply_length_calibration,
+    expected_calibration_error,
+    fit_length_calibration,
+)
 from model.card import write_model_card
 from model.data import Review, read_reviews, review_sentences
 from model.export import ExportComponent, make_tarball, today, write_model_dir
 from model.nbsvm import NBParams, build_matrix_and_lengths, fit_nb
-from model.noise import confident_learning_flip_rate, out_of_fold_probabilities
+from model.noise import (
+    bootstrap_flip_rates,
+    confident_learning_flip_rate,
+    flip_rates_by_bucket,
+    out_of_fold_probabilities,
+    single_flip_rate,
+)
 from model.serving.inference import (
     BINARY,
     L2_LOGTF_IDF,
@@ -98,7 +109,10 @@ class TrainConfig:
     sentence_weight: float = 1.0  # sample weight of a review's sentences in that model (0: reviews only)
     length_buckets: tuple[int, ...] = (30, 150)  # calibration buckets: at most 30 tokens, 31-150, longer
     valence: str = "vader"  # a third component: VADER's compound score ("none": without it)
-    sentence_noise: str = "confident-learning"  # the sentences' flip rate: estimated first, or "fit" jointly
+    # the sentences' flip rates: estimated first by confident learning per class and length bucket
+    # ("confident-learning"), one symmetric rate estimated first ("confident-learning-single"), or one fit
+    # jointly ("fit")
+    sentence_noise: str = "confident-learning"
     uncertain_accuracy: float = 0.75  # the uncertain band holds scores whose validation accuracy is below
     val_size: float = 0.2
     seed: int = 42
@@ -339,17 +353,21 @@ def uncertain_band(
     min_accuracy: float,
     window: float = 0.05,
     noisy: np.ndarray | None = None,
-    flip_rate: float | None = None,
+    flip_rate: float | tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[float]:
     """[0.5 - d, 0.5 + d] with d the smallest distance from 0.5 from which predictions are right at least
     min_accuracy of the time (accuracy of the scores whose distance to 0.5 is in [d, d + window)).
 
-    Rows marked noisy (sentences with their review's label) whose labels flip at flip_rate count with the
-    unbiased estimate of being right about the clean label, (right - rate) / (1 - 2 rate)."""
+    Rows marked noisy (sentences with their review's label) count with the unbiased estimate of being right
+    about the clean label, (right - r) / (1 - r10 - r01), with r10 = P(label positive | text negative),
+    r01 = P(label negative | text positive) and r the one that turns a right prediction wrong (r10 for a
+    positive prediction, r01 for a negative one). flip_rate: one symmetric rate, or per-row (r10, r01)."""
     dist = np.abs(np.asarray(p) - 0.5)
-    right = ((np.asarray(p) >= 0.5) == np.asarray(y).astype(bool)).astype(np.float64)
+    pred = np.asarray(p) >= 0.5
+    right = (pred == np.asarray(y).astype(bool)).astype(np.float64)
     if noisy is not None and flip_rate is not None:
-        right = np.where(noisy, (right - flip_rate) / (1.0 - 2.0 * flip_rate), right)
+        r10, r01 = (flip_rate, flip_rate) if isinstance(flip_rate, float) else flip_rate
+        right = np.where(noisy, (right - np.where(pred, r10, r01)) / (1.0 - r10 - r01), right)
     for d in np.arange(0.0, 0.5, 0.01):
         sel = (dist >= d) & (dist < d + window)
         if sel.sum() >= 30 and right[sel].mean() >= min_accuracy:
@@ -431,9 +449,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument(
         "--sentence-noise",
         "--sentence_noise",
-        choices=("confident-learning", "fit"),
+        choices=tuple(NOISE_METHODS),
         default=d.sentence_noise,
-        help="the sentences' label flip rate: estimated by confident learning first, or fit jointly",
+        help="the sentences' label flip rates: estimated by confident learning first, per class and length "
+        "bucket (confident-learning) or one symmetric rate (confident-learning-single), or one fit jointly",
     )
     ap.add_argument("--uncertain-accuracy", "--uncertain_accuracy", type=float, default=d.uncertain_accuracy)
     ap.add_argument("--word-ngram", "--word_ngram", type=_pair, default=d.word_ngram)
@@ -491,9 +510,11 @@ def load_unsup(path: str | None, limit: int) -> list[Review]:
 
 class Calibrator:
     """Fits the length calibration on parts of a held-out set. With cfg.sentence_noise
-    "confident-learning", the sentences' flip rate is estimated first, by confident learning on their
-    out-of-fold P(label) (a plain calibration fit on the other folds' sentences), from the rows the
-    calibration is fit on, and held fixed in the noise model; with "fit" it is fit jointly."""
+    "confident-learning", the sentences' flip rates per class and length bucket are estimated first, by
+    confident learning on their out-of-fold P(label) (a plain calibration fit on the other folds'
+    sentences), from the rows the calibration is fit on, and held fixed in the noise model;
+    "confident-learning-single" estimates one symmetric rate the same way; with "fit" one rate is fit
+    jointly."""
 
     def __init__(self, h: HeldOut, fold: np.ndarray, cfg: TrainConfig) -> None:
         self.h, self.cfg = h, cfg
@@ -505,18 +526,41 @@ class Calibrator:
                 h.margins[s], h.n_tokens[s], h.y[s], fold[s], cfg.length_buckets
             )
 
+    def flip_rates(self, rows: np.ndarray) -> FlipRates | None:
+        if self.p_noisy is None:
+            return None
+        s = rows & self.h.is_sentence
+        if self.cfg.sentence_noise == "confident-learning-single":
+            return single_flip_rate(self.p_noisy[s], self.h.y[s], self.cfg.length_buckets)
+        return flip_rates_by_bucket(self.p_noisy[s], self.h.y[s], self.h.n_tokens[s], self.cfg.length_buckets)
+
     def flip_rate(self, rows: np.ndarray) -> float | None:
+        """The share of the sentences' labels that disagree with their class (one rate, for reports)."""
         if self.p_noisy is None:
             return None
         s = rows & self.h.is_sentence
         return confident_learning_flip_rate(self.p_noisy[s], self.h.y[s])
 
+    def band_rates(self, rows: np.ndarray) -> float | tuple[np.ndarray, np.ndarray] | None:
+        """The rates uncertain_band corrects the held-out set's sentences for (per row)."""
+        rates = self.flip_rates(rows)
+        return None if rates is None else rates.per_row(self.h.n_tokens)
+
     def fit(self, rows: np.ndarray) -> LengthCalibration:
         h = self.h
         return fit_length_calibration(
             h.margins[rows], h.n_tokens[rows], h.y[rows], self.cfg.length_buckets, h.is_sentence[rows],
-            self.flip_rate(rows),
+            self.flip_rates(rows),
         )  # fmt: skip
+
+    def bootstrap(self, groups: np.ndarray) -> dict[str, list[list[float]]] | None:
+        """95% intervals of the per-class, per-bucket rates over movies (groups: the movie of each row)."""
+        if self.p_noisy is None:
+            return None
+        s, h = self.h.is_sentence, self.h
+        return bootstrap_flip_rates(
+            self.p_noisy[s], h.y[s], h.n_tokens[s], self.cfg.length_buckets, groups[s], seed=self.cfg.seed
+        )
 
 
 def cross_fit_halves(h: HeldOut, review_of: np.ndarray, cfg: TrainConfig) -> tuple[np.ndarray, Calibrator]:
@@ -543,15 +587,37 @@ def validate(reviews: list[Review], c: Corpus, u: sp.csr_matrix | None, cfg: Tra
     h = HeldOut.score(models, c, va)
     review_of = np.concatenate([va, c.s_review[c.sentence_rows(va)]])
     p, calibrator = cross_fit_halves(h, review_of, cfg)
-    cal = calibrator.fit(np.ones(len(h.y), dtype=bool))
-    rate = calibrator.flip_rate(np.ones(len(h.y), dtype=bool))
-    band = uncertain_band(p, h.y, cfg.uncertain_accuracy, noisy=h.is_sentence, flip_rate=rate)
+    everything = np.ones(len(h.y), dtype=bool)
+    cal = calibrator.fit(everything)
+    band = uncertain_band(
+        p, h.y, cfg.uncertain_accuracy, noisy=h.is_sentence, flip_rate=calibrator.band_rates(everything)
+    )
     metrics = held_out_metrics("validation", p, h, band)
     metrics["validation_ece_cross_fitted"] = metrics.pop("validation_ece")
-    metrics["sentence_flip_rate"] = rate
+    metrics.update(noise_metrics(calibrator, everything, cfg))
     metrics["calibration"] = cal.to_json(models.names)
     metrics["uncertain_band"] = band
     return {"metrics": metrics, "train_idx": tr, "val_idx": va, "model": models, "calibration": cal}
+
+
+NOISE_METHODS = {
+    "confident-learning": "confident learning on out-of-fold sentence probabilities (Northcutt et al. 2021), "
+    "per class and length bucket, held fixed",
+    "confident-learning-single": "confident learning on out-of-fold sentence probabilities (Northcutt et al. "
+    "2021), one symmetric rate, held fixed",
+    "fit": "one symmetric rate fit jointly with the calibration",
+}
+
+
+def noise_metrics(calibrator: Calibrator, rows: np.ndarray, cfg: TrainConfig) -> dict[str, Any]:
+    """The sentences' label-noise figures of a calibration fit on rows: the share of flipped labels (one
+    number), the rates the noise model held fixed (per class and bucket) and the method."""
+    rates = calibrator.flip_rates(rows)
+    return {
+        "sentence_flip_rate": calibrator.flip_rate(rows),
+        "sentence_flip_rates": None if rates is None else rates.to_json(),
+        "sentence_flip_rate_method": NOISE_METHODS[cfg.sentence_noise],
+    }
 
 
 def cross_validate(
@@ -594,8 +660,11 @@ def cross_validate(
         fold_accs.append(float(((p[rev] >= 0.5) == h.y[rev].astype(bool)).mean()))
     everything = np.ones(len(h.y), dtype=bool)
     cal = calibrator.fit(everything)
-    rate = calibrator.flip_rate(everything)
-    band = uncertain_band(p, h.y, cfg.uncertain_accuracy, noisy=h.is_sentence, flip_rate=rate)
+    band = uncertain_band(
+        p, h.y, cfg.uncertain_accuracy, noisy=h.is_sentence, flip_rate=calibrator.band_rates(everything)
+    )
+    review_of = np.concatenate([np.arange(len(c.y)), *[c.s_review[c.sentence_rows(va)] for va in order]])
+    intervals = calibrator.bootstrap(np.asarray(groups)[review_of])
     metrics: dict[str, Any] = {
         "cv_folds": folds,
         **held_out_metrics("cv", p, h, band),
@@ -605,10 +674,8 @@ def cross_validate(
         "calibration": cal.to_json(models.names),
         "calibration_fit_on": f"out-of-fold margins of {folds}-fold GroupKFold by movie "
         f"({int((~h.is_sentence).sum())} reviews and {int(h.is_sentence.sum())} of their sentences)",
-        "sentence_flip_rate": rate,
-        "sentence_flip_rate_method": "fit jointly with the calibration"
-        if cfg.sentence_noise == "fit"
-        else "confident learning on out-of-fold sentence probabilities (Northcutt et al. 2021), held fixed",
+        **noise_metrics(calibrator, everything, cfg),
+        "sentence_flip_rates_bootstrap": intervals,
         "uncertain_band": band,
     }
     metrics["cv_accuracy_mean"] = metrics.pop("cv_accuracy")
@@ -700,6 +767,7 @@ def write_outputs(
             today(epoch),
             cfg.to_json(),
             extra,
+            label_noise={k: metrics.get(k) for k in ("sentence_flip_rate_method", "sentence_flip_rates")},
         )
         if layout == "tar":
             tar_path = out / "model.tar.gz"

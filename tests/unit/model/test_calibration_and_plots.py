@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from model.calibration import (
+    FlipRates,
     apply_length_calibration,
     expected_calibration_error,
     fit_length_calibration,
@@ -113,7 +114,8 @@ def test_given_flipped_sentence_labels_when_confident_learning_runs_then_it_find
     p = out_of_fold_probabilities(margins, tokens, noisy, fold, [30])
     # When the flip rate is estimated and held fixed in the noise model
     rate = confident_learning_flip_rate(p, noisy)
-    cal = fit_length_calibration(margins, tokens, noisy, [30], noisy=np.ones(n, dtype=bool), flip_rate=rate)
+    rates = FlipRates.single(rate, [30])
+    cal = fit_length_calibration(margins, tokens, noisy, [30], noisy=np.ones(n, dtype=bool), flip_rates=rates)
     # Then the estimate is near the true 20% and the calibrated scores are calibrated on the clean labels
     assert rate == pytest.approx(0.2, abs=0.03)
     assert cal.coef[0][0] == pytest.approx(3.0, rel=0.25)
