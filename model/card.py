@@ -1,9 +1,15 @@
 """The model card (model_card.json and model_card.md beside model.tar.gz): what the model is, where it
-holds and where it does not, with the validation figures it was chosen on."""
+holds and where it does not, with the validation figures it was chosen on.
+
+Training writes it; ``python -m model.card [model/artifact/model.tar.gz]`` writes it again from the
+artifact's model.json (after the card's text changed, without retraining)."""
 
 from __future__ import annotations
 
+import argparse
+import hashlib
 import json
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +25,9 @@ LIMITATIONS = [
     "(for example 'refund', 'battery') get weight only through the VADER lexicon, when it lists them.",
     "Calibration is fit on out-of-fold IMDb reviews and their sentences, whose labels are the review's "
     "label (a neutral or contrary sentence of a positive review counts as positive); the sentences' flip "
-    "rate is estimated by confident learning and corrected for, which assumes the flips do not depend on "
-    "the sentence. Calibration on other traffic is not guaranteed.",
+    "rates are estimated by confident learning per class and length bucket and corrected for, which "
+    "assumes the flips depend on nothing else about the sentence. Calibration on other traffic is not "
+    "guaranteed.",
     "Bag of n-grams: sarcasm, irony and long-range negation ('I expected to hate it, but ...') are often "
     "missed.",
     "English only; other languages get scores near the prior and are mostly flagged uncertain.",
@@ -81,8 +88,30 @@ def _metric_rows(m: dict[str, Any]) -> list[str]:
             f"| sentence label flip rate ({m.get('sentence_flip_rate_method', 'estimated')}) | "
             f"{m['sentence_flip_rate']:.3f} |"
         )
+    rates = m.get("sentence_flip_rates")
+    if rates is not None:
+        rows.append(
+            "| sentence flip rates held fixed per length bucket, label positive for a negative sentence / "
+            "label negative for a positive one | "
+            + "; ".join(_rate_cells(rates, m.get("sentence_flip_rates_bootstrap")))
+            + " |"
+        )
     rows.append(f"| training accuracy of the shipped (refit) model | {m['train_accuracy_shipped']:.4f} |")
     return rows
+
+
+def _rate_cells(rates: dict[str, Any], boot: dict[str, Any] | None) -> list[str]:
+    """'<= 30 tokens: 0.200 / 0.243' per bucket, with the bootstrap intervals when there are some."""
+    edges = [*rates["max_tokens"], None]
+    cells = []
+    for b, edge in enumerate(edges):
+        name = f"<= {edge} tokens" if edge is not None else "longer"
+        cell = f"{name}: {rates['to_positive'][b]:.3f} / {rates['to_negative'][b]:.3f}"
+        if boot:
+            (p_lo, p_hi), (n_lo, n_hi) = boot["to_positive"][b], boot["to_negative"][b]
+            cell += f" (95% over movies {p_lo:.3f}-{p_hi:.3f} / {n_lo:.3f}-{n_hi:.3f})"
+        cells.append(cell)
+    return cells
 
 
 def _markdown(meta: dict[str, Any], card: dict[str, Any], tar_sha256: str, tar_size: int) -> str:
@@ -148,3 +177,24 @@ def _markdown(meta: dict[str, Any], card: dict[str, Any], tar_sha256: str, tar_s
         "",
     ]
     return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m model.card", description=__doc__.split("\n\n")[0])
+    ap.add_argument(
+        "artifact", nargs="?", default=str(Path(__file__).resolve().parent / "artifact" / "model.tar.gz")
+    )
+    tar_path = Path(ap.parse_args(argv).artifact)
+    with tarfile.open(tar_path) as tar:
+        member = tar.extractfile("model.json")
+        if member is None:
+            raise SystemExit(f"{tar_path} has no model.json")
+        meta = json.loads(member.read())
+    data = tar_path.read_bytes()
+    write_model_card(tar_path.parent, meta, hashlib.sha256(data).hexdigest(), len(data))
+    print(f"wrote {tar_path.parent / 'model_card.md'} for {meta['model_version']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
