@@ -101,11 +101,14 @@ def _metric_rows(m: dict[str, Any]) -> list[str]:
 
 
 def _rate_cells(rates: dict[str, Any], boot: dict[str, Any] | None) -> list[str]:
-    """'<= 30 tokens: 0.200 / 0.243' per bucket, with the bootstrap intervals when there are some."""
+    """'<= 30 tokens: 0.200 / 0.243' per bucket, with the bootstrap intervals when there are some (a bucket
+    with too few sentences of its own has the overall rates)."""
     edges = [*rates["max_tokens"], None]
     cells = []
     for b, edge in enumerate(edges):
         name = f"<= {edge} tokens" if edge is not None else "longer"
+        if [rates["to_positive"][b], rates["to_negative"][b]] == list(rates["overall"]):
+            name += " (too few sentences: the rates of all sentences)"
         cell = f"{name}: {rates['to_positive'][b]:.3f} / {rates['to_negative'][b]:.3f}"
         if boot:
             (p_lo, p_hi), (n_lo, n_hi) = boot["to_positive"][b], boot["to_negative"][b]
