@@ -85,7 +85,8 @@ def _metric_rows(m: dict[str, Any]) -> list[str]:
         ]
     if m.get("sentence_flip_rate") is not None:
         rows.append(
-            f"| sentence label flip rate ({m.get('sentence_flip_rate_method', 'estimated')}) | "
+            "| share of sentence labels flipped, all lengths and classes "
+            f"({m.get('sentence_flip_rate_method', 'estimated')}) | "
             f"{m['sentence_flip_rate']:.3f} |"
         )
     rates = m.get("sentence_flip_rates")
