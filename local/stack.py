@@ -25,7 +25,8 @@ import requests
 
 from local import moto_s3, moto_scale, s3_events, xray
 from local.edge import LocalJwtIssuer, create_secrets, http_api_servers
-from local.endpoint import DEFAULT_ARTIFACT, EndpointHandler, EndpointServer, load_model_handler
+from local.endpoint import DEFAULT_ARTIFACT, EndpointHandler, EndpointServer, require_artifact
+from local.endpoint_process import EndpointProcess
 from local.function_host import FunctionPool, Invocation
 from local.functions import FunctionSpec, function_specs, sqs_event_sources
 from local.http_api import HttpApiServer
@@ -104,7 +105,7 @@ class LocalStack:
         self.specs: dict[str, FunctionSpec] = {}
         self.queue_urls: dict[str, str] = {}
         self._moto: SerializedMotoServer | None = None
-        self._endpoint: EndpointServer | None = None
+        self._endpoint: EndpointServer | EndpointProcess | None = None
         self._api: HttpApiServer | None = None
         self._origin: HttpApiServer | None = None
         self.moto_url = ""
@@ -313,15 +314,26 @@ class LocalStack:
             name = self.names.parameters.get("ExistingEndpointName", "")
         if not name:
             return ""
-        handler = self._endpoint_handler or load_model_handler(self._model_artifact)
         model_url = self.names.parameters.get("ModelDataUrl", "")
         if self._endpoint_handler is None and model_url.startswith(f"s3://{self.bucket_name}/"):
             # The artifact the endpoint serves is where ModelDataUrl says, as after `make deploy`.
             key = model_url.removeprefix(f"s3://{self.bucket_name}/")
             self.client("s3").upload_file(str(self._model_artifact), self.bucket_name, key)
-        self._endpoint = EndpointServer(name, handler)
+        if self._endpoint_handler is not None:
+            self._endpoint = EndpointServer(name, self._endpoint_handler)
+        else:
+            # The shipped model scores in a process of its own, not under the moto server's interpreter lock.
+            require_artifact(self._model_artifact)
+            self._endpoint = EndpointProcess(
+                name, self._model_artifact, self.state_dir / "logs" / "endpoint.log"
+            )
         self._endpoint.start()
         return name
+
+    @property
+    def endpoint_pid(self) -> int | None:
+        """The process serving the model, when it has one of its own (for memory sampling)."""
+        return self._endpoint.pid if isinstance(self._endpoint, EndpointProcess) else None
 
     def _start_functions(self) -> None:
         assert self.moto_url
