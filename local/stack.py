@@ -314,25 +314,23 @@ class LocalStack:
             name = self.names.parameters.get("ExistingEndpointName", "")
         if not name:
             return ""
+        if self._endpoint_handler is not None:
+            self._endpoint = EndpointServer(name, self._endpoint_handler)
+        else:  # the shipped model scores in its own process, not under the moto server's interpreter lock
+            require_artifact(self._model_artifact)
+            log = self.state_dir / "logs" / "endpoint.log"
+            self._endpoint = EndpointProcess(name, self._model_artifact, log)
         model_url = self.names.parameters.get("ModelDataUrl", "")
         if self._endpoint_handler is None and model_url.startswith(f"s3://{self.bucket_name}/"):
             # The artifact the endpoint serves is where ModelDataUrl says, as after `make deploy`.
             key = model_url.removeprefix(f"s3://{self.bucket_name}/")
             self.client("s3").upload_file(str(self._model_artifact), self.bucket_name, key)
-        if self._endpoint_handler is not None:
-            self._endpoint = EndpointServer(name, self._endpoint_handler)
-        else:
-            # The shipped model scores in a process of its own, not under the moto server's interpreter lock.
-            require_artifact(self._model_artifact)
-            self._endpoint = EndpointProcess(
-                name, self._model_artifact, self.state_dir / "logs" / "endpoint.log"
-            )
         self._endpoint.start()
         return name
 
     @property
     def endpoint_pid(self) -> int | None:
-        """The process serving the model, when it has one of its own (for memory sampling)."""
+        """The process serving the model when it has one of its own (the emulator's memory counts it)."""
         return self._endpoint.pid if isinstance(self._endpoint, EndpointProcess) else None
 
     def _start_functions(self) -> None:
