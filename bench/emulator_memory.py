@@ -7,6 +7,7 @@ import os
 import threading
 from types import TracebackType
 
+from local.endpoint_process import EndpointProcess
 from local.function_host import resident_mb
 from local.stack import LocalStack
 
@@ -44,8 +45,8 @@ class EmulatorMemory:
     def sample(self) -> float:
         """One sample: the emulator's total resident MB now (and the peaks it updates)."""
         processes = {"emulator (moto, pollers, API)": os.getpid()}
-        if self._stack.endpoint_pid is not None:
-            processes["SageMaker endpoint"] = self._stack.endpoint_pid
+        if isinstance(self._stack.endpoint, EndpointProcess) and self._stack.endpoint.pid is not None:
+            processes["SageMaker endpoint"] = self._stack.endpoint.pid
         for function_id, pool in self._stack.pools.items():
             for number, pid in enumerate(pool.pids):
                 processes[f"{function_id} #{number + 1}"] = pid

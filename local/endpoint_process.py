@@ -19,7 +19,13 @@ import threading
 from pathlib import Path
 from typing import IO
 
-from local.endpoint import DEFAULT_ARTIFACT, EndpointServer, load_model_handler
+from local.endpoint import (
+    DEFAULT_ARTIFACT,
+    EndpointHandler,
+    EndpointServer,
+    load_model_handler,
+    require_artifact,
+)
 from local.template import PROJECT_ROOT
 
 START_TIMEOUT_SECONDS = 180.0  # loading the model on a loaded 2-core machine
@@ -76,6 +82,18 @@ class EndpointProcess:
             process.wait(10)
         if process.stdout is not None:
             process.stdout.close()
+
+
+def local_endpoint(
+    name: str, handler: EndpointHandler | None, artifact: Path, state_dir: Path
+) -> EndpointServer | EndpointProcess:
+    """The emulator's endpoint, not started: a test's own handler is served in-process; the shipped model from
+    a process of its own (logging to <state_dir>/logs/endpoint.log), so that scoring does not hold the moto
+    server's interpreter lock. A missing artifact raises FileNotFoundError here."""
+    if handler is not None:
+        return EndpointServer(name, handler)
+    require_artifact(artifact)
+    return EndpointProcess(name, artifact, state_dir / "logs" / "endpoint.log")
 
 
 def _first_line(stream: IO[str], timeout: float) -> str:

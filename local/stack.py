@@ -25,8 +25,8 @@ import requests
 
 from local import moto_s3, moto_scale, s3_events, xray
 from local.edge import LocalJwtIssuer, create_secrets, http_api_servers
-from local.endpoint import DEFAULT_ARTIFACT, EndpointHandler, EndpointServer, require_artifact
-from local.endpoint_process import EndpointProcess
+from local.endpoint import DEFAULT_ARTIFACT, EndpointHandler, EndpointServer
+from local.endpoint_process import EndpointProcess, local_endpoint
 from local.function_host import FunctionPool, Invocation
 from local.functions import FunctionSpec, function_specs, sqs_event_sources
 from local.http_api import HttpApiServer
@@ -105,7 +105,7 @@ class LocalStack:
         self.specs: dict[str, FunctionSpec] = {}
         self.queue_urls: dict[str, str] = {}
         self._moto: SerializedMotoServer | None = None
-        self._endpoint: EndpointServer | EndpointProcess | None = None
+        self.endpoint: EndpointServer | EndpointProcess | None = None  # the model's, in-process or its own
         self._api: HttpApiServer | None = None
         self._origin: HttpApiServer | None = None
         self.moto_url = ""
@@ -166,7 +166,7 @@ class LocalStack:
             bucket=bucket,
             incoming_prefix=incoming,
             api_url=self._api.url,
-            sagemaker_runtime_url=self._endpoint.url if self._endpoint else "",
+            sagemaker_runtime_url=self.endpoint.url if self.endpoint else "",
             endpoint_name=endpoint_name,
             table_name=table,
             queues=dict(self.queue_urls),
@@ -185,10 +185,10 @@ class LocalStack:
         for poller in self.pollers:
             poller.stop()
         self.pollers = []
-        for server in (self._api, self._origin, self._endpoint):
+        for server in (self._api, self._origin, self.endpoint):
             if server is not None:
                 server.stop()
-        self._api = self._origin = self._endpoint = None
+        self._api = self._origin = self.endpoint = None
         for pool in self.pools.values():
             pool.close()
         self.pools = {}
@@ -314,24 +314,14 @@ class LocalStack:
             name = self.names.parameters.get("ExistingEndpointName", "")
         if not name:
             return ""
-        if self._endpoint_handler is not None:
-            self._endpoint = EndpointServer(name, self._endpoint_handler)
-        else:  # the shipped model scores in its own process, not under the moto server's interpreter lock
-            require_artifact(self._model_artifact)
-            log = self.state_dir / "logs" / "endpoint.log"
-            self._endpoint = EndpointProcess(name, self._model_artifact, log)
+        self.endpoint = local_endpoint(name, self._endpoint_handler, self._model_artifact, self.state_dir)
         model_url = self.names.parameters.get("ModelDataUrl", "")
         if self._endpoint_handler is None and model_url.startswith(f"s3://{self.bucket_name}/"):
             # The artifact the endpoint serves is where ModelDataUrl says, as after `make deploy`.
             key = model_url.removeprefix(f"s3://{self.bucket_name}/")
             self.client("s3").upload_file(str(self._model_artifact), self.bucket_name, key)
-        self._endpoint.start()
+        self.endpoint.start()
         return name
-
-    @property
-    def endpoint_pid(self) -> int | None:
-        """The process serving the model when it has one of its own (the emulator's memory counts it)."""
-        return self._endpoint.pid if isinstance(self._endpoint, EndpointProcess) else None
 
     def _start_functions(self) -> None:
         assert self.moto_url
@@ -343,8 +333,8 @@ class LocalStack:
             # X-Ray has no local daemon; EMF metrics still print (into the function's log file).
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
-        if self._endpoint is not None:
-            extra["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] = self._endpoint.url
+        if self.endpoint is not None:
+            extra["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] = self.endpoint.url
         sources = sqs_event_sources(self.template, self.resolver)
         concurrency: dict[str, int] = {}
         for source in sources:
