@@ -1,4 +1,5 @@
-"""The local emulator's resident memory, sampled: the sum of the RSS of its process and its function hosts."""
+"""The local emulator's resident memory, sampled: the sum of the RSS of its process, its endpoint's and its
+function hosts'."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import threading
 from types import TracebackType
 
+from local.endpoint_process import EndpointProcess
 from local.function_host import resident_mb
 from local.stack import LocalStack
 
@@ -42,7 +44,9 @@ class EmulatorMemory:
 
     def sample(self) -> float:
         """One sample: the emulator's total resident MB now (and the peaks it updates)."""
-        processes = {"emulator (moto, endpoint, pollers, API)": os.getpid()}
+        processes = {"emulator (moto, pollers, API)": os.getpid()}
+        if isinstance(self._stack.endpoint, EndpointProcess) and self._stack.endpoint.pid is not None:
+            processes["SageMaker endpoint"] = self._stack.endpoint.pid
         for function_id, pool in self._stack.pools.items():
             for number, pid in enumerate(pool.pids):
                 processes[f"{function_id} #{number + 1}"] = pid

@@ -262,7 +262,8 @@ def to_markdown(result: dict[str, Any]) -> str:
         f"**{raw_rate:,.0f} items/s** ({result['raw_write_seconds']:.1f} s).",
         f"ChunkSize {result['chunk_size']} (template default), up to {result['max_concurrency']} execution",
         "environments per function. Emulator memory: the sum of the resident memory of the emulator's",
-        "process (moto server, endpoint, pollers, HTTP API) and every function host, sampled every 0.2 s.",
+        "process (moto server, pollers, HTTP API), the SageMaker endpoint's process and every function host,",
+        "sampled every 0.2 s.",
         "",
         "| reviews | file | job status | upload -> final (wall) | end to end | / raw write rate | "
         "inference batches | emulator peak RSS |",

@@ -165,13 +165,18 @@ class EndpointServer(LoopbackServer):
 DEFAULT_ARTIFACT = PROJECT_ROOT / "model" / "artifact" / "model.tar.gz"
 
 
-def load_model_handler(artifact: Path = DEFAULT_ARTIFACT) -> EndpointHandler:
-    """The shipped model, run in-process through the artifact's own code/inference.py."""
+def require_artifact(artifact: Path) -> None:
+    """Raise a clear FileNotFoundError if the model artifact to serve is missing."""
     if not artifact.is_file():
         raise FileNotFoundError(
             f"{artifact} is missing: the local endpoint serves the shipped model artifact "
             "(train one with `make train`)"
         )
+
+
+def load_model_handler(artifact: Path = DEFAULT_ARTIFACT) -> EndpointHandler:
+    """The shipped model, run in-process through the artifact's own code/inference.py."""
+    require_artifact(artifact)
     from model.serving import load_endpoint_handler  # the model package is only needed when serving it
 
     handler: EndpointHandler = load_endpoint_handler(artifact)

@@ -25,7 +25,8 @@ import requests
 
 from local import moto_s3, moto_scale, s3_events, xray
 from local.edge import LocalJwtIssuer, create_secrets, http_api_servers
-from local.endpoint import DEFAULT_ARTIFACT, EndpointHandler, EndpointServer, load_model_handler
+from local.endpoint import DEFAULT_ARTIFACT, EndpointHandler, EndpointServer
+from local.endpoint_process import EndpointProcess, local_endpoint
 from local.function_host import FunctionPool, Invocation
 from local.functions import FunctionSpec, function_specs, sqs_event_sources
 from local.http_api import HttpApiServer
@@ -104,7 +105,7 @@ class LocalStack:
         self.specs: dict[str, FunctionSpec] = {}
         self.queue_urls: dict[str, str] = {}
         self._moto: SerializedMotoServer | None = None
-        self._endpoint: EndpointServer | None = None
+        self.endpoint: EndpointServer | EndpointProcess | None = None  # the model's, in-process or its own
         self._api: HttpApiServer | None = None
         self._origin: HttpApiServer | None = None
         self.moto_url = ""
@@ -165,7 +166,7 @@ class LocalStack:
             bucket=bucket,
             incoming_prefix=incoming,
             api_url=self._api.url,
-            sagemaker_runtime_url=self._endpoint.url if self._endpoint else "",
+            sagemaker_runtime_url=self.endpoint.url if self.endpoint else "",
             endpoint_name=endpoint_name,
             table_name=table,
             queues=dict(self.queue_urls),
@@ -184,10 +185,10 @@ class LocalStack:
         for poller in self.pollers:
             poller.stop()
         self.pollers = []
-        for server in (self._api, self._origin, self._endpoint):
+        for server in (self._api, self._origin, self.endpoint):
             if server is not None:
                 server.stop()
-        self._api = self._origin = self._endpoint = None
+        self._api = self._origin = self.endpoint = None
         for pool in self.pools.values():
             pool.close()
         self.pools = {}
@@ -313,14 +314,13 @@ class LocalStack:
             name = self.names.parameters.get("ExistingEndpointName", "")
         if not name:
             return ""
-        handler = self._endpoint_handler or load_model_handler(self._model_artifact)
+        self.endpoint = local_endpoint(name, self._endpoint_handler, self._model_artifact, self.state_dir)
         model_url = self.names.parameters.get("ModelDataUrl", "")
         if self._endpoint_handler is None and model_url.startswith(f"s3://{self.bucket_name}/"):
             # The artifact the endpoint serves is where ModelDataUrl says, as after `make deploy`.
             key = model_url.removeprefix(f"s3://{self.bucket_name}/")
             self.client("s3").upload_file(str(self._model_artifact), self.bucket_name, key)
-        self._endpoint = EndpointServer(name, handler)
-        self._endpoint.start()
+        self.endpoint.start()
         return name
 
     def _start_functions(self) -> None:
@@ -333,8 +333,8 @@ class LocalStack:
             # X-Ray has no local daemon; EMF metrics still print (into the function's log file).
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
-        if self._endpoint is not None:
-            extra["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] = self._endpoint.url
+        if self.endpoint is not None:
+            extra["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] = self.endpoint.url
         sources = sqs_event_sources(self.template, self.resolver)
         concurrency: dict[str, int] = {}
         for source in sources:

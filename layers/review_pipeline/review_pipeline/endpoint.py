@@ -17,7 +17,7 @@ review (`EndpointAnswer.too_large`) instead of failing the others.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -230,30 +230,40 @@ class SentimentEndpoint:
 
     def predict(self, reviews: Sequence[tuple[str, str]], explain: bool = False) -> EndpointAnswer:
         """Predictions for (id, text) pairs, in the order given; ids must be unique within one call."""
+        ids = [review_id for review_id, _ in reviews]
+        by_id: dict[str, Prediction] = {}
+        answer = EndpointAnswer(predictions=[], model_version="")
+        for part in self.predict_parts(reviews, explain):
+            by_id.update((prediction.id, prediction) for prediction in part.predictions)
+            answer.model_version = part.model_version or answer.model_version
+            answer.uncertain_band = part.uncertain_band or answer.uncertain_band
+            answer.too_large += part.too_large
+            answer.call_latencies_ms += part.call_latencies_ms
+        answer.predictions = [by_id[review_id] for review_id in ids if review_id in by_id]
+        return answer
+
+    def predict_parts(
+        self, reviews: Sequence[tuple[str, str]], explain: bool = False
+    ) -> Iterator[EndpointAnswer]:
+        """The same predictions one InvokeEndpoint call at a time, as each call answers: a caller can store
+        one call's results while the next is scored. The first part carries every review that is too large
+        (and may hold no prediction when none fits); each part has one call's latency."""
         instances = [EndpointInstance(id=review_id, text=text) for review_id, text in reviews]
-        ids = [instance.id for instance in instances]
-        if len(set(ids)) != len(ids):
+        if len({instance.id for instance in instances}) != len(instances):
             raise ValueError("review ids must be unique within one predict() call")
         batches, too_large = plan_requests(instances, explain, self.max_payload_bytes)
-        by_id: dict[str, Prediction] = {}
-        model_version = ""
-        uncertain_band: tuple[float, float] | None = None
-        latencies: list[float] = []
-        for batch in batches:
+        if too_large and not batches:
+            yield EndpointAnswer(predictions=[], model_version="", too_large=too_large)
+        for number, batch in enumerate(batches):
             started = time.perf_counter()
             response = self._invoke(EndpointRequest(instances=batch, explain=explain), batch)
-            latencies.append((time.perf_counter() - started) * 1000.0)
-            by_id.update((prediction.id, prediction) for prediction in response.predictions)
-            model_version = response.model_version
-            uncertain_band = response.uncertain_band
-        predictions = [by_id[review_id] for review_id in ids if review_id in by_id]
-        return EndpointAnswer(
-            predictions=predictions,
-            model_version=model_version,
-            too_large=too_large,
-            call_latencies_ms=latencies,
-            uncertain_band=uncertain_band,
-        )
+            yield EndpointAnswer(
+                predictions=list(response.predictions),
+                model_version=response.model_version,
+                too_large=too_large if number == 0 else [],
+                call_latencies_ms=[(time.perf_counter() - started) * 1000.0],
+                uncertain_band=response.uncertain_band,
+            )
 
     def _invoke(self, request: EndpointRequest, sent: Sequence[EndpointInstance]) -> EndpointResponse:
         try:

@@ -50,6 +50,49 @@ def test_given_a_result_when_stored_then_the_item_keeps_its_job_only_in_the_key_
     assert list(store.iter_results("job-1")) == store.list_results("job-1", limit=10).items
 
 
+def test_given_a_writer_when_batches_are_written_then_every_result_is_stored_by_the_end_of_the_block(
+    table: Any,
+) -> None:
+    store = ResultStore(table)
+
+    with store.writing(expiration=2_000_000_000) as writer:
+        writer.write([_result(row, "positive", 0.9) for row in range(1, 31)])
+        writer.write([_result(row, "negative", 0.1) for row in range(31, 41)])
+
+    assert writer.written == 40
+    stored = store.list_results("job-1", limit=100).items
+    assert [r.row for r in stored] == list(range(1, 41))
+    item = table.get_item(Key={"pk": "JOB#job-1", "sk": result_item(_result(40, "negative", 0.1))["sk"]})
+    assert item["Item"]["expiration"] == 2_000_000_000
+
+
+def test_given_a_write_that_fails_when_the_block_ends_then_its_error_is_raised(table: Any) -> None:
+    store = ResultStore(table)
+    broken = _result(1, "positive", 0.9).model_copy(update={"review_id": "x" * 500_000})  # over 400 KB
+
+    with pytest.raises(Exception, match="size"), store.writing() as writer:
+        writer.write([broken])
+
+    assert store.list_results("job-1", limit=10).items == []
+
+
+def test_given_the_caller_fails_when_the_block_ends_then_started_writes_finish_and_its_error_is_raised(
+    table: Any,
+) -> None:
+    store = ResultStore(table)
+
+    def classify_then_fail() -> None:
+        with store.writing() as writer:
+            writer.write([_result(row, "positive", 0.9) for row in range(1, 11)])
+            raise RuntimeError("endpoint down")
+
+    with pytest.raises(RuntimeError, match="endpoint down"):
+        classify_then_fail()
+
+    # What was handed to the writer before the failure is stored (idempotent: a retry writes it again)
+    assert [r.row for r in store.list_results("job-1", limit=100).items] == list(range(1, 11))
+
+
 def test_given_many_results_when_paging_by_sentiment_then_pages_join_up_in_file_order(table: Any) -> None:
     store = ResultStore(table)
     store.put_results(_result(row, "negative" if row % 3 == 0 else "positive", 0.5) for row in range(1, 31))

@@ -151,6 +151,38 @@ def test_given_many_reviews_when_predicting_then_calls_are_split_and_answers_kee
     assert all(p.uncertain == (low <= p.score <= high) for p in answer.predictions)
 
 
+def test_given_many_reviews_when_predicting_in_parts_then_each_call_is_a_part_as_it_answers(
+    aws: None, sentiment_endpoint: StagedEndpoint
+) -> None:
+    reviews = [(f"r{i}", f"review {i}: a great film") for i in range(30)] + [("huge", "great " * 500)]
+    endpoint = SentimentEndpoint(ENDPOINT_NAME, max_payload_bytes=1_000)
+    parts = endpoint.predict_parts(reviews)
+
+    first = next(parts)
+    # The first part is there after one call, before the others are made
+    assert len(sentiment_endpoint.invocations) == 1
+    rest = list(parts)
+
+    assert len(sentiment_endpoint.invocations) == 1 + len(rest) > 1
+    answered = [p.id for part in (first, *rest) for p in part.predictions]
+    assert answered == [review_id for review_id, _ in reviews[:-1]]
+    assert [review.id for review in first.too_large] == ["huge"]
+    assert all(part.too_large == [] and len(part.call_latencies_ms) == 1 for part in rest)
+    assert all(part.model_version == first.model_version for part in rest)
+
+
+def test_given_only_too_large_reviews_when_predicting_in_parts_then_one_part_says_so_without_a_call(
+    aws: None, sentiment_endpoint: StagedEndpoint
+) -> None:
+    endpoint = SentimentEndpoint(ENDPOINT_NAME, max_payload_bytes=1_000)
+
+    [part] = endpoint.predict_parts([("huge", "great " * 500)])
+
+    assert sentiment_endpoint.invocations == []
+    assert (part.predictions, part.call_latencies_ms) == ([], [])
+    assert [review.id for review in part.too_large] == ["huge"]
+
+
 def test_given_explain_when_predicting_then_the_request_asks_for_it_and_explanations_come_back(
     aws: None, sentiment_endpoint: StagedEndpoint
 ) -> None:

@@ -6,7 +6,8 @@ Writes are keyed by (job, row), so writing the same chunk twice leaves the same 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -79,6 +80,10 @@ class ResultStore:
                 batch.put_item(Item=result_item(result, expiration))
                 written += 1
         return written
+
+    def writing(self, expiration: int | None = None) -> ResultWriter:
+        """A writer that stores results in a thread of its own while the caller goes on (see ResultWriter)."""
+        return ResultWriter(self, expiration)
 
     def put_rejected(self, job_id: str, rows: Iterable[RejectedRow], expiration: int | None = None) -> int:
         written = 0
@@ -224,3 +229,46 @@ class ResultStore:
             if "LastEvaluatedKey" not in response:
                 return
             query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+class ResultWriter:
+    """Stores batches of results in one background thread, in the order given, while the caller works.
+
+    The inference function asks the endpoint for a chunk one call at a time; storing each call's results
+    while the next call is scored overlaps two waits (the model and DynamoDB) that would otherwise add up.
+    Leaving the `with` block waits for every write; a write that failed raises there (or at the next
+    `write`), so nothing is counted before its results are stored. The table is used by that thread only
+    until the block ends (a boto3 resource is not shared between threads at the same time).
+    """
+
+    def __init__(self, store: ResultStore, expiration: int | None) -> None:
+        self._store = store
+        self._expiration = expiration
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="result-writer")
+        self._pending: list[Future[int]] = []
+        self.written = 0
+
+    def __enter__(self) -> ResultWriter:
+        return self
+
+    def write(self, results: Sequence[ReviewResult]) -> None:
+        self._raise_failed()
+        self._pending.append(self._pool.submit(self._store.put_results, results, self._expiration))
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            # Even when the caller failed: no write may still be running once the block is left.
+            wait(self._pending)
+            if exc_info[0] is None:
+                self._raise_failed()
+        finally:
+            self._pool.shutdown(wait=True)
+
+    def _raise_failed(self) -> None:
+        still_running = []
+        for future in self._pending:
+            if not future.done():
+                still_running.append(future)
+                continue
+            self.written += future.result()  # raises the write's error
+        self._pending = still_running

@@ -204,18 +204,40 @@ class ChunkClassifier:
                 extra={"key": message.key, "in_chunk": len(records), "in_message": message.review_count},
             )
         add_batch_size_metric(self.metrics, len(records))
-        # The row is unique within a job (review ids given by users need not be), so it is the endpoint's id.
-        answer = self.endpoint.predict([(str(record.row), record.text) for record in records])
-        add_endpoint_metrics(self.metrics, answer)
-
-        predictions = {int(p.id): p for p in answer.predictions}
-        results = to_results(message.job_id, records, predictions, answer.model_version, message.chunk_index)
-        self.results.put_results(results, expiration=expiration_after(self.results_ttl_days))
+        results, too_large, model_version = self._classify_and_store(message, records)
         with RejectedRowsFile() as rejected:
-            self._add_too_large(rejected, records, answer.too_large)
+            self._add_too_large(rejected, records, too_large)
             self._store_rejected(message, rejected)
         # A chunk with nothing sent to the model (every review too large) has no version of its own.
-        return self._settle(outcome, results, rejected, answer.model_version or job.model_version)
+        return self._settle(outcome, results, rejected, model_version or job.model_version)
+
+    def _classify_and_store(
+        self, message: ChunkMessage, records: list[ReviewRecord]
+    ) -> tuple[list[ReviewResult], list[TooLargeReview], str]:
+        """Ask the endpoint one call at a time and store each call's results while the next is scored; every
+        result is stored when this returns. The row is unique within a job (review ids given by users need
+        not be), so it is the endpoint's id."""
+        by_row = {record.row: record for record in records}
+        results: list[ReviewResult] = []
+        too_large: list[TooLargeReview] = []
+        model_version = ""
+        parts = self.endpoint.predict_parts([(str(record.row), record.text) for record in records])
+        with self.results.writing(expiration_after(self.results_ttl_days)) as writer:
+            for answer in parts:
+                add_endpoint_metrics(self.metrics, answer)
+                predictions = {int(p.id): p for p in answer.predictions}
+                part = to_results(
+                    message.job_id,
+                    [by_row[row] for row in predictions],
+                    predictions,
+                    answer.model_version,
+                    message.chunk_index,
+                )
+                writer.write(part)
+                results += part
+                too_large += answer.too_large
+                model_version = answer.model_version or model_version
+        return results, too_large, model_version
 
     def _give_up(self, message: ChunkMessage, error: Exception, receive_count: int) -> ChunkOutcome:
         """The last delivery failed too: reject what has no result, count the chunk once, close the job.
