@@ -11,9 +11,11 @@ What changes here, in this process only (the emulator's moto server), and what s
 - a transaction snapshots only the items it names (deep copies of those), and on failure puts them back;
   moto's own copy of the table is skipped. The outcome, errors and rollback included, is moto's.
 - a Query on the table reads only its partition's items, through its range keys' order kept between queries
-  (computed again after a key is added or removed); a Query on an index reads every item without
-  sorting the whole table first. moto then filters, sorts, pages and projects them as before, so the
-  answers (order, pages, LastEvaluatedKey) are moto's.
+  (computed again after a key is added or removed); a Query on an index reads only the items whose index
+  hash key has the queried value (one pass over the table in a comprehension, without sorting it first: a
+  progress poll of a 50,000-result job took 72 ms of the server's lock, most of it moto looking at each
+  result). moto then filters, sorts, pages and projects them as before, so the answers (order, pages,
+  LastEvaluatedKey) are moto's.
 Both act through moto's own methods (wrapped, not rewritten); `install()` is idempotent.
 """
 
@@ -30,7 +32,7 @@ from operator import itemgetter
 from typing import Any
 
 from moto.dynamodb.models import DynamoDBBackend
-from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoResult
 
@@ -146,11 +148,32 @@ def _all_items(self: Table) -> list[Any]:
     partition = getattr(_hints, "partition", None)
     if partition is not None:
         return _partition_items(self, partition)
+    index_hash = getattr(_hints, "index_hash", None)
+    if index_hash is not None:
+        attribute, value = index_hash
+        return [
+            item
+            for item in _every_item(self)
+            if (found := item.attrs.get(attribute)) is not None and found == value
+        ]
     if getattr(_hints, "unsorted", False):
-        if self.range_key_attr:
-            return [item for partition_items in self.items.values() for item in partition_items.values()]
-        return list(self.items.values())
+        return _every_item(self)
     return _ORIGINAL_ALL_ITEMS(self)
+
+
+def _every_item(table: Table) -> list[Item]:
+    """Every item of the table, unsorted."""
+    if table.range_key_attr:
+        return [item for partition_items in table.items.values() for item in partition_items.values()]
+    return list(table.items.values())  # type: ignore[arg-type]  # without a range key a partition is an item
+
+
+def _index_hash_attribute(table: Table, index_name: str) -> str | None:
+    """The hash key attribute of one of the table's indexes; None for a name moto will refuse itself."""
+    for index in table.all_indexes():
+        if index.name == index_name:
+            return next((key["AttributeName"] for key in index.schema if key["KeyType"] == "HASH"), None)
+    return None
 
 
 def _query(
@@ -177,6 +200,10 @@ def _query(
             "prefix": prefix,
         }
         with _hint(partition=hash_key, **hints):
+            return _ORIGINAL_QUERY(self, hash_key, *arguments, **kwargs)
+    attribute = _index_hash_attribute(self, index_name) if index_name and hash_key is not None else None
+    if attribute is not None:
+        with _hint(index_hash=(attribute, hash_key)):
             return _ORIGINAL_QUERY(self, hash_key, *arguments, **kwargs)
     with _hint(unsorted=True):
         return _ORIGINAL_QUERY(self, hash_key, *arguments, **kwargs)

@@ -115,14 +115,18 @@ def _json_bytes(model: BaseModel) -> bytes:
 
 
 def plan_requests(
-    instances: Sequence[EndpointInstance], explain: bool, max_payload_bytes: int
+    instances: Sequence[EndpointInstance],
+    explain: bool,
+    max_payload_bytes: int,
+    max_instances: int = MAX_INSTANCES_PER_CALL,
 ) -> tuple[list[list[EndpointInstance]], list[TooLargeReview]]:
-    """Pack instances, in order, into as few requests as fit under max_payload_bytes each.
+    """Pack instances, in order, into as few requests as fit under max_payload_bytes and max_instances each.
 
     The size of a request is the size of its envelope plus each instance's JSON plus one comma between
     instances, which is exactly what `EndpointRequest.model_dump_json()` produces.
     """
     envelope = len(_json_bytes(EndpointRequest(instances=[], explain=explain)))
+    per_call = min(max_instances, MAX_INSTANCES_PER_CALL)
     batches: list[list[EndpointInstance]] = []
     too_large: list[TooLargeReview] = []
     current: list[EndpointInstance] = []
@@ -134,9 +138,7 @@ def plan_requests(
             too_large.append(TooLargeReview(id=instance.id, size_bytes=alone, limit_bytes=max_payload_bytes))
             continue
         separator = 1 if current else 0
-        if current and (
-            current_size + separator + size > max_payload_bytes or len(current) >= MAX_INSTANCES_PER_CALL
-        ):
+        if current and (current_size + separator + size > max_payload_bytes or len(current) >= per_call):
             batches.append(current)
             current, current_size, separator = [], envelope, 0
         current.append(instance)
@@ -243,15 +245,19 @@ class SentimentEndpoint:
         return answer
 
     def predict_parts(
-        self, reviews: Sequence[tuple[str, str]], explain: bool = False
+        self,
+        reviews: Sequence[tuple[str, str]],
+        explain: bool = False,
+        max_per_call: int = MAX_INSTANCES_PER_CALL,
     ) -> Iterator[EndpointAnswer]:
-        """The same predictions one InvokeEndpoint call at a time, as each call answers: a caller can store
-        one call's results while the next is scored. The first part carries every review that is too large
-        (and may hold no prediction when none fits); each part has one call's latency."""
+        """The same predictions one InvokeEndpoint call (at most `max_per_call` reviews) at a time, as each
+        call answers: a caller can store one call's results while the next is scored. The first part carries
+        every review that is too large (and may hold no prediction when none fits); each part has one call's
+        latency."""
         instances = [EndpointInstance(id=review_id, text=text) for review_id, text in reviews]
         if len({instance.id for instance in instances}) != len(instances):
             raise ValueError("review ids must be unique within one predict() call")
-        batches, too_large = plan_requests(instances, explain, self.max_payload_bytes)
+        batches, too_large = plan_requests(instances, explain, self.max_payload_bytes, max_per_call)
         if too_large and not batches:
             yield EndpointAnswer(predictions=[], model_version="", too_large=too_large)
         for number, batch in enumerate(batches):

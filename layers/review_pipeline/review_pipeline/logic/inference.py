@@ -60,6 +60,11 @@ tracer = Tracer()
 # ProcessedChunkExpirationDays) and in the upload. Was 280: each stored character costs DynamoDB storage and
 # CloudFront transfer on every read (docs/benchmarks.md, cost).
 TEXT_EXCERPT_CHARS = 120
+# Reviews per InvokeEndpoint call for a chunk. One call for the whole chunk (500 reviews) left nothing to
+# write while the model scored, and nothing to score while the results were written; calls of 100 let the
+# results of one call be stored while the next is scored. 100 is also where the model serves most reviews
+# per CPU-second (docs/benchmarks.md, model serving); each call adds a few milliseconds of overhead.
+REVIEWS_PER_CALL = 100
 # The fields a review keeps from its record into its result (the text is kept as an excerpt instead).
 _CARRIED_FIELDS = (set(ReviewRecord.model_fields) & set(ReviewResult.model_fields)) - {"text"}
 
@@ -221,7 +226,9 @@ class ChunkClassifier:
         results: list[ReviewResult] = []
         too_large: list[TooLargeReview] = []
         model_version = ""
-        parts = self.endpoint.predict_parts([(str(record.row), record.text) for record in records])
+        parts = self.endpoint.predict_parts(
+            [(str(record.row), record.text) for record in records], max_per_call=REVIEWS_PER_CALL
+        )
         with self.results.writing(expiration_after(self.results_ttl_days)) as writer:
             for answer in parts:
                 add_endpoint_metrics(self.metrics, answer)
