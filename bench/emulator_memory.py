@@ -1,5 +1,5 @@
 """The local emulator's resident memory, sampled: the sum of the RSS of its process, its endpoint's and its
-function hosts'."""
+function hosts'; and the CPU time each of those processes used since the last reset."""
 
 from __future__ import annotations
 
@@ -12,6 +12,17 @@ from local.function_host import resident_mb
 from local.stack import LocalStack
 
 SAMPLE_SECONDS = 0.2
+_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """A process's CPU time so far (user + system, Linux /proc); None where it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / _TICKS_PER_SECOND  # utime, stime
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 class EmulatorMemory:
@@ -27,6 +38,8 @@ class EmulatorMemory:
         self.peak_mb = 0.0
         self.peak_by_process: dict[str, float] = {}
         self.samples = 0
+        self._cpu: dict[str, float] = {}
+        self._cpu_at_reset: dict[str, float] = {}
 
     def __enter__(self) -> EmulatorMemory:
         self._thread.start()
@@ -41,6 +54,12 @@ class EmulatorMemory:
     def reset(self) -> None:
         self.sample()
         self.peak_mb, self.peak_by_process = 0.0, {}
+        self._cpu_at_reset = dict(self._cpu)
+
+    def cpu_by_process(self) -> dict[str, float]:
+        """CPU seconds each process used since the last reset (as of the last sample); an execution
+        environment started since then counts from its start."""
+        return {name: used - self._cpu_at_reset.get(name, 0.0) for name, used in self._cpu.items()}
 
     def sample(self) -> float:
         """One sample: the emulator's total resident MB now (and the peaks it updates)."""
@@ -54,6 +73,9 @@ class EmulatorMemory:
         for name, pid in processes.items():
             resident = resident_mb(pid) or 0.0
             total += resident
+            used = cpu_seconds(pid)
+            if used is not None:
+                self._cpu[name] = used
             self.peak_by_process[name] = max(self.peak_by_process.get(name, 0.0), resident)
         self.peak_mb = max(self.peak_mb, total)
         self.samples += 1

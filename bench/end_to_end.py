@@ -30,7 +30,7 @@ import boto3
 import requests
 
 from bench import report
-from bench.emulator_memory import EmulatorMemory
+from bench.emulator_memory import EmulatorMemory, cpu_seconds
 from local.stack import LocalStack, environment_for_clients, stop_on_sigterm
 from review_pipeline.dal.exports import export_key
 from review_pipeline.dal.results import result_item
@@ -145,6 +145,7 @@ def measure_upload(
     aws_cli_upload(stack, path, key)
     job = _wait_final(info.api_url, key, deadline_s)
     wall_s = time.perf_counter() - started
+    memory.sample()
     return {
         "reviews": reviews,
         "job_id": job["job_id"],
@@ -156,7 +157,17 @@ def measure_upload(
         "job_seconds": _seconds_between(job["created_at"], job["finished_at"]),
         "end_to_end_reviews_per_s": job["counts"]["classified"] / wall_s,
         "emulator_peak_mb": memory.peak_mb,
+        "cpu_seconds": cpu_by_kind(memory.cpu_by_process()),
     }
+
+
+def cpu_by_kind(by_process: dict[str, float]) -> dict[str, float]:
+    """CPU seconds by kind of process: the emulator's own, the endpoint's, and each function's hosts."""
+    kinds: dict[str, float] = {}
+    for name, seconds in by_process.items():
+        kind = name.partition(" #")[0]
+        kinds[kind] = kinds.get(kind, 0.0) + seconds
+    return kinds
 
 
 def wait_exports(stack: LocalStack, job_ids: list[str], deadline_s: float = 600.0) -> None:
@@ -172,19 +183,21 @@ def wait_exports(stack: LocalStack, job_ids: list[str], deadline_s: float = 600.
     raise TimeoutError(f"exports of {job_ids} not written within {deadline_s:.0f} s")
 
 
-def raw_write_rate(stack: LocalStack, items: int) -> tuple[float, float]:
+def raw_write_rate(stack: LocalStack, items: int) -> tuple[float, float, float, float]:
     """The emulator's raw DynamoDB write rate: items/s and seconds of boto3's batch_writer putting
     result-sized items, from a process of its own (as the functions write; the emulator's process shares its
-    GIL with the moto server)."""
+    GIL with the moto server), with the CPU seconds of the writer and of the emulator's process meanwhile."""
     assert stack.info is not None
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        seconds: float = pool.apply(
+        server_before = cpu_seconds(os.getpid()) or 0.0
+        seconds, client_cpu = pool.apply(
             _timed_raw_writes, (stack.moto_url, stack.region, stack.info.table_name, items)
         )
-    return items / seconds, seconds
+        server_cpu = (cpu_seconds(os.getpid()) or 0.0) - server_before
+    return items / seconds, seconds, client_cpu, server_cpu
 
 
-def _timed_raw_writes(moto_url: str, region: str, table_name: str, items: int) -> float:
+def _timed_raw_writes(moto_url: str, region: str, table_name: str, items: int) -> tuple[float, float]:
     rows = _result_like_items(items, text_chars=120)
     table = (
         boto3.session.Session()
@@ -198,11 +211,11 @@ def _timed_raw_writes(moto_url: str, region: str, table_name: str, items: int) -
         )
         .Table(table_name)
     )
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     with table.batch_writer() as batch:
         for item in rows:
             batch.put_item(Item=item)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu_started
 
 
 def run(
@@ -226,7 +239,7 @@ def run(
             _wait_final(stack.info.api_url, warm_key, 120)
             runs = [measure_upload(stack, memory, files[size], size, deadline_s) for size in sizes]
             wait_exports(stack, [run_["job_id"] for run_ in runs])
-            raw_rate, raw_seconds = raw_write_rate(stack, raw_items)
+            raw_rate, raw_seconds, raw_client_cpu, raw_server_cpu = raw_write_rate(stack, raw_items)
             peak_by_process = dict(memory.peak_by_process)
     for run_ in runs:
         run_["ratio"] = run_["end_to_end_reviews_per_s"] / raw_rate
@@ -239,6 +252,8 @@ def run(
         "raw_items": raw_items,
         "raw_dynamodb_items_per_s": raw_rate,
         "raw_write_seconds": raw_seconds,
+        "raw_client_cpu_seconds": raw_client_cpu,
+        "raw_server_cpu_seconds": raw_server_cpu,
         "size_ratio": runs[-1]["end_to_end_reviews_per_s"] / runs[0]["end_to_end_reviews_per_s"],
         "peak_by_process": peak_by_process,
         "chunk_size": int(stack.names.parameters.get("ChunkSize", "0")),
@@ -284,6 +299,7 @@ def to_markdown(result: dict[str, Any]) -> str:
         + ", ".join(f"{name} {mb:,.0f} MB" for name, mb in result["peak_by_process"].items())
         + ".",
         "",
+        *cpu_markdown(result),
         "Each review costs one result item in DynamoDB, so the raw write rate is a ceiling for the local",
         "pipeline; a ratio near 1 would mean the emulator's storage, not the functions or the model, sets",
         "the pace. Both figures move with the machine's load, which is why they are measured in one run.",
@@ -291,6 +307,46 @@ def to_markdown(result: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def cpu_markdown(result: dict[str, Any]) -> list[str]:
+    """Where the CPU went: per review, by process, during each upload; and per item of the raw write."""
+    runs = result["runs"]
+    kinds = sorted({kind for run_ in runs for kind in run_["cpu_seconds"]}, key=_kind_order)
+    lines = [
+        "CPU time per review (ms), by process, from the upload's start to the job read back as final",
+        "(utime + stime from /proc, sampled with the memory); *cores* is the total over the wall clock:",
+        "",
+        "| reviews | " + " | ".join(_kind_label(kind) for kind in kinds) + " | total | cores |",
+        "| ---: | " + " | ".join("---:" for _ in kinds) + " | ---: | ---: |",
+    ]
+    for run_ in runs:
+        used = run_["cpu_seconds"]
+        total = sum(used.values())
+        lines.append(
+            f"| {run_['reviews']:,} | "
+            + " | ".join(f"{used.get(kind, 0.0) / run_['reviews'] * 1000:.2f}" for kind in kinds)
+            + f" | **{total / run_['reviews'] * 1000:.2f}** | {total / run_['wall_seconds']:.2f} |"
+        )
+    client, server = result["raw_client_cpu_seconds"], result["raw_server_cpu_seconds"]
+    per_item = (client + server) / result["raw_items"] * 1000
+    lines += [
+        "",
+        f"The raw write used {per_item:.2f} ms of CPU per item ({client / result['raw_items'] * 1000:.2f} "
+        f"in the writer, {server / result['raw_items'] * 1000:.2f} in the emulator's process), "
+        f"{(client + server) / result['raw_write_seconds']:.2f} cores: one writer waiting on one server.",
+        "",
+    ]
+    return lines
+
+
+def _kind_order(kind: str) -> tuple[int, str]:
+    first = ("emulator (moto, pollers, API)", "SageMaker endpoint", "InferenceFunction", "PreprocessFunction")
+    return (first.index(kind), kind) if kind in first else (len(first), kind)
+
+
+def _kind_label(kind: str) -> str:
+    return kind.removesuffix("Function")  # InferenceFunction -> Inference
 
 
 def write_section(markdown: str, doc: Path = DOC) -> None:
