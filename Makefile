@@ -1,8 +1,9 @@
 # Review Sentiment Pipeline: every command a user or CI runs.
 # Four virtual environments: .venv (python3.13, the Lambda runtime: code, tests, training, emulator),
-# .venv-sam (aws-sam-cli, which pins its own boto3 and pydantic), .venv-sagemaker (python3.12 with the
-# SageMaker scikit-learn image's serving and training toolkits, which the model tests run the artifact through)
-# and .venv-checkov (checkov, which pins an older packaging than pytest accepts).
+# .tools/sam/.venv (aws-sam-cli, which pins its own boto3 and pydantic), .tools/sagemaker/.venv (python3.12
+# with the SageMaker scikit-learn image's serving and training toolkits, which the model tests run the artifact
+# through) and .tools/checkov/.venv (checkov, which pins an older packaging than pytest accepts). Each tool's
+# environment is named .venv too, so tools that skip virtual environments by name skip them all.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -10,9 +11,9 @@ SHELL := /bin/bash
 PYTHON313 ?= $(shell scripts/find_python.sh 3.13)
 PYTHON312 ?= $(shell scripts/find_python.sh 3.12)
 VENV := .venv
-VENV_SAM := .venv-sam
-VENV_SAGEMAKER := .venv-sagemaker
-VENV_CHECKOV := .venv-checkov
+VENV_SAM := .tools/sam/.venv
+VENV_SAGEMAKER := .tools/sagemaker/.venv
+VENV_CHECKOV := .tools/checkov/.venv
 PY := $(VENV)/bin/python
 SAM := $(VENV_SAM)/bin/sam
 # Quiet installs (-qq: no progress, no warnings): pip still prints every error, and make stops on it.

@@ -1,6 +1,6 @@
 """model.tar.gz and model/train.py run by the open-source toolkits of the SageMaker scikit-learn image.
 
-.venv-sagemaker (make setup, requirements/sagemaker.txt) holds the image's Python 3.12, NumPy 2.1.0 and
+.tools/sagemaker/.venv (make setup, requirements/sagemaker.txt) holds the image's Python 3.12, NumPy 2.1.0 and
 scikit-learn 1.4.2 with sagemaker-containers and sagemaker-training, in a process of its own (no PYTHONPATH,
 no project code but what SageMaker would hand the container):
 
@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parents[3]
 ARTIFACT = REPO / "model" / "artifact" / "model.tar.gz"
 SAMPLE = REPO / "tests" / "unit" / "model" / "fixtures" / "imdb_sample.jsonl.gz"
 HPO = json.loads((REPO / "model" / "sagemaker" / "hpo_job.json").read_text())
-TOOLKIT_PYTHON = REPO / ".venv-sagemaker" / "bin" / "python"
+TOOLKIT_PYTHON = REPO / ".tools" / "sagemaker" / ".venv" / "bin" / "python"
 
 # What sagemaker_sklearn_container.serving.main does, up to the WSGI app, then one request per stdin entry.
 _SERVE = """
