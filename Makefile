@@ -26,7 +26,7 @@ DATA ?= data/aclImdb_v1.tar.gz
 # samconfig.toml environment: default (dev) or prod.
 ENV ?= default
 
-.PHONY: help setup demo local test unit integration e2e lint format build train bench deploy delete clean \
+.PHONY: help setup demo local test unit integration e2e lint format build build-check train bench deploy delete clean \
 	outputs env-json logs invoke invoke-usage redrive
 
 help: ## list the targets
@@ -68,7 +68,7 @@ demo: $(VENV)/.installed ## run the whole pipeline on the local emulator with th
 local: $(VENV)/.installed ## start the local emulator and keep it running (Ctrl-C stops it)
 	$(PY) -m local
 
-test: setup lint build ## lint, validate and build the template, then every test
+test: setup lint build-check ## lint, validate and build the template, then every test
 	$(PY) -m pytest
 
 unit: $(VENV)/.installed ## unit tests only
@@ -103,6 +103,12 @@ format: $(VENV)/.installed ## ruff format and ruff check --fix: what `make lint`
 
 build: setup ## sam build
 	$(SAM_ENV) $(SAM) build --config-env $(ENV) < /dev/null
+
+# What `make test` checks: the template builds. Into a temporary directory, uncached, removed afterwards, so a
+# test run leaves no copy of the layer's code in .aws-sam/ (`make build` keeps one there for sam deploy).
+build-check: setup ## sam build into a temporary directory (what make test checks)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  $(SAM_ENV) $(SAM) build --config-env $(ENV) --no-cached --build-dir "$$tmp/build" < /dev/null
 
 train: $(VENV)/.installed ## train the model: make train [DATA=data/aclImdb_v1.tar.gz|folder|file.jsonl.gz|file.csv]
 	@test -e "$(DATA)" || { echo "$(DATA) not found: get IMDb as README.md says (Train the model), or set DATA="; exit 1; }
