@@ -101,14 +101,16 @@ format: $(VENV)/.installed ## ruff format and ruff check --fix: what `make lint`
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+SAM_BUILD = $(SAM_ENV) $(SAM) build --config-env $(ENV)
+
 build: setup ## sam build
-	$(SAM_ENV) $(SAM) build --config-env $(ENV) < /dev/null
+	$(SAM_BUILD) < /dev/null
 
 # What `make test` checks: the template builds. Into a temporary directory, uncached, removed afterwards, so a
 # test run leaves no copy of the layer's code in .aws-sam/ (`make build` keeps one there for sam deploy).
 build-check: setup ## sam build into a temporary directory (what make test checks)
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
-	  $(SAM_ENV) $(SAM) build --config-env $(ENV) --no-cached --build-dir "$$tmp/build" < /dev/null
+	  $(SAM_BUILD) --no-cached --build-dir "$$tmp/build" < /dev/null
 
 train: $(VENV)/.installed ## train the model: make train [DATA=data/aclImdb_v1.tar.gz|folder|file.jsonl.gz|file.csv]
 	@test -e "$(DATA)" || { echo "$(DATA) not found: get IMDb as README.md says (Train the model), or set DATA="; exit 1; }

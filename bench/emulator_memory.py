@@ -12,6 +12,9 @@ from local.function_host import resident_mb
 from local.stack import LocalStack
 
 SAMPLE_SECONDS = 0.2
+# The names of the emulator's own process and of its endpoint's in the figures (function hosts: "<id> #<n>").
+EMULATOR_PROCESS = "emulator (moto, pollers, API)"
+ENDPOINT_PROCESS = "SageMaker endpoint"
 _TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 
 
@@ -63,9 +66,9 @@ class EmulatorMemory:
 
     def sample(self) -> float:
         """One sample: the emulator's total resident MB now (and the peaks it updates)."""
-        processes = {"emulator (moto, pollers, API)": os.getpid()}
+        processes = {EMULATOR_PROCESS: os.getpid()}
         if isinstance(self._stack.endpoint, EndpointProcess) and self._stack.endpoint.pid is not None:
-            processes["SageMaker endpoint"] = self._stack.endpoint.pid
+            processes[ENDPOINT_PROCESS] = self._stack.endpoint.pid
         for function_id, pool in self._stack.pools.items():
             for number, pid in enumerate(pool.pids):
                 processes[f"{function_id} #{number + 1}"] = pid

@@ -30,7 +30,7 @@ import boto3
 import requests
 
 from bench import report
-from bench.emulator_memory import EmulatorMemory, cpu_seconds
+from bench.emulator_memory import EMULATOR_PROCESS, ENDPOINT_PROCESS, EmulatorMemory, cpu_seconds
 from local.stack import LocalStack, environment_for_clients, stop_on_sigterm
 from review_pipeline.dal.exports import export_key
 from review_pipeline.dal.results import result_item
@@ -357,7 +357,7 @@ def cpu_markdown(result: dict[str, Any]) -> list[str]:
 
 
 def _kind_order(kind: str) -> tuple[int, str]:
-    first = ("emulator (moto, pollers, API)", "SageMaker endpoint", "InferenceFunction", "PreprocessFunction")
+    first = (EMULATOR_PROCESS, ENDPOINT_PROCESS, "InferenceFunction", "PreprocessFunction")
     return (first.index(kind), kind) if kind in first else (len(first), kind)
 
 
