@@ -214,3 +214,17 @@ def test_given_the_uncertain_flag_when_stored_then_it_reads_back_and_an_absent_o
     assert "uncertain" not in result_item(unflagged)
     assert [r.uncertain for r in store.list_results("job-1", limit=10).items] == [True, False, None]
     assert [r.uncertain for r in store.results_of_rows("job-1", [1, 2, 3])] == [True, False, None]
+
+
+def test_given_a_review_read_whole_when_stored_then_truncated_false_costs_no_attribute(table: Any) -> None:
+    store = ResultStore(table)
+    whole = _result(1, "positive", 0.9)
+    cut = _result(2, "negative", 0.1).model_copy(update={"truncated": True, "original_chars": 45_000})
+
+    store.put_results([whole, cut])
+
+    assert "truncated" not in result_item(whole)
+    assert result_item(cut)["truncated"] is True
+    stored = store.list_results("job-1", limit=10).items
+    assert [(r.truncated, r.original_chars) for r in stored] == [(False, None), (True, 45_000)]
+    assert stored[0] == whole
