@@ -21,9 +21,12 @@ def test_throttled_and_partially_processed_writes_are_retried_and_counts_stay_ex
     faults = ThrottledDynamoDB(moto_pipeline.url)
     splitter = moto_pipeline.preprocess_environment()
     classifier = moto_pipeline.inference_environment()
-    for client in {
-        id(c): c for c in (splitter.jobs._table.meta.client, classifier.results._table.meta.client)
-    }.values():
+    clients = (
+        splitter.jobs._table.meta.client,
+        classifier.results._table.meta.client,
+        classifier.results._writes._dynamodb(),  # the results' batch writes (dal/batch_writes.py)
+    )
+    for client in {id(c): c for c in clients}.values():
         faults.attach(client)
     rows = [
         {"id": f"r{n}", "text": f"Review {n}: {'great' if n % 3 else 'awful'} acting."} for n in range(GOOD)

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from review_pipeline.dal import keys
+from review_pipeline.dal.batch_writes import BatchWrites
 from review_pipeline.dal.pagination import CursorCodec, Page
 from review_pipeline.models import RejectedRow, ReviewResult, Sentiment
 
@@ -72,15 +73,11 @@ class ResultStore:
         """`cursors` signs the cursors of the list methods (the query API passes the deployment's key)."""
         self._table = table
         self._cursors = cursors or CursorCodec.ephemeral()
+        self._writes = BatchWrites(table)
 
     def put_results(self, results: Iterable[ReviewResult], expiration: int | None = None) -> int:
-        """Store results (batch writes, retried by boto3's batch writer); how many were written."""
-        written = 0
-        with self._table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
-            for result in results:
-                batch.put_item(Item=result_item(result, expiration))
-                written += 1
-        return written
+        """Store results (batch writes, unprocessed items sent again: dal/batch_writes.py); how many."""
+        return self._writes.put(result_item(result, expiration) for result in results)
 
     def writing(self, expiration: int | None = None) -> ResultWriter:
         """A writer that stores results in a thread of its own while the caller goes on (see ResultWriter)."""
