@@ -66,6 +66,14 @@ class TakenIds:
         """Whether some ids live in the database (the file is over `in_memory` ids)."""
         return self._db is not None
 
+    @property
+    def database_bytes(self) -> int:
+        """The database's size on disk (what the ids take of /tmp); 0 while they are all in the dict."""
+        if self._db is None:
+            return 0
+        pages = self._db.execute("PRAGMA page_count").fetchone()[0]
+        return int(pages * self._db.execute("PRAGMA page_size").fetchone()[0])
+
     def first_row(self, review_id: str) -> int | None:
         """The row that took this id, or None if it is free."""
         row = self._recent.get(review_id)
