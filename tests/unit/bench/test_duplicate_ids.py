@@ -1,0 +1,36 @@
+"""The duplicate-id benchmark's steps on a few ids, and its table."""
+
+from __future__ import annotations
+
+from bench.duplicate_ids import check, measure, resume, review_id, to_markdown
+
+
+def test_the_ids_are_distinct_and_uuid_shaped() -> None:
+    ids = [review_id(number) for number in range(10_000)]
+    assert len(set(ids)) == len(ids)
+    assert all(len(identifier) == 36 and identifier.count("-") == 4 for identifier in ids)
+
+
+def test_given_more_ids_than_held_in_memory_then_both_steps_spill_and_say_how_big_the_database_is() -> None:
+    # Given 5,000 ids and 1,000 held in memory, When they are checked, and read back from id files
+    checked, resumed = check(5_000, in_memory=1_000), resume(5_000, in_memory=1_000)
+
+    # Then both took CPU time and put the ids in a database of tens of bytes an id; all in memory: no database
+    for figures in (checked, resumed):
+        assert figures["cpu_s"] > 0
+        assert 20 < figures["database_bytes"] / 5_000 < 200
+        assert figures["peak_mb"] >= figures["start_mb"] > 0
+    assert check(5_000, in_memory=5_001)["database_bytes"] == 0
+
+
+def test_a_child_process_reports_one_line_of_the_table() -> None:
+    # Given a figure measured in a fresh process, as the benchmark does
+    figure = measure("check", 2_000, "dict")
+
+    # When the table is made, Then it has its line: 2,000 ids checked in a dict, with no /tmp
+    markdown = to_markdown(
+        {"command": "python -m bench.duplicate_ids", "date": "d", "machine": "m", "runs": [figure]}
+    )
+    assert "| 2,000 | check | dict |" in markdown
+    assert markdown.splitlines()[0] == "## Duplicate-id check at 10 million ids"
+    assert "| - | - |" in markdown
