@@ -34,3 +34,24 @@ def test_a_child_process_reports_one_line_of_the_table() -> None:
     assert "| 2,000 | check | dict |" in markdown
     assert markdown.splitlines()[0] == "## Duplicate-id check at 10 million ids"
     assert "| - | - |" in markdown
+
+
+def test_the_largest_count_measured_both_ways_is_said_in_a_sentence() -> None:
+    # Given the four figures of 1,000 ids (made up: this is about the sentence, not the figures)
+    runs = [
+        {"step": step, "mode": mode, "count": 1_000, "cpu_s": cpu, "peak_mb": peak, "start_mb": 15.0}
+        for step, mode, cpu, peak in [
+            ("check", "dict", 0.002, 150.0),
+            ("check", "spilled", 0.008, 80.0),
+            ("resume", "dict", 0.002, 200.0),
+            ("resume", "spilled", 0.004, 120.0),
+        ]
+    ]
+
+    markdown = to_markdown({"command": "c", "date": "d", "machine": "m", "runs": runs})
+
+    assert (
+        "At 1,000 ids the check peaks at 80 MB spilled against 150 MB in a dict (the preprocess function has "
+        "1,024 MB), for 8.0 µs of CPU an id against 2.0; a continued invocation reads them back in 0 s of "
+        "CPU (120 MB at most, an id file at a time)."
+    ) in markdown
