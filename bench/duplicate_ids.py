@@ -1,6 +1,6 @@
 """The duplicate-id check at 1 and 10 million ids: memory and time per id, in a dict and spilled to SQLite.
 
-    python -m bench.duplicate_ids [--write] [--counts 1000000,10000000]
+    python -m bench.duplicate_ids [--write] [--counts 1000000,10000000] [--preprocess-mb 100]
 
 A file read as one piece (gzip, CSV/TSV, JSON documents, archives) checks every id against all the ids its
 earlier rows took (logic/taken_ids.py). Each figure comes from a fresh child process, so its resident memory
@@ -10,7 +10,9 @@ first: it reads the same ids back from id files of SEGMENT_IDS ids each (JSON, a
 them; the bytes are made before the clock starts, as S3 would hand them over) into a new TakenIds. *dict*
 holds every id in memory (as before TakenIds existed), *spilled* holds DEFAULT_IN_MEMORY then moves them to
 SQLite. Time per id is CPU time less the cost of making the ids; peak RSS is the child's high-water mark
-(SQLite's page cache included), its growth what the check added to the interpreter it started in.
+(SQLite's page cache included), its growth what the check added to the interpreter it started in. Last,
+the preprocess throughput benchmark (bench/preprocess.py) reads a file of `--preprocess-mb` with its ids in
+memory, then with SPILLED_PREPROCESS_IDS in memory, to show what the spill costs the function per MB.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ SECTION = "## Duplicate-id check at 10 million ids"
 COMMAND = "python -m bench.duplicate_ids --write"
 SEGMENT_IDS = 300_000  # ids in an id file: about what 30 s between checkpoints reads at 10 MB/s
 _MODES = {"dict": None, "spilled": DEFAULT_IN_MEMORY}  # None: every id in the dict
+SPILLED_PREPROCESS_IDS = 10_000  # what the preprocess benchmark holds in memory for its spilled run
 _GOLDEN = 0x9E3779B97F4A7C15  # odd: n -> n x this mod 2^128 is a bijection, so the ids are distinct
 
 
@@ -98,7 +101,18 @@ def measure(step: str, count: int, mode: str) -> dict[str, Any]:
     return {"step": step, "count": count, "mode": mode, "wall_s": time.perf_counter() - wall, **figures}
 
 
-def run(counts: list[int] | None = None, command: str = COMMAND) -> dict[str, Any]:
+def preprocess_throughput(size_mb: int) -> list[dict[str, Any]]:
+    """The preprocess benchmark on a file of `size_mb`: its ids in memory, then spilled to SQLite."""
+    from bench import preprocess  # here: the children measured above start without its imports
+
+    figures = []
+    for mode, in_memory in (("dict", None), ("spilled", SPILLED_PREPROCESS_IDS)):
+        print(f"  preprocess {size_mb} MB, ids {mode}...", flush=True)
+        figures.append({"mode": mode, **preprocess.measure(size_mb, profile=False, ids_in_memory=in_memory)})
+    return figures
+
+
+def run(counts: list[int] | None = None, command: str = COMMAND, preprocess_mb: int = 100) -> dict[str, Any]:
     counts = counts or [1_000_000, 10_000_000]
     runs = []
     for count in counts:
@@ -111,6 +125,7 @@ def run(counts: list[int] | None = None, command: str = COMMAND) -> dict[str, An
         "date": datetime.now(UTC).date().isoformat(),
         "machine": f"{platform.machine()}, Python {platform.python_version()}",
         "runs": runs,
+        "preprocess": preprocess_throughput(preprocess_mb) if preprocess_mb else [],
     }
 
 
@@ -138,8 +153,28 @@ def to_markdown(result: dict[str, Any]) -> str:
             f"{run_['peak_mb'] - run_['start_mb']:,.0f} MB | "
             + (f"{on_disk / 1e6:,.0f} MB | {on_disk / run_['count']:.0f} |" if on_disk else "- | - |")
         )
-    lines += ["", *_summary(result["runs"]), ""]
+    lines += ["", *_summary(result["runs"]), *_throughput_lines(result.get("preprocess", [])), ""]
     return "\n".join(lines)
+
+
+def _throughput_lines(figures: list[dict[str, Any]]) -> list[str]:
+    if not figures:
+        return []
+    lines = [
+        "",
+        "The preprocess function's speed when its check spills (`python -m bench.preprocess --sizes "
+        f"{figures[0]['size_mb']:.0f} [--ids-in-memory {SPILLED_PREPROCESS_IDS}]`, run here, one core):",
+        "",
+        "| file | reviews | ids held in memory | MB/s (CPU) | CPU s |",
+        "| ---: | ---: | --- | ---: | ---: |",
+    ]
+    for figure in figures:
+        held = "all" if figure["mode"] == "dict" else f"{SPILLED_PREPROCESS_IDS:,}, the rest in SQLite"
+        lines.append(
+            f"| {figure['size_mb']:,.0f} MB | {figure['reviews']:,} | {held} | "
+            f"**{figure['mb_per_cpu_s']:.1f}** | {figure['cpu_s']:.1f} |"
+        )
+    return lines
 
 
 def _summary(runs: list[dict[str, Any]]) -> list[str]:
@@ -167,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     description = __doc__.split("\n\n")[0]
     parser = argparse.ArgumentParser(prog="python -m bench.duplicate_ids", description=description)
     parser.add_argument("--counts", default="1000000,10000000", help="id counts, comma-separated")
+    parser.add_argument("--preprocess-mb", type=int, default=100, help="preprocess file size (0: none)")
     parser.add_argument("--write", action="store_true", help=f"update the {SECTION!r} section of {DOC.name}")
     parser.add_argument("--child", nargs=3, metavar=("STEP", "COUNT", "IN_MEMORY"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -176,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     command = " ".join(["python -m bench.duplicate_ids", *(argv or sys.argv[1:])])
     counts = [int(count) for count in args.counts.split(",")]
-    report.publish(SECTION, to_markdown(run(counts, command)), args.write)
+    report.publish(SECTION, to_markdown(run(counts, command, args.preprocess_mb)), args.write)
     return 0
 
 
