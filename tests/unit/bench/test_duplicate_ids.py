@@ -55,3 +55,16 @@ def test_the_largest_count_measured_both_ways_is_said_in_a_sentence() -> None:
         "1,024 MB), for 8.0 µs of CPU an id against 2.0; a continued invocation reads them back in 0 s of "
         "CPU (120 MB at most, an id file at a time)."
     ) in markdown
+
+
+def test_the_preprocess_figures_get_a_line_each_with_how_many_ids_were_held() -> None:
+    figures = [
+        {"mode": "dict", "size_mb": 100.0, "reviews": 71_249, "mb_per_cpu_s": 25.5, "cpu_s": 3.9},
+        {"mode": "spilled", "size_mb": 100.0, "reviews": 71_249, "mb_per_cpu_s": 19.7, "cpu_s": 5.1},
+    ]
+
+    markdown = to_markdown({"command": "c", "date": "d", "machine": "m", "runs": [], "preprocess": figures})
+
+    assert "`python -m bench.preprocess --sizes 100 [--ids-in-memory 10000]`" in markdown
+    assert "| 100 MB | 71,249 | all | **25.5** | 3.9 |" in markdown
+    assert "| 100 MB | 71,249 | 10,000, the rest in SQLite | **19.7** | 5.1 |" in markdown
