@@ -24,6 +24,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +38,7 @@ COMMAND = "python -m bench.duplicate_ids --write"
 SEGMENT_IDS = 300_000  # ids in an id file: about what 30 s between checkpoints reads at 10 MB/s
 _MODES = {"dict": None, "spilled": DEFAULT_IN_MEMORY}  # None: every id in the dict
 SPILLED_PREPROCESS_IDS = 10_000  # what the preprocess benchmark holds in memory for its spilled run
+_WIDTH = 110  # the document's line length
 _GOLDEN = 0x9E3779B97F4A7C15  # odd: n -> n x this mod 2^128 is a bijection, so the ids are distinct
 
 
@@ -162,8 +164,13 @@ def _throughput_lines(figures: list[dict[str, Any]]) -> list[str]:
         return []
     lines = [
         "",
-        "The preprocess function's speed when its check spills (`python -m bench.preprocess --sizes "
-        f"{figures[0]['size_mb']:.0f} [--ids-in-memory {SPILLED_PREPROCESS_IDS}]`, run here, one core):",
+        *textwrap.wrap(
+            "The preprocess function's speed when its check spills (`python -m bench.preprocess --sizes "
+            f"{figures[0]['size_mb']:.0f} [--ids-in-memory {SPILLED_PREPROCESS_IDS}]`, run here, one core):",
+            _WIDTH,
+            break_on_hyphens=False,
+            break_long_words=False,
+        ),
         "",
         "| file | reviews | ids held in memory | MB/s (CPU) | CPU s |",
         "| ---: | ---: | --- | ---: | ---: |",
@@ -184,13 +191,14 @@ def _summary(runs: list[dict[str, Any]]) -> list[str]:
     if len(by) < len(_MODES) * 2:
         return []
     check_dict, check_spilled, resumed = by["check", "dict"], by["check", "spilled"], by["resume", "spilled"]
-    return [
+    return textwrap.wrap(
         f"At {count:,} ids the check peaks at {check_spilled['peak_mb']:,.0f} MB spilled against "
         f"{check_dict['peak_mb']:,.0f} MB in a dict (the preprocess function has 1,024 MB), for "
         f"{check_spilled['cpu_s'] / count * 1e6:.1f} µs of CPU an id against "
         f"{check_dict['cpu_s'] / count * 1e6:.1f}; a continued invocation reads them back in "
         f"{resumed['cpu_s']:,.0f} s of CPU ({resumed['peak_mb']:,.0f} MB at most, an id file at a time).",
-    ]
+        _WIDTH,
+    )
 
 
 def write_section(markdown: str) -> None:

@@ -54,7 +54,7 @@ def test_the_largest_count_measured_both_ways_is_said_in_a_sentence() -> None:
         "At 1,000 ids the check peaks at 80 MB spilled against 150 MB in a dict (the preprocess function has "
         "1,024 MB), for 8.0 µs of CPU an id against 2.0; a continued invocation reads them back in 0 s of "
         "CPU (120 MB at most, an id file at a time)."
-    ) in markdown
+    ) in " ".join(markdown.split())  # wrapped at the document's width
 
 
 def test_the_preprocess_figures_get_a_line_each_with_how_many_ids_were_held() -> None:
@@ -65,6 +65,6 @@ def test_the_preprocess_figures_get_a_line_each_with_how_many_ids_were_held() ->
 
     markdown = to_markdown({"command": "c", "date": "d", "machine": "m", "runs": [], "preprocess": figures})
 
-    assert "`python -m bench.preprocess --sizes 100 [--ids-in-memory 10000]`" in markdown
+    assert "`python -m bench.preprocess --sizes 100 [--ids-in-memory 10000]`" in " ".join(markdown.split())
     assert "| 100 MB | 71,249 | all | **25.5** | 3.9 |" in markdown
     assert "| 100 MB | 71,249 | 10,000, the rest in SQLite | **19.7** | 5.1 |" in markdown
