@@ -28,6 +28,9 @@ class Settings(BaseModel):
     piece_time_margin_ms: int = Field(default=60_000, alias="PIECE_TIME_MARGIN_MS", ge=0)
     # ... and stores a checkpoint at least this often, so a timed-out invocation loses at most this much work.
     checkpoint_seconds: float = Field(default=30.0, alias="CHECKPOINT_SECONDS", gt=0)
+    # The duplicate-id check holds this many ids in a dict, then moves them to SQLite in /tmp, so a file read
+    # as one piece (gzip, CSV, archives) of any row count stays within MemorySize (logic/taken_ids.py).
+    ids_in_memory: int = Field(default=200_000, alias="IDS_IN_MEMORY", ge=1)
     # Where the function that closes a job asks for its export; empty: no export is asked for.
     export_queue_url: str = Field(default="", alias="EXPORT_QUEUE_URL")
     endpoint_name: str = Field(default="", alias="ENDPOINT_NAME")

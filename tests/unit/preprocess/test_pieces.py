@@ -11,9 +11,11 @@ import gzip
 import io
 import json
 import tarfile
+import tempfile
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -25,8 +27,10 @@ from review_pipeline.dal.jobs import JobStore
 from review_pipeline.dal.pieces import PIECE_STRIDE
 from review_pipeline.dal.queue import QueueSendError
 from review_pipeline.dal.results import ResultStore
+from review_pipeline.logic import pieces as pieces_module
 from review_pipeline.logic.dead_letters import jobs_named_by
 from review_pipeline.logic.preprocess import FileOutcome, UploadSplitter
+from review_pipeline.logic.taken_ids import DEFAULT_IN_MEMORY, TakenIds
 from review_pipeline.logic.uploads import UploadedObject, job_id_for
 from review_pipeline.models import ChunkMessage, Job, JobStatus, PieceMessage, ReviewRecord
 from review_pipeline.settings import Settings
@@ -229,6 +233,62 @@ def test_given_an_invocation_near_its_time_limit_then_the_piece_continues_from_i
     # And the rejected rows stored by both invocations are each in the table once
     rejected = ResultStore(table).list_rejected(outcomes[0].job_id, limit=100).items
     assert sorted(row.row for row in rejected) == sorted({*BAD_ROWS, DUPLICATE_ROW})
+
+
+@pytest.mark.parametrize("ids_in_memory", [3, DEFAULT_IN_MEMORY])
+def test_given_ids_spilled_to_sqlite_when_a_piece_is_continued_then_duplicates_across_invocations_are_found(
+    splitter: UploadSplitter,
+    chunk_queue: Recorder,
+    piece_queue: Recorder,
+    bucket: str,
+    table: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    ids_in_memory: int,
+) -> None:
+    # Given a gzip file (one piece) whose row 100 repeats row 10's id, read by invocations that stop every 64
+    # rows, and a duplicate-id check that holds 3 ids in memory (the rest in SQLite), or all of them
+    lines = jsonl_lines()
+    lines[99] = json.dumps({"id": "r10", "text": "Review 100, the same id as row 10."}).encode()
+    uploaded = put(bucket, f"incoming/ids-{ids_in_memory}.jsonl.gz", gzip.compress(b"\n".join(lines)))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    spilled: list[bool] = []
+
+    class Recorded(TakenIds):
+        def close(self) -> None:
+            spilled.append(self.spilled)
+            super().close()
+
+    monkeypatch.setattr(pieces_module, "TakenIds", Recorded)
+    reader = replace(splitter, settings=splitter.settings.model_copy(update={"ids_in_memory": ids_in_memory}))
+
+    # When it is read
+    outcomes = read_with_continuations(
+        reader, piece_queue, reader.process_upload(uploaded, context=Clock(1)), 1
+    )
+
+    # Then two invocations read it, the second remembering the first one's ids (r10 among them)
+    assert [outcome.status for outcome in outcomes] == ["continued", "queued"]
+    assert spilled == [ids_in_memory < ROWS] * 2
+    rejected = ResultStore(table).list_rejected(outcomes[0].job_id, limit=100).items
+    reasons = {row.row: row.reason for row in rejected}
+    assert set(reasons) == {*BAD_ROWS, DUPLICATE_ROW, 100}
+    assert reasons[DUPLICATE_ROW] == "duplicate id 'r29' (first seen on row 29)"
+    assert reasons[100] == "duplicate id 'r10' (first seen on row 10)"
+    expected = [row for row in range(1, ROWS + 1) if row not in reasons]
+    assert [record.row for record in chunk_records(chunk_queue)] == expected
+    job = job_of(table, outcomes[0].job_id)
+    assert (job.counts.total, job.counts.rejected) == (ROWS, len(reasons))
+    # And no database is left behind, on disk or open
+    assert list(tmp_path.iterdir()) == []
+    assert not [fd for fd in Path("/proc/self/fd").iterdir() if str(tmp_path) in _target(fd)]
+
+
+def _target(fd: Path) -> str:
+    try:
+        return str(fd.readlink())
+    except OSError:
+        return ""  # the listing's own descriptor, closed since
 
 
 def test_given_an_invocation_killed_after_a_checkpoint_then_the_redelivery_resumes_there(

@@ -46,6 +46,7 @@ from review_pipeline.dal.pieces import (
     report_fields,
 )
 from review_pipeline.dal.results import expiration_after
+from review_pipeline.logic.taken_ids import TakenIds
 from review_pipeline.logic.validation import RowValidator
 from review_pipeline.models import ChunkMessage, JobStatus, PieceMessage, ReviewRecord
 from review_pipeline.readers import DEFAULT_MAX_LINE_BYTES, FileFormatError, ParsedRow, RowError, read_rows
@@ -168,9 +169,17 @@ class PieceReader:
 
     def _read(self, run: _Run, report: InputReport) -> bool:
         """Read rows until the piece ends (True) or the invocation must stop (checkpointed: False)."""
+        with TakenIds(self.settings.ids_in_memory) as taken:  # its database (if any) goes with the run
+            # Before the object is opened: its stream would idle while millions of ids are read back.
+            self._remember_taken_ids(run, taken)
+            if not self._read_rows(run, report, RowValidator(self.settings.max_text_chars, taken)):
+                return False
+        self._flush(run)
+        return True
+
+    def _read_rows(self, run: _Run, report: InputReport, validator: RowValidator) -> bool:
+        """The piece's rows after its checkpoint, validated and taken; False when the invocation stopped."""
         message, state = run.message, run.state
-        validator = RowValidator(self.settings.max_text_chars)
-        validator.remember(self._taken_ids(run))
         max_line_bytes = max(DEFAULT_MAX_LINE_BYTES, 8 * self.settings.max_text_chars)
         split = message.pieces > 1
         first_byte = range_request_start(message.start) if split else 0
@@ -189,7 +198,6 @@ class PieceReader:
                 state.rows_done = numbered.row
                 if count % _CLOCK_EVERY_ROWS == 0 and self._should_stop(run):
                     return False
-        self._flush(run)
         return True
 
     def _take(self, run: _Run, checked: ReviewRecord | RowError) -> None:
@@ -260,14 +268,13 @@ class PieceReader:
         prefix = chunk_prefix(self.settings.processed_prefix, run.message.job_id)
         return f"{prefix}ids-{run.message.piece:03d}-{segment:05d}.json"
 
-    def _taken_ids(self, run: _Run) -> dict[str, int]:
-        """The ids earlier invocations of the piece accepted (id -> row), for the duplicate-id check."""
-        taken: dict[str, int] = {}
+    def _remember_taken_ids(self, run: _Run, taken: TakenIds) -> None:
+        """The ids earlier invocations of the piece accepted (id -> row), for the duplicate-id check: one id
+        file in memory at a time, so `taken` (spilling to /tmp) bounds memory however many there are."""
         for segment in range(run.state.id_segments):
             taken.update(
                 json.loads(self.objects.read_bytes(self.settings.bucket_name, self._id_key(run, segment)))
             )
-        return taken
 
     def _write_chunk(self, run: _Run) -> None:
         state = run.state

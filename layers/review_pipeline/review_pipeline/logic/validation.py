@@ -8,12 +8,13 @@ corrected copy of itself further down the file.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from review_pipeline.cleaning import clean_text, truncate_for_model
+from review_pipeline.logic.taken_ids import TakenIds
 from review_pipeline.models import IncomingReview, ReviewRecord
 from review_pipeline.readers import ParsedRow, RowError
 
@@ -25,15 +26,16 @@ _LABEL_WORDS = "0, 1, positive, negative, pos or neg"
 
 
 class RowValidator:
-    """Validates the rows of one file in order, remembering which ids are taken."""
+    """Validates the rows of one file in order, remembering which ids are taken (in `taken_ids`, which the
+    caller closes; by default a TakenIds of its own, whose database, if any, goes with the validator)."""
 
-    def __init__(self, max_text_chars: int) -> None:
+    def __init__(self, max_text_chars: int, taken_ids: TakenIds | None = None) -> None:
         self._max_text_chars = max_text_chars
-        self._rows_by_id: dict[str, int] = {}
+        self._taken_ids = taken_ids if taken_ids is not None else TakenIds()
 
-    def remember(self, rows_by_id: dict[str, int]) -> None:
+    def remember(self, rows_by_id: Mapping[str, int]) -> None:
         """Ids taken by rows checked before (by an earlier invocation reading the same piece)."""
-        self._rows_by_id.update(rows_by_id)
+        self._taken_ids.update(rows_by_id)
 
     def check(self, parsed: ParsedRow) -> ReviewRecord | RowError:
         try:
@@ -41,14 +43,14 @@ class RowValidator:
         except ValidationError as error:
             return _rejected(parsed, describe_validation_error(error), _rejection_kind(error))
         review_id = review.id if review.id is not None else f"row-{parsed.row}"
-        first_row = self._rows_by_id.get(review_id)
+        first_row = self._taken_ids.first_row(review_id)
         if first_row is not None:
             reason = f"duplicate id '{review_id}' (first seen on row {first_row})"
             return _rejected(parsed, reason, "duplicate_id")
         text = clean_text(review.text)
         if not text:
             return _rejected(parsed, "text is empty after removing HTML and whitespace", "empty_text")
-        self._rows_by_id[review_id] = parsed.row
+        self._taken_ids.add(review_id, parsed.row)
         model_text = truncate_for_model(text, self._max_text_chars)
         return ReviewRecord(
             review_id=review_id,
