@@ -7,7 +7,7 @@ import os
 import threading
 from types import TracebackType
 
-from local.endpoint_process import EndpointProcess
+from local.endpoint_process import EndpointWorkers
 from local.function_host import resident_mb
 from local.stack import LocalStack
 
@@ -67,8 +67,9 @@ class EmulatorMemory:
     def sample(self) -> float:
         """One sample: the emulator's total resident MB now (and the peaks it updates)."""
         processes = {EMULATOR_PROCESS: os.getpid()}
-        if isinstance(self._stack.endpoint, EndpointProcess) and self._stack.endpoint.pid is not None:
-            processes[ENDPOINT_PROCESS] = self._stack.endpoint.pid
+        if isinstance(self._stack.endpoint, EndpointWorkers):
+            for number, pid in enumerate(self._stack.endpoint.pids):
+                processes[f"{ENDPOINT_PROCESS} #{number + 1}"] = pid
         for function_id, pool in self._stack.pools.items():
             for number, pid in enumerate(pool.pids):
                 processes[f"{function_id} #{number + 1}"] = pid

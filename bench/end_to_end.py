@@ -172,13 +172,15 @@ def raw_write_rate(stack: LocalStack, items: int, job_id: str, passes: int = RAW
     The median pass by time: its items/s and seconds, with the CPU seconds of the writer and of the
     emulator's process meanwhile; and every pass's rate."""
     assert stack.info is not None
+    table = _table(stack.moto_url, stack.region, stack.info.table_name)
+    stored = _copies_of_results(table, job_id, items, "raw-bench")  # read before any clock starts
     measured = []
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         for number in range(passes):
+            rows = [{**row, "pk": job_pk(f"raw-bench-{number}")} for row in stored]
             server_before = cpu_seconds(os.getpid()) or 0.0
             seconds, client_cpu = pool.apply(
-                _timed_raw_writes,
-                (stack.moto_url, stack.region, stack.info.table_name, items, job_id, f"raw-bench-{number}"),
+                _timed_raw_writes, (stack.moto_url, stack.region, stack.info.table_name, rows)
             )
             measured.append((seconds, client_cpu, (cpu_seconds(os.getpid()) or 0.0) - server_before))
     seconds, client_cpu, server_cpu = sorted(measured)[len(measured) // 2]
@@ -191,10 +193,8 @@ def raw_write_rate(stack: LocalStack, items: int, job_id: str, passes: int = RAW
     }
 
 
-def _timed_raw_writes(
-    moto_url: str, region: str, table_name: str, items: int, source_job_id: str, job_id: str
-) -> tuple[float, float]:
-    table = (
+def _table(moto_url: str, region: str, table_name: str) -> Any:
+    return (
         boto3.session.Session()
         .resource(
             "dynamodb",
@@ -206,7 +206,12 @@ def _timed_raw_writes(
         )
         .Table(table_name)
     )
-    rows = _copies_of_results(table, source_job_id, items, job_id)
+
+
+def _timed_raw_writes(
+    moto_url: str, region: str, table_name: str, rows: list[dict[str, Any]]
+) -> tuple[float, float]:
+    table = _table(moto_url, region, table_name)
     started, cpu_started = time.perf_counter(), time.process_time()
     with table.batch_writer() as batch:
         for item in rows:

@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +117,7 @@ def answer_invocation(
 
 
 class _EndpointRequestHandler(BaseHTTPRequestHandler):
-    server: EndpointServer
+    server: EndpointServer | EndpointWorker
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -158,6 +159,27 @@ class EndpointServer(LoopbackServer):
 
     def __init__(self, endpoint_name: str, model_handler: EndpointHandler, port: int = 0) -> None:
         super().__init__(_EndpointRequestHandler, port)
+        self.endpoint_name = endpoint_name
+        self.model_handler = model_handler
+
+
+class _OneAnswerPerConnection(_EndpointRequestHandler):
+    # Each answer closes its connection, so a caller's next request is accepted by whichever worker is idle
+    # (a kept-alive connection would tie the caller to one worker).
+    protocol_version = "HTTP/1.0"
+
+
+class EndpointWorker(HTTPServer):
+    """One worker of an endpoint served by several processes: it answers one request at a time, accepted from
+    a listening socket the workers share (as a model container's server workers do)."""
+
+    def __init__(self, endpoint_name: str, model_handler: EndpointHandler, listener: socket.socket) -> None:
+        super().__init__(listener.getsockname(), _OneAnswerPerConnection, bind_and_activate=False)
+        self.socket.close()
+        # Every worker wakes for a new connection and one gets it: the others must not wait in accept(), or
+        # shutdown() would wait for them (an accepted connection is blocking again in Python).
+        listener.setblocking(False)
+        self.socket = listener
         self.endpoint_name = endpoint_name
         self.model_handler = model_handler
 

@@ -26,7 +26,7 @@ import requests
 from local import moto_s3, moto_scale, s3_events, xray
 from local.edge import LocalJwtIssuer, create_secrets, http_api_servers
 from local.endpoint import DEFAULT_ARTIFACT, EndpointHandler, EndpointServer
-from local.endpoint_process import EndpointProcess, local_endpoint
+from local.endpoint_process import EndpointWorkers, local_endpoint
 from local.function_host import FunctionPool, Invocation
 from local.functions import FunctionSpec, function_specs, sqs_event_sources
 from local.http_api import HttpApiServer
@@ -105,7 +105,7 @@ class LocalStack:
         self.specs: dict[str, FunctionSpec] = {}
         self.queue_urls: dict[str, str] = {}
         self._moto: SerializedMotoServer | None = None
-        self.endpoint: EndpointServer | EndpointProcess | None = None  # the model's, in-process or its own
+        self.endpoint: EndpointServer | EndpointWorkers | None = None  # the model's, in-process or its own
         self._api: HttpApiServer | None = None
         self._origin: HttpApiServer | None = None
         self.moto_url = ""
@@ -314,7 +314,9 @@ class LocalStack:
             name = self.names.parameters.get("ExistingEndpointName", "")
         if not name:
             return ""
-        self.endpoint = local_endpoint(name, self._endpoint_handler, self._model_artifact, self.state_dir)
+        self.endpoint = local_endpoint(
+            name, self._endpoint_handler, self._model_artifact, self.state_dir, workers=self.max_concurrency
+        )
         model_url = self.names.parameters.get("ModelDataUrl", "")
         if self._endpoint_handler is None and model_url.startswith(f"s3://{self.bucket_name}/"):
             # The artifact the endpoint serves is where ModelDataUrl says, as after `make deploy`.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from botocore.config import Config
 
 from local.endpoint import DEFAULT_ARTIFACT, load_model_handler
-from local.endpoint_process import EndpointProcess
+from local.endpoint_process import EndpointProcess, EndpointWorkers
 
 pytestmark = pytest.mark.skipif(not DEFAULT_ARTIFACT.is_file(), reason="needs the shipped model artifact")
 
@@ -105,3 +106,37 @@ def test_a_model_that_does_not_load_fails_start_with_its_log(tmp_path: Path) -> 
         process.start()
     assert process.pid is None
     assert (tmp_path / "endpoint.log").read_text()
+
+
+def test_workers_answer_at_one_url_and_a_slow_call_does_not_hold_another(tmp_path: Path) -> None:
+    # Given the endpoint as two workers (what the emulator runs for its two inference environments)
+    workers = EndpointWorkers(ENDPOINT_NAME, DEFAULT_ARTIFACT, tmp_path / "endpoint.log", workers=2)
+    workers.start()
+    pids = workers.pids
+    try:
+        assert len(set(pids)) == 2
+        assert os.getpid() not in pids
+        expected, _ = load_model_handler(DEFAULT_ARTIFACT)(
+            BODY.encode(), "application/json", "application/json"
+        )
+        host, port = workers.url.removeprefix("http://").split(":")
+        # When one caller has sent its request's headers but not yet its body (a worker waits for it)
+        with socket.create_connection((host, int(port)), timeout=60) as slow:
+            slow.sendall(
+                f"POST /endpoints/{ENDPOINT_NAME}/invocations HTTP/1.1\r\nHost: {host}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(BODY)}\r\n\r\n".encode()
+            )
+            # Then another caller is answered meanwhile, by the other worker
+            short = _runtime(workers.url).invoke_endpoint(  # type: ignore[attr-defined]
+                EndpointName=ENDPOINT_NAME, ContentType="application/json", Body=BODY.encode()
+            )
+            assert short["Body"].read() == expected
+            # And the slow caller gets the same answer once its body arrives, on a connection then closed
+            slow.sendall(BODY.encode())
+            answer = b"".join(iter(lambda: slow.recv(65536), b""))
+        assert answer.startswith(b"HTTP/1.0 200")
+        assert answer.endswith(expected)
+    finally:
+        workers.stop()
+    # And stopping ends every worker
+    assert workers.pids == []
