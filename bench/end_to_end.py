@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,8 @@ COMMAND = "python -m bench.end_to_end --write"
 FINAL = {"COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED"}
 SEED = 7
 SIZES = (5_000, 50_000)
+WARM_UP_FILES = 2  # the emulator's environments per function
+WARM_UP_REVIEWS = 1_000  # two chunks of ChunkSize 500 each
 
 
 def benchmark_reviews(count: int) -> tuple[list[dict[str, Any]], str]:
@@ -108,6 +111,23 @@ def aws_cli_upload(stack: LocalStack, path: Path, key: str) -> None:
         check=True,
         timeout=600,
     )
+
+
+def warm_up(stack: LocalStack, scratch: Path, files: int = WARM_UP_FILES) -> None:
+    """Cold starts happen here, not in the measured runs: `files` uploads at once, of two chunks each, start
+    as many preprocess and inference environments as the emulator runs (one small file started one of each:
+    the second inference environment then started cold inside the first measured job). Their exports are
+    waited for too, so that none runs during a measured job."""
+    assert stack.info is not None
+    info = stack.info
+    keys = [f"{info.incoming_prefix}bench/warm-up-{number}.jsonl" for number in range(files)]
+    paths = [scratch / f"warm-up-{number}.jsonl" for number in range(files)]
+    for path in paths:
+        write_reviews_file(path, WARM_UP_REVIEWS)
+    with ThreadPoolExecutor(max_workers=files) as pool:
+        list(pool.map(lambda upload: aws_cli_upload(stack, *upload), zip(paths, keys, strict=True)))
+    jobs = [_wait_final(info.api_url, key, 300) for key in keys]
+    wait_exports(stack, [job["job_id"] for job in jobs])
 
 
 def measure_upload(
@@ -254,10 +274,7 @@ def run(
             EmulatorMemory(stack) as memory,
         ):
             assert stack.info is not None
-            # Warm-up job: every function's cold start happens here, not in the measured runs.
-            warm_key = f"{stack.info.incoming_prefix}bench/warm-up.jsonl"
-            aws_cli_upload(stack, SAMPLES / "imperfect_reviews.jsonl", warm_key)
-            _wait_final(stack.info.api_url, warm_key, 120)
+            warm_up(stack, Path(scratch))
             runs = [measure_upload(stack, memory, files[size], size, deadline_s) for size in sizes]
             wait_exports(stack, [run_["job_id"] for run_ in runs])
             raw = raw_write_rate(stack, raw_items, runs[-1]["job_id"])
@@ -286,8 +303,9 @@ def to_markdown(result: dict[str, Any]) -> str:
         "",
         f"Command: `{result['command']}` ({result['date']}; {result['machine']}).",
         "Input: JSONL files of real reviews (" + result["source"] + "), each uploaded with the AWS CLI",
-        "(`aws s3 cp`, multipart above 8 MB) to the emulator's bucket after a warm-up job (cold starts",
-        "excluded), one after the other in one emulator. Wall clock runs from the start of `aws s3 cp` to",
+        "(`aws s3 cp`, multipart above 8 MB) to the emulator's bucket after two warm-up files uploaded at",
+        "once (every environment started: cold starts excluded), one after the other in one emulator.",
+        "Wall clock runs from the start of `aws s3 cp` to",
         "the job read back as final through the HTTP API (polled every 0.25 s). The raw write rate is",
         "measured in the same run, once the uploads and their exports are done (an idle emulator), from a",
         "process of its own as the functions write: boto3 `batch_writer`,",
@@ -298,9 +316,9 @@ def to_markdown(result: dict[str, Any]) -> str:
         + ", ".join(f"{rate:,.0f}" for rate in result["raw_pass_rates"])
         + " items/s).",
         f"ChunkSize {result['chunk_size']} (template default), up to {result['max_concurrency']} execution",
-        "environments per function. Emulator memory: the sum of the resident memory of the emulator's",
-        "process (moto server, pollers, HTTP API), the SageMaker endpoint's process and every function host,",
-        "sampled every 0.2 s.",
+        "environments per function and as many SageMaker endpoint workers. Emulator memory: the sum of the",
+        "resident memory of the emulator's process (moto server, pollers, HTTP API), the endpoint's workers",
+        "and every function host, sampled every 0.2 s.",
         "",
         "| reviews | file | job status | upload -> final (wall) | end to end | / raw write rate | "
         "inference batches | emulator peak RSS |",
