@@ -452,3 +452,29 @@ def s3_event(uploaded: UploadedObject) -> dict[str, Any]:
     s3["bucket"]["name"] = uploaded.bucket
     s3["object"] = {"key": uploaded.key, "size": 1, "eTag": uploaded.etag, "sequencer": uploaded.sequencer}
     return event
+
+
+def test_given_a_piece_read_over_invocations_then_each_chunk_is_queued_once_as_soon_as_it_is_written(
+    splitter: UploadSplitter, chunk_queue: Recorder, piece_queue: Recorder, bucket: str, table: Any
+) -> None:
+    # Given a file read as one piece by invocations that run out of time every 64 rows
+    uploaded = put(bucket, "incoming/early.jsonl.gz", gzip.compress(b"\n".join(jsonl_lines())))
+    first = splitter.process_upload(uploaded, context=Clock(1))
+
+    # When the first invocation stops at its checkpoint
+    assert first.status == "continued"
+    # Then the chunks it wrote are on the inference queue already (classifying overlaps reading)
+    queued_early = [message.chunk_index for message in chunk_queue.sent]
+    assert queued_early
+    job = job_of(table, first.job_id)
+    assert job.status == JobStatus.PENDING
+    assert job.chunks_total == 0  # the piece's totals are added once, when its last row is read
+
+    # And when the piece is finished by its continuation, every chunk was queued exactly once
+    outcomes = read_with_continuations(splitter, piece_queue, first, looks=1)
+    indexes = [message.chunk_index for message in chunk_queue.sent]
+    assert indexes[: len(queued_early)] == queued_early
+    assert indexes == sorted(set(indexes))
+    finished = job_of(table, outcomes[0].job_id)
+    assert finished.chunks_total == len(indexes) == outcomes[-1].chunks
+    assert_exact(finished, chunk_records(chunk_queue))

@@ -33,6 +33,7 @@ class Checkpoint:
 
     rows_done: int = 0  # the last row read (job-wide number), 0 before the first
     next_chunk: int = 0  # chunks written (local index of the next one)
+    queued_chunks: int = 0  # chunks whose messages are on the inference queue (local indexes below this)
     chunk_size: int = 0  # reviews per chunk when the piece started
     short_chunks: dict[str, int] = field(default_factory=dict)  # local index -> reviews, chunks cut short
     accepted: int = 0

@@ -17,9 +17,12 @@ invocation killed by its timeout loses only what it did since its last checkpoin
 and it resumes there. Chunks are deterministic (same rows, same keys): a chunk written twice is the same
 object.
 
-When its last row is read, a piece sends its chunks' messages to the inference queue and adds its totals to
-the job once (dal/pieces.py); whoever records the last piece records what reading found (format, encodings),
-marks the job PROCESSING and closes it if it has nothing to classify.
+Each chunk's message goes to the inference queue as soon as the chunk is written, so classifying overlaps
+reading (before, a piece queued its chunks when its last row was read: a file read serially for half an hour
+was classified only after it; a 5,000-review file waited about a second). A chunk queued again after a
+resume is counted once by the inference function (its chunk marker). When its last row is read, a piece adds
+its totals to the job once (dal/pieces.py); whoever records the last piece records what reading found
+(format, encodings), marks the job PROCESSING and closes it if it has nothing to classify.
 
 Numbering: rows and chunks of piece n are numbered from n x PIECE_STRIDE (10,000,000), so they are unique and
 in file order without knowing how many rows the earlier pieces hold; a file read as one piece keeps 1, 2, 3...
@@ -161,7 +164,8 @@ class PieceReader:
                 return PieceOutcome(status="continued")
             return self._record(run, report)
         except FileFormatError:
-            # A piece that cannot be read fails its job; the chunks it wrote will never be queued.
+            # A piece that cannot be read fails its job and its chunks go: the inference function skips the
+            # queued ones of a failed job (one it classified before the failure keeps its results).
             self.objects.delete(self.settings.bucket_name, self._chunk_keys(run))
             raise
         finally:
@@ -285,41 +289,51 @@ class PieceReader:
             state.short_chunks[str(state.next_chunk)] = len(run.batch)
         state.next_chunk += 1
         run.batch = []
+        self._queue_chunks(run)
+
+    def _queue_chunks(self, run: _Run) -> None:
+        """Send the messages of the chunks written and not yet queued (the checkpoint keeps how many are)."""
+        message, state = run.message, run.state
+        sizes = state.chunk_sizes()
+        self.chunk_queue.send(
+            [
+                ChunkMessage(
+                    job_id=message.job_id,
+                    bucket=self.settings.bucket_name,
+                    key=chunk_key(self.settings.processed_prefix, message.job_id, run.base + index),
+                    chunk_index=run.base + index,
+                    review_count=sizes[index],
+                    source_key=message.key,
+                )
+                for index in range(state.queued_chunks, state.next_chunk)
+            ]
+        )
+        state.queued_chunks = state.next_chunk
 
     def _chunk_keys(self, run: _Run) -> list[str]:
         prefix, job_id = self.settings.processed_prefix, run.message.job_id
         return [chunk_key(prefix, job_id, run.base + index) for index in range(run.state.next_chunk)]
 
     def _record(self, run: _Run, report: InputReport) -> PieceOutcome:
-        """Queue the piece's chunks, add its totals to the job once, and finish the job's reading if last."""
+        """Add the piece's totals to the job once (its chunks are queued); finish reading the job if last."""
         message, state = run.message, run.state
         rows = state.accepted + state.rejected
         if message.pieces == 1 and not rows:
             raise FileFormatError(report.no_rows_message(message.key, supported_formats_sentence()))
-        chunks = [
-            ChunkMessage(
-                job_id=message.job_id,
-                bucket=self.settings.bucket_name,
-                key=chunk_key(self.settings.processed_prefix, message.job_id, run.base + index),
-                chunk_index=run.base + index,
-                review_count=size,
-                source_key=message.key,
-            )
-            for index, size in enumerate(state.chunk_sizes())
-        ]
         if message.pieces == 1:
             self.jobs.record_input(message.job_id, report.summary())
         else:
             self.pieces.save_report(message.job_id, message.piece, report_fields(report))
-        self.chunk_queue.send(chunks)
-        totals = PieceTotals(rows=rows, rejected=state.rejected, chunks=len(chunks))
+        self._queue_chunks(run)  # none left, unless a send failed after its chunk was written
+        chunks = state.next_chunk
+        totals = PieceTotals(rows=rows, rejected=state.rejected, chunks=chunks)
         recorded = self.pieces.record(message.job_id, message.piece, totals)
         status, marked = self._close_if_complete(message)
         return PieceOutcome(
             status="recorded" if recorded else "already_recorded",
             rows=rows,
             rejected=state.rejected,
-            chunks=len(chunks),
+            chunks=chunks,
             rejected_by_reason=dict(state.by_kind),
             job_status=status,
             read_whole=marked,
