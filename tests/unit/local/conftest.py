@@ -1,4 +1,5 @@
-"""A tiny throwaway template and function folder, so the emulator is tested apart from the real pipeline."""
+"""A tiny throwaway template and function folder, so the emulator is tested apart from the real pipeline; and
+the template's table in moto with local/moto_scale.py installed."""
 
 from __future__ import annotations
 
@@ -7,9 +8,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 
+from local import moto_scale
 from local.stack import LocalStack
+from local.template import table_definition
+
+REGION = "us-east-1"
 
 WORKER_CODE = textwrap.dedent(
     """
@@ -188,3 +195,12 @@ def tiny_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]
         yield stack
     finally:
         stack.stop()
+
+
+@pytest.fixture
+def scaled_table() -> Iterator[Any]:
+    """The template's table, empty, in moto in this process with local/moto_scale.py installed."""
+    with mock_aws():
+        moto_scale.install()
+        boto3.client("dynamodb", region_name=REGION).create_table(TableName="t", **table_definition())
+        yield boto3.resource("dynamodb", region_name=REGION).Table("t")

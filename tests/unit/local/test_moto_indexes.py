@@ -4,17 +4,14 @@ its rollback), the answer stays moto's own."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from local import moto_scale
-from local.template import table_definition
 
 REGION = "us-east-1"
 SOURCE = Key("jobs_by_source_pk").eq("incoming/a.jsonl")
@@ -34,17 +31,14 @@ def answers(table: Any) -> tuple[list[str], list[str]]:
 
 
 @pytest.fixture
-def table() -> Iterator[Any]:
-    with mock_aws():
-        moto_scale.install()
-        boto3.client("dynamodb", region_name=REGION).create_table(TableName="t", **table_definition())
-        table = boto3.resource("dynamodb", region_name=REGION).Table("t")
-        # Given a job written before any index query, and results that carry no index key
-        table.put_item(Item=job("a"))
-        with table.batch_writer() as batch:
-            for row in range(1, 51):
-                batch.put_item(Item={"pk": "JOB#a", "sk": f"RESULT#{row:08d}"})
-        yield table
+def table(scaled_table: Any) -> Any:
+    table = scaled_table
+    # Given a job written before any index query, and results that carry no index key
+    table.put_item(Item=job("a"))
+    with table.batch_writer() as batch:
+        for row in range(1, 51):
+            batch.put_item(Item={"pk": "JOB#a", "sk": f"RESULT#{row:08d}"})
+    return table
 
 
 def test_an_index_query_sees_items_written_before_and_after_its_first_query(table: Any) -> None:

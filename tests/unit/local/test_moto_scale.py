@@ -5,7 +5,6 @@ index, and nothing it does leaks out of a transaction."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -23,27 +22,24 @@ REGION = "us-east-1"
 
 
 @pytest.fixture
-def table() -> Iterator[Any]:
-    with mock_aws():
-        moto_scale.install()
-        boto3.client("dynamodb", region_name=REGION).create_table(TableName="t", **table_definition())
-        table = boto3.resource("dynamodb", region_name=REGION).Table("t")
-        with table.batch_writer() as batch:
-            for row in range(250, 0, -1):  # written out of order: the query must sort
-                batch.put_item(Item={"pk": "JOB#a", "sk": f"RESULT#{row:08d}", "row": row})
-            for row in range(1, 4):
-                batch.put_item(Item={"pk": "JOB#b", "sk": f"RESULT#{row:08d}", "row": row})
-            for name, created in (("a", "2026-01-02"), ("b", "2026-01-01"), ("c", "2026-01-03")):
-                batch.put_item(
-                    Item={
-                        "pk": f"JOB#{name}",
-                        "sk": "JOB",
-                        "count": 0,
-                        "jobs_by_created_pk": "JOBS",
-                        "jobs_by_created_sk": f"{created}#{name}",
-                    }
-                )
-        yield table
+def table(scaled_table: Any) -> Any:
+    table = scaled_table
+    with table.batch_writer() as batch:
+        for row in range(250, 0, -1):  # written out of order: the query must sort
+            batch.put_item(Item={"pk": "JOB#a", "sk": f"RESULT#{row:08d}", "row": row})
+        for row in range(1, 4):
+            batch.put_item(Item={"pk": "JOB#b", "sk": f"RESULT#{row:08d}", "row": row})
+        for name, created in (("a", "2026-01-02"), ("b", "2026-01-01"), ("c", "2026-01-03")):
+            batch.put_item(
+                Item={
+                    "pk": f"JOB#{name}",
+                    "sk": "JOB",
+                    "count": 0,
+                    "jobs_by_created_pk": "JOBS",
+                    "jobs_by_created_sk": f"{created}#{name}",
+                }
+            )
+    return table
 
 
 def count_update(table_name: str, job: str, condition: str | None = None) -> dict[str, Any]:
