@@ -107,8 +107,8 @@ class EndpointWorkers:
     def __init__(self, endpoint_name: str, artifact: Path, log_path: Path, workers: int) -> None:
         self.endpoint_name = endpoint_name
         self.url = ""
+        self._artifact, self._log_path, self._workers = artifact, log_path, max(1, workers)
         self._started: list[EndpointProcess] = []
-        self._waiting = [(artifact, log_path)] * max(1, workers)
 
     @property
     def pids(self) -> list[int]:
@@ -117,8 +117,8 @@ class EndpointWorkers:
     def start(self) -> None:
         listener = socket.create_server(("127.0.0.1", 0))  # the children keep it open; ours closes below
         try:
-            for artifact, log_path in self._waiting:
-                process = EndpointProcess(self.endpoint_name, artifact, log_path, listener)
+            for _ in range(self._workers):
+                process = EndpointProcess(self.endpoint_name, self._artifact, self._log_path, listener)
                 self._started.append(process)
                 process.start()
             self.url = self._started[0].url

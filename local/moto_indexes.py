@@ -47,10 +47,11 @@ def _stored(table: Table, key: ItemKey) -> Item | None:
     return found
 
 
-def _every_item(table: Table) -> Iterable[Item]:
+def every_item(table: Table) -> list[Item]:
+    """Every item of the table, unsorted."""
     if table.range_key_attr:
-        return (item for partition in table.items.values() for item in partition.values())
-    return table.items.values()  # type: ignore[return-value]
+        return [item for partition in table.items.values() for item in partition.values()]
+    return list(table.items.values())  # type: ignore[arg-type]  # without a range key a partition is an item
 
 
 def note(table: Table, items: Iterable[Item | None]) -> None:
@@ -71,7 +72,7 @@ def items_with(table: Table, attribute: str, value: DynamoType) -> list[Item]:
     members = _members(table)
     keys = members.get(attribute)
     if keys is None:
-        keys = members[attribute] = {_key(table, i) for i in _every_item(table) if attribute in i.attrs}
+        keys = members[attribute] = {_key(table, i) for i in every_item(table) if attribute in i.attrs}
     found: list[Item] = []
     for key in list(keys):
         item = _stored(table, key)

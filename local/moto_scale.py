@@ -32,7 +32,7 @@ from operator import itemgetter
 from typing import Any
 
 from moto.dynamodb.models import DynamoDBBackend
-from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoResult
 
@@ -156,15 +156,8 @@ def _all_items(self: Table) -> list[Any]:
         attribute, value = index_hash
         return moto_indexes.items_with(self, attribute, value)
     if getattr(_hints, "unsorted", False):
-        return _every_item(self)
+        return moto_indexes.every_item(self)
     return _ORIGINAL_ALL_ITEMS(self)
-
-
-def _every_item(table: Table) -> list[Item]:
-    """Every item of the table, unsorted."""
-    if table.range_key_attr:
-        return [item for partition_items in table.items.values() for item in partition_items.values()]
-    return list(table.items.values())  # type: ignore[arg-type]  # without a range key a partition is an item
 
 
 def _index_hash_attribute(table: Table, index_name: str) -> str | None:

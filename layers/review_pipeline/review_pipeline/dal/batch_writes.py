@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -65,7 +65,7 @@ def _batches(items: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
 class BatchWrites:
     """Puts items of one table; its client is made on first use (thread-safe: one client for every thread)."""
 
-    def __init__(self, table: Table, sleep: Any = time.sleep) -> None:
+    def __init__(self, table: Table, sleep: Callable[[float], None] = time.sleep) -> None:
         self._table_name = table.name
         meta = table.meta.client.meta
         self._client_args = {"region_name": meta.region_name, "endpoint_url": meta.endpoint_url}

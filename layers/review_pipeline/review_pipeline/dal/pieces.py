@@ -45,7 +45,11 @@ class Checkpoint:
 
     def chunk_sizes(self) -> list[int]:
         """Reviews in each chunk written so far, in order."""
-        return [self.short_chunks.get(str(index), self.chunk_size) for index in range(self.next_chunk)]
+        return [self.reviews_in(index) for index in range(self.next_chunk)]
+
+    def reviews_in(self, index: int) -> int:
+        """Reviews in the chunk of this local index."""
+        return self.short_chunks.get(str(index), self.chunk_size)
 
 
 @dataclass(frozen=True)

@@ -294,7 +294,6 @@ class PieceReader:
     def _queue_chunks(self, run: _Run) -> None:
         """Send the messages of the chunks written and not yet queued (the checkpoint keeps how many are)."""
         message, state = run.message, run.state
-        sizes = state.chunk_sizes()
         self.chunk_queue.send(
             [
                 ChunkMessage(
@@ -302,7 +301,7 @@ class PieceReader:
                     bucket=self.settings.bucket_name,
                     key=chunk_key(self.settings.processed_prefix, message.job_id, run.base + index),
                     chunk_index=run.base + index,
-                    review_count=sizes[index],
+                    review_count=state.reviews_in(index),
                     source_key=message.key,
                 )
                 for index in range(state.queued_chunks, state.next_chunk)
