@@ -34,10 +34,13 @@ function report(error) {
 const when = (iso) => (iso ? iso.replace("T", " ").replace(/(\.\d+)?Z$/, "") : "-");
 const percent = (part, whole) => (whole ? `${((part / whole) * 100).toFixed(1)}%` : "-");
 
+// When the file reached the bucket (jobs older than uploaded_at have only their start).
+const uploaded = (job) => job.uploaded_at || job.created_at;
+
 // From upload to the end of the job.
 function duration(job) {
   if (!job.finished_at) return "";
-  const seconds = (Date.parse(job.finished_at) - Date.parse(job.created_at)) / 1000;
+  const seconds = (Date.parse(job.finished_at) - Date.parse(uploaded(job))) / 1000;
   return seconds >= 0 ? `${seconds < 100 ? seconds.toFixed(1) : Math.round(seconds)} s` : "";
 }
 
@@ -69,7 +72,7 @@ function renderJobs() {
       cell(row, String(job.counts[name]), { field: name, numeric: true });
     }
     cell(row, percent(job.counts.positive, job.counts.classified), { field: "positive_share", numeric: true });
-    cell(row, when(job.created_at), { field: "created_at" }).className = "time";
+    cell(row, when(uploaded(job)), { field: "uploaded_at" }).className = "time";
     cell(row, when(job.finished_at), { field: "finished_at" }).className = "time";
     cell(row, duration(job) || "-", { field: "duration", numeric: true });
     row.addEventListener("click", () => selectJob(job.job_id));
@@ -134,7 +137,7 @@ async function selectJob(jobId) {
     fact(facts, "job id", job.job_id);
     fact(facts, "status", job.status);
     fact(facts, "model version", job.model_version || "-");
-    fact(facts, "uploaded (UTC)", when(job.created_at));
+    fact(facts, "uploaded (UTC)", when(uploaded(job)));
     fact(facts, "finished (UTC)", job.finished_at ? `${when(job.finished_at)}, after ${duration(job)}` : "-");
     if (job.error) fact(facts, "error", job.error);
     $("split").replaceChildren(splitBar(job.counts.positive, job.counts.negative));

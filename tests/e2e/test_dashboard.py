@@ -214,7 +214,7 @@ def test_the_job_list_shows_every_job_with_the_apis_status_counts_and_share(
             },
             "positive_share": f"{counts['positive'] / counts['classified'] * 100:.1f}%",
             "progress": f"{done} / {counts['total']}",
-            "created_at": job["created_at"][:19].replace("T", " "),
+            "uploaded_at": job["uploaded_at"][:19].replace("T", " "),
             "finished_at": job["finished_at"][:19].replace("T", " "),
         }
         assert {name: row[name] for name in expected} == expected

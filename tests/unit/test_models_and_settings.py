@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+
 import pytest
 from pydantic import ValidationError
 
@@ -18,6 +20,7 @@ from review_pipeline.models import (
     RejectedRow,
     ReviewRecord,
     ReviewResult,
+    iso_utc,
 )
 from review_pipeline.settings import Settings, load_settings
 
@@ -99,3 +102,15 @@ def test_given_a_truncated_record_when_classified_then_the_result_says_so() -> N
     prediction = Prediction(id="r", label="positive", score=0.8)
     [result] = to_results("j", [record], {3: prediction}, "m1", chunk_index=0)
     assert (result.truncated, result.original_chars) == (True, 50_000)
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2025, 1, 15, 10, 0, 0, 123456, tzinfo=UTC),
+        datetime(2025, 1, 15, 10, 0, 0, 123456),  # S3 event times parse naive: UTC
+        datetime(2025, 1, 15, 11, 0, 0, 123456, tzinfo=timezone(timedelta(hours=1))),
+    ],
+)
+def test_given_an_event_time_when_written_then_it_reads_as_the_jobs_own_times(moment: datetime) -> None:
+    assert iso_utc(moment) == "2025-01-15T10:00:00.123Z"

@@ -23,7 +23,13 @@ Sentiment = Literal["positive", "negative"]
 
 def utc_now() -> str:
     """ISO-8601 UTC timestamp with milliseconds; sorts lexically in time order."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_utc(datetime.now(UTC))
+
+
+def iso_utc(moment: datetime) -> str:
+    """A moment as utc_now writes it (a naive datetime is taken as UTC, as S3 event times are)."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def bound_text(value: Any, limit: int) -> Any:
@@ -245,6 +251,7 @@ class Job(BaseModel):
     chunks_total: int = 0
     chunks_done: int = 0
     model_version: str | None = None
+    uploaded_at: str | None = None  # the S3 event's time; None when the job began otherwise (a redrive test)
     created_at: str
     updated_at: str
     finished_at: str | None = None

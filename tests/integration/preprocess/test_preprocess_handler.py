@@ -60,6 +60,8 @@ def test_jsonl_upload_becomes_chunks_messages_job_and_rejections(pipeline: Pipel
     assert job.status == JobStatus.PROCESSING
     assert (job.counts.total, job.counts.rejected, job.chunks_total, job.chunks_done) == (124, 4, 3, 0)
     assert job.source_bucket == pipeline.bucket
+    # And it was uploaded when its S3 event says (the sample event's eventTime), before the job began
+    assert job.uploaded_at == "2025-01-15T10:00:00.000Z" < job.created_at
     # And the chunks hold the valid reviews, cleaned, in file order
     chunk_keys = pipeline.keys_under(f"processed/{job.job_id}/")
     assert chunk_keys == [f"processed/{job.job_id}/chunk-{n:05d}.jsonl" for n in range(3)]

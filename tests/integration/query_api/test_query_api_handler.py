@@ -51,7 +51,7 @@ def test_given_the_get_job_event_when_invoked_then_the_job_has_its_counts(
     assert body["model_version"]
     assert set(body) == {
         "job_id", "source_key", "status", "counts", "model_version",
-        "created_at", "updated_at", "finished_at", "error", "input", "stalled", "trace_id",
+        "uploaded_at", "created_at", "updated_at", "finished_at", "error", "input", "stalled", "trace_id",
     }  # fmt: skip
 
 

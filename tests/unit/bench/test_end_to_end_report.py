@@ -1,11 +1,11 @@
-"""The end-to-end benchmark's CPU accounting: hosts grouped by function, per-review figures in the report."""
+"""The end-to-end benchmark's report: both clocks of an upload, CPU by function and per review."""
 
 from __future__ import annotations
 
 import os
 
 from bench.emulator_memory import cpu_seconds
-from bench.end_to_end import cpu_by_kind, cpu_markdown
+from bench.end_to_end import cpu_by_kind, cpu_markdown, run_row
 
 
 def test_given_two_hosts_of_a_function_when_grouped_then_their_cpu_adds_up_under_the_function() -> None:
@@ -63,3 +63,22 @@ def test_given_this_process_when_its_cpu_is_read_then_it_grows_with_work_and_a_m
     assert after is not None
     assert after > before
     assert cpu_seconds(2**22 + 12345) is None  # above Linux's largest pid
+
+
+def test_given_an_upload_when_reported_then_both_clocks_have_their_rate_and_ratio_to_the_raw_write() -> None:
+    # Given 5,000 reviews: 7.0 s from `aws s3 cp` to the job read back, 5.5 s from its S3 event to finished_at
+    run = {
+        "reviews": 5_000, "file_bytes": 7_000_000, "status": "COMPLETED",
+        "counts": {"classified": 5_000, "rejected": 0},
+        "wall_seconds": 7.0, "end_to_end_reviews_per_s": 5_000 / 7.0, "ratio": 5_000 / 7.0 / 1_000,
+        "pipeline_seconds": 5.5, "pipeline_reviews_per_s": 5_000 / 5.5, "pipeline_ratio": 5_000 / 5.5 / 1_000,
+        "inference_batches": 10, "emulator_peak_mb": 1_207.4,
+    }  # fmt: skip
+
+    row = run_row(run)
+
+    # Then the row gives each clock with its rate and its ratio to a raw rate of 1,000 items/s
+    assert row == (
+        "| 5,000 | 7.0 MB | COMPLETED (5,000 classified, 0 rejected) | "
+        "7.0 s | **714 reviews/s** | **0.71** | 5.5 s | **909 reviews/s** | **0.91** | 10 | 1,207 MB |"
+    )

@@ -98,6 +98,17 @@ def test_sample_put_event_names_an_upload() -> None:
     found = uploaded_object(notification.root.Records[0], "incoming/")
     assert found is not None
     assert (found.bucket, found.key) == ("review-sentiment-local", "incoming/sample.jsonl")
+    assert found.uploaded_at == "2025-01-15T10:00:00.000Z"  # the event's eventTime, as the job stores times
+
+
+def test_upload_time_is_not_part_of_the_uploads_identity() -> None:
+    # Given the same upload named by two events at different times (S3 redelivering one is the same event)
+    first, second = (
+        upload(uploaded_at="2025-01-15T10:00:00.000Z"),
+        upload(uploaded_at="2025-01-15T10:05:00.000Z"),
+    )
+    # Then both are one job
+    assert job_id_for(first) == job_id_for(second)
 
 
 def test_sample_test_event_parses_as_s3_test_event() -> None:

@@ -68,7 +68,7 @@ def test_given_a_classified_job_when_read_then_the_view_has_its_counts(
     assert view.model_version
     assert set(json.loads(view.model_dump_json())) == {
         "job_id", "source_key", "status", "counts", "model_version",
-        "created_at", "updated_at", "finished_at", "error", "input", "stalled", "trace_id",
+        "uploaded_at", "created_at", "updated_at", "finished_at", "error", "input", "stalled", "trace_id",
     }  # fmt: skip
 
 

@@ -64,7 +64,12 @@ class JobView(BaseModel):
     status: JobStatus
     counts: JobCountsView
     model_version: str | None = Field(description="Model version that classified the reviews.")
-    created_at: str
+    uploaded_at: str | None = Field(
+        default=None,
+        description="When S3 says the file was uploaded (its event's time; created_at minus this is the wait "
+        "in the ingest queue). Null for jobs created before it was recorded.",
+    )
+    created_at: str = Field(description="When the preprocess function began the job.")
     updated_at: str
     finished_at: str | None
     error: str | None = Field(description="Why the job failed, when it did.")

@@ -310,7 +310,14 @@ class JobStore:
         )
 
 
-def new_job(job_id: str, bucket: str, key: str, version: str | None, trace_id: str | None = None) -> Job:
+def new_job(
+    job_id: str,
+    bucket: str,
+    key: str,
+    version: str | None,
+    trace_id: str | None = None,
+    uploaded_at: str | None = None,
+) -> Job:
     now = utc_now()
     return Job(
         job_id=job_id,
@@ -319,6 +326,7 @@ def new_job(job_id: str, bucket: str, key: str, version: str | None, trace_id: s
         source_version=version,
         status=JobStatus.PENDING,
         counts=JobCounts(),
+        uploaded_at=uploaded_at,
         created_at=now,
         updated_at=now,
         trace_id=trace_id,

@@ -112,7 +112,11 @@ class DeadLetterWatcher:
         marked = 0
         for job_id, upload in jobs:
             if upload is not None:  # preprocess may have failed before it created the job
-                self._jobs.create(new_job(job_id, upload.bucket, upload.key, upload.version_id))
+                self._jobs.create(
+                    new_job(
+                        job_id, upload.bucket, upload.key, upload.version_id, uploaded_at=upload.uploaded_at
+                    )
+                )
             note = StalledNote(
                 queue=f"{queue.name} dead-letter queue",
                 reason=(

@@ -261,7 +261,9 @@ class UploadSplitter:
         job_id = job_id_for(upload)
         where = {"job_id": job_id, "bucket": upload.bucket, "key": upload.key}
         if not self.jobs.create(
-            new_job(job_id, upload.bucket, upload.key, upload.version_id, current_trace_id())
+            new_job(
+                job_id, upload.bucket, upload.key, upload.version_id, current_trace_id(), upload.uploaded_at
+            )
         ):
             existing = self._existing_outcome(job_id, where)
             if existing is not None:

@@ -9,6 +9,7 @@ from urllib.parse import unquote_plus
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, computed_field
 
+from review_pipeline.models import iso_utc
 from review_pipeline.retries import describe_error, error_code
 
 if TYPE_CHECKING:
@@ -29,6 +30,9 @@ class UploadedObject(BaseModel):
     version_id: str | None = None
     etag: str | None = None
     sequencer: str | None = None
+    # When S3 says the object was created (the event's eventTime): the job's clock starts here, before any
+    # queue wait. Not part of the upload's identity (job id, idempotency key): a redelivery carries the same.
+    uploaded_at: str | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -66,6 +70,7 @@ def uploaded_object(record: S3RecordModel, incoming_prefix: str) -> UploadedObje
         version_id=s3_object.versionId,
         etag=s3_object.eTag,
         sequencer=s3_object.sequencer,
+        uploaded_at=iso_utc(record.eventTime),
     )
 
 
