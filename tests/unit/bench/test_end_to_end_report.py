@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from bench.emulator_memory import cpu_seconds
-from bench.end_to_end import cpu_by_kind, cpu_markdown, run_row
+from bench.end_to_end import cpu_by_kind, cpu_markdown, median_pass, repeats_for, repeats_markdown, run_row
 
 
 def test_given_two_hosts_of_a_function_when_grouped_then_their_cpu_adds_up_under_the_function() -> None:
@@ -82,3 +82,52 @@ def test_given_an_upload_when_reported_then_both_clocks_have_their_rate_and_rati
         "| 5,000 | 7.0 MB | COMPLETED (5,000 classified, 0 rejected) | "
         "7.0 s | **714 reviews/s** | **0.71** | 5.5 s | **909 reviews/s** | **0.91** | 10 | 1,207 MB |"
     )
+
+
+def test_given_sizes_when_repeated_then_only_short_runs_are_uploaded_more_than_once() -> None:
+    assert [repeats_for(reviews) for reviews in (1_000, 5_000, 10_000, 50_000)] == [3, 3, 3, 1]
+
+
+def test_given_a_repeated_size_when_reported_then_every_uploads_two_rates_are_listed() -> None:
+    runs = [
+        {
+            "reviews": 5_000,
+            "every_rate": [700.4, 771.0, 850.2],
+            "every_pipeline_rate": [863.0, 967.0, 1_060.0],
+        },
+        {"reviews": 50_000, "every_rate": [955.0], "every_pipeline_rate": [1_013.0]},
+    ]
+
+    lines = repeats_markdown(runs)
+
+    assert lines == [
+        "5,000 reviews, 3 uploads (the median by wall clock is in the table): end to end 700, 771, 850 "
+        "reviews/s; pipeline 863, 967, 1,060 reviews/s.",
+        "",
+    ]
+    assert repeats_markdown(runs[1:]) == []
+
+
+def test_given_raw_passes_before_and_after_the_uploads_when_combined_then_the_faster_middle_one_counts() -> (
+    None
+):
+    # Given six passes of 1,000 items (seconds, writer CPU, server CPU), three before the uploads, three after
+    passes = [
+        (0.8, 0.3, 0.4),
+        (1.0, 0.3, 0.5),
+        (0.9, 0.3, 0.4),
+        (1.1, 0.4, 0.5),
+        (0.7, 0.2, 0.4),
+        (1.2, 0.4, 0.6),
+    ]
+
+    raw = median_pass(1_000, passes)
+
+    # Then the median is the faster of the two middle passes (0.9 s and 1.0 s), with its own CPU figures
+    assert (raw["raw_write_seconds"], raw["raw_client_cpu_seconds"], raw["raw_server_cpu_seconds"]) == (
+        0.9,
+        0.3,
+        0.4,
+    )
+    assert round(raw["raw_dynamodb_items_per_s"]) == 1_111
+    assert [round(rate) for rate in raw["raw_pass_rates"]] == [1_250, 1_000, 1_111, 909, 1_429, 833]
