@@ -37,6 +37,7 @@ from bench.emulator_memory import EMULATOR_PROCESS, ENDPOINT_PROCESS, EmulatorMe
 from local.stack import LocalStack, environment_for_clients, stop_on_sigterm
 from review_pipeline.dal.exports import export_key
 from review_pipeline.dal.keys import job_pk, result_sk
+from review_pipeline.models import seconds_between
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = report.DOC
@@ -89,11 +90,6 @@ def _wait_final(api_url: str, key: str, deadline_s: float) -> dict[str, Any]:
             return job
         time.sleep(0.25)
     raise TimeoutError(f"{key} did not finish within {deadline_s:.0f} s")
-
-
-def _seconds_between(start: str, end: str) -> float:
-    parse = lambda text: datetime.fromisoformat(text.replace("Z", "+00:00"))  # noqa: E731
-    return (parse(end) - parse(start)).total_seconds()
 
 
 def write_reviews_file(path: Path, reviews: int) -> tuple[int, str]:
@@ -173,7 +169,7 @@ def measure_upload(
     memory.sample()
     measured = cpu_by_kind(memory.cpu_by_process())
     wait_exports(stack, [job["job_id"]])  # the next upload starts on an idle emulator
-    pipeline_s = _seconds_between(job["uploaded_at"], job["finished_at"])
+    pipeline_s = seconds_between(job["uploaded_at"], job["finished_at"])
     return {
         "reviews": reviews,
         "job_id": job["job_id"],
@@ -182,10 +178,10 @@ def measure_upload(
         "counts": job["counts"],
         "inference_batches": inference.stats.batches - batches_before,
         "wall_seconds": wall_s,
-        "job_seconds": _seconds_between(job["created_at"], job["finished_at"]),
+        "job_seconds": seconds_between(job["created_at"], job["finished_at"]),
         "end_to_end_reviews_per_s": job["counts"]["classified"] / wall_s,
         # The pipeline's own clock: from the object's S3 event to the job's end (no client start, no poll)
-        "client_seconds": _seconds_between(started_at, job["uploaded_at"]),
+        "client_seconds": seconds_between(started_at, job["uploaded_at"]),
         "pipeline_seconds": pipeline_s,
         "pipeline_reviews_per_s": job["counts"]["classified"] / pipeline_s,
         "emulator_peak_mb": memory.peak_mb,

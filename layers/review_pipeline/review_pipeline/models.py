@@ -26,6 +26,11 @@ def utc_now() -> str:
     return iso_utc(datetime.now(UTC))
 
 
+def seconds_between(start: str, end: str) -> float:
+    """Seconds from one stored time (utc_now, iso_utc) to another."""
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+
+
 def iso_utc(moment: datetime) -> str:
     """A moment as utc_now writes it (a naive datetime is taken as UTC, as S3 event times are)."""
     aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)

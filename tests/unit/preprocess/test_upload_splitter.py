@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -17,7 +18,7 @@ from review_pipeline.dal.jobs import JobStore
 from review_pipeline.dal.queue import QueueSendError
 from review_pipeline.dal.results import ResultStore
 from review_pipeline.logic.preprocess import UploadedObject, UploadSplitter, job_id_for
-from review_pipeline.models import ChunkMessage, JobStatus
+from review_pipeline.models import ChunkMessage, JobStatus, iso_utc, seconds_between
 from review_pipeline.settings import Settings
 
 
@@ -86,6 +87,33 @@ def test_given_good_and_bad_rows_when_processed_then_chunks_are_queued_and_bad_r
     assert rejected.row == 4
     assert rejected.raw_excerpt == '{"text": "broken'
     assert {"FilesProcessed", "RowsRead", "RowsRejected", "ChunksQueued"} <= metric_names(metrics)
+
+
+def test_given_an_upload_two_seconds_old_when_its_job_starts_then_the_ingest_wait_is_recorded(
+    splitter: UploadSplitter, bucket: str, table: Any, metrics: Metrics
+) -> None:
+    # Given an upload whose S3 event is two seconds old
+    two_seconds_ago = iso_utc(datetime.now(UTC) - timedelta(seconds=2))
+    uploaded = upload(bucket, "incoming/waited.jsonl", [review(1)]).model_copy(
+        update={"uploaded_at": two_seconds_ago}
+    )
+    # When the splitter starts its job
+    splitter.process_upload(uploaded)
+    # Then the job keeps the event's time, and IngestWait says how long the upload waited, in seconds
+    job = JobStore(table).require(job_id_for(uploaded))
+    assert job.uploaded_at == two_seconds_ago
+    [wait] = metrics.metric_set["IngestWait"]["Value"]
+    assert metrics.metric_set["IngestWait"]["Unit"] == "Seconds"
+    assert wait == seconds_between(two_seconds_ago, job.created_at) >= 2.0
+
+
+def test_given_an_upload_without_an_event_time_when_its_job_starts_then_no_wait_is_recorded(
+    splitter: UploadSplitter, bucket: str, metrics: Metrics
+) -> None:
+    splitter.process_upload(upload(bucket, "incoming/no-time.jsonl", [review(1)]))
+
+    assert "IngestWait" not in metric_names(metrics)
+    assert "FilesProcessed" in metric_names(metrics)
 
 
 def test_given_the_queue_is_down_when_not_the_last_delivery_then_it_raises_and_the_job_stays_pending(

@@ -46,7 +46,7 @@ from review_pipeline.dal.queue import ChunkQueue
 from review_pipeline.dal.results import ResultStore
 from review_pipeline.logic.pieces import MessageSender, PieceOutcome, PieceReader, RemainingTime
 from review_pipeline.logic.uploads import UploadedObject, give_up_message, job_id_for, uploaded_object
-from review_pipeline.models import JobStatus, PieceMessage
+from review_pipeline.models import Job, JobStatus, PieceMessage, seconds_between
 from review_pipeline.observability import add_rejected_row_metrics, job_log_keys
 from review_pipeline.readers import FileFormatError
 from review_pipeline.retries import is_last_delivery
@@ -260,14 +260,12 @@ class UploadSplitter:
         """Plan the upload into pieces: read it here when it is one piece, else queue its pieces."""
         job_id = job_id_for(upload)
         where = {"job_id": job_id, "bucket": upload.bucket, "key": upload.key}
-        if not self.jobs.create(
-            new_job(
-                job_id, upload.bucket, upload.key, upload.version_id, current_trace_id(), upload.uploaded_at
-            )
-        ):
-            existing = self._existing_outcome(job_id, where)
-            if existing is not None:
-                return existing
+        trace_id = current_trace_id()
+        job = new_job(job_id, upload.bucket, upload.key, upload.version_id, trace_id, upload.uploaded_at)
+        if self.jobs.create(job):
+            self._observe_ingest_wait(job)
+        elif (existing := self._existing_outcome(job_id, where)) is not None:
+            return existing
 
         def plan_and_read() -> FileOutcome:
             pieces = self.reader.plan(job_id, upload.bucket, upload.key, upload.version_id)
@@ -377,6 +375,13 @@ class UploadSplitter:
         self._count(FilesFailed=1, FilesGivenUp=1)
         logger.exception(f"File failed on its last delivery; job FAILED: {message}", extra=where)
         return FileOutcome(job_id=job_id, status="failed", error=message)
+
+    def _observe_ingest_wait(self, job: Job) -> None:
+        """IngestWait: seconds from the S3 event to the job's start, the ingest queue's backlog as one upload
+        saw it (a retried message waits longer; a job with no event time has none)."""
+        if job.uploaded_at is not None:
+            wait = seconds_between(job.uploaded_at, job.created_at)
+            self.metrics.add_metric(name="IngestWait", unit=MetricUnit.Seconds, value=max(wait, 0.0))
 
     def _count(self, **counts: int) -> None:
         for name, value in counts.items():
