@@ -17,7 +17,6 @@ import argparse
 import copy
 import json
 import os
-import platform
 import sys
 import tempfile
 import threading
@@ -126,7 +125,7 @@ def run(size_mb: int = 1000, deadline_s: float = 3600.0, command: str = COMMAND)
     return {
         "command": command,
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
-        "machine": f"{platform.machine()}, nproc {os.cpu_count()}, Python {platform.python_version()}",
+        "machine": report.machine(),
         "reviews": reviews,
         "file_bytes": file_bytes,
         "piece_bytes": pieces,

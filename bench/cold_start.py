@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -113,7 +112,7 @@ def run(runs: int = 5, command: str = "python -m bench --only cold_start") -> di
         "command": command,
         "runs": runs,
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{platform.machine()}, nproc {os.cpu_count()}, Python {platform.python_version()}",
+        "machine": report.machine(),
         "load": os.getloadavg()[0],
         "functions": functions,
     }

@@ -16,7 +16,6 @@ import gzip
 import json
 import multiprocessing
 import os
-import platform
 import random
 import shutil
 import subprocess
@@ -162,7 +161,7 @@ def measure_upload(
     inference = next(p for p in stack.pollers if p.source.function_id == "InferenceFunction")
     batches_before = inference.stats.batches
     memory.reset()
-    started, started_at = time.perf_counter(), datetime.now(UTC).isoformat()
+    started = time.perf_counter()
     aws_cli_upload(stack, path, key)
     job = _wait_final(info.api_url, key, deadline_s)
     wall_s = time.perf_counter() - started
@@ -181,7 +180,6 @@ def measure_upload(
         "job_seconds": seconds_between(job["created_at"], job["finished_at"]),
         "end_to_end_reviews_per_s": job["counts"]["classified"] / wall_s,
         # The pipeline's own clock: from the object's S3 event to the job's end (no client start, no poll)
-        "client_seconds": seconds_between(started_at, job["uploaded_at"]),
         "pipeline_seconds": pipeline_s,
         "pipeline_reviews_per_s": job["counts"]["classified"] / pipeline_s,
         "emulator_peak_mb": memory.peak_mb,
@@ -324,7 +322,7 @@ def run(
     return {
         "command": command,
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
-        "machine": f"{platform.machine()}, nproc {os.cpu_count()}, Python {platform.python_version()}",
+        "machine": report.machine(),
         "source": sources[-1],
         "runs": runs,
         "raw_items": raw_items,

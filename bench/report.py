@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "benchmarks.md"
+
+
+def machine() -> str:
+    """The machine a benchmark ran on, as its section's first line names it."""
+    return f"{platform.machine()}, nproc {os.cpu_count()}, Python {platform.python_version()}"
 
 
 def publish(heading: str, markdown: str, write: bool, doc: Path = DOC) -> None:

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -113,7 +111,7 @@ def run(
     return {
         "command": command,
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
-        "machine": f"{platform.machine()}, nproc {os.cpu_count()}, Python {platform.python_version()}",
+        "machine": report.machine(),
         "memory_mb": preprocess.memory_mb,
         "timeout_s": preprocess.timeout_seconds,
         "runs": runs,
