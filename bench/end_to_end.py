@@ -14,10 +14,12 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import math
 import multiprocessing
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -78,12 +80,19 @@ def benchmark_reviews(count: int) -> tuple[list[dict[str, Any]], str]:
     return reviews, source
 
 
-def _wait_final(api_url: str, key: str, deadline_s: float) -> dict[str, Any]:
+def _wait_final(
+    api_url: str, key: str, deadline_s: float, round_trips: list[float] | None = None
+) -> dict[str, Any]:
+    """Poll the API (one kept-alive connection, as a client does) until the key's job is final; each poll's
+    round trip in seconds is appended to `round_trips` when given."""
     session = requests.Session()
     stop = time.monotonic() + deadline_s
     query: dict[str, str | int] = {"source_key": key, "limit": 1}
     while time.monotonic() < stop:
+        started = time.perf_counter()
         items = session.get(f"{api_url}/jobs", params=query, timeout=30).json()["items"]
+        if round_trips is not None:
+            round_trips.append(time.perf_counter() - started)
         if items and items[0]["status"] in FINAL:
             job: dict[str, Any] = items[0]
             return job
@@ -161,9 +170,10 @@ def measure_upload(
     inference = next(p for p in stack.pollers if p.source.function_id == "InferenceFunction")
     batches_before = inference.stats.batches
     memory.reset()
+    round_trips: list[float] = []
     started = time.perf_counter()
     aws_cli_upload(stack, path, key)
-    job = _wait_final(info.api_url, key, deadline_s)
+    job = _wait_final(info.api_url, key, deadline_s, round_trips)
     wall_s = time.perf_counter() - started
     memory.sample()
     measured = cpu_by_kind(memory.cpu_by_process())
@@ -184,6 +194,7 @@ def measure_upload(
         "pipeline_reviews_per_s": job["counts"]["classified"] / pipeline_s,
         "emulator_peak_mb": memory.peak_mb,
         "cpu_seconds": measured,
+        "poll_seconds": round_trips,
     }
 
 
@@ -332,6 +343,7 @@ def run(
         "size_ratio": runs[-1]["end_to_end_reviews_per_s"] / runs[0]["end_to_end_reviews_per_s"],
         "pipeline_size_ratio": runs[-1]["pipeline_reviews_per_s"] / runs[0]["pipeline_reviews_per_s"],
         "peak_by_process": peak_by_process,
+        "poll_ms": poll_milliseconds([t for run_ in runs for t in run_["poll_seconds"]]),
         "chunk_size": int(stack.names.parameters.get("ChunkSize", "0")),
         "max_concurrency": stack.max_concurrency,
     }
@@ -376,6 +388,7 @@ def to_markdown(result: dict[str, Any]) -> str:
         *repeats_markdown(runs),
         f"Rate of the largest file / rate of the smallest: **{result['size_ratio']:.2f}** end to end,"
         f" **{result['pipeline_size_ratio']:.2f}** on the pipeline's clock.",
+        *poll_markdown(result["poll_ms"]),
         "Peak resident memory per process over the whole run: "
         + ", ".join(f"{name} {mb:,.0f} MB" for name, mb in result["peak_by_process"].items())
         + ".",
@@ -388,6 +401,23 @@ def to_markdown(result: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def poll_milliseconds(round_trips: list[float]) -> dict[str, float]:
+    """The API polls' round trips: how many, their median and 90th percentile in milliseconds."""
+    ordered = sorted(round_trips) or [0.0]
+    return {
+        "polls": len(round_trips),
+        "median": 1000 * statistics.median(ordered),
+        "p90": 1000 * ordered[math.ceil(0.9 * len(ordered)) - 1],  # nearest rank
+    }
+
+
+def poll_markdown(polls: dict[str, float]) -> list[str]:
+    return [
+        f"A poll of the API (`GET /jobs?source_key=`, a kept-alive connection) took {polls['median']:.0f} ms"
+        f" (median of {polls['polls']:.0f}; 90th percentile {polls['p90']:.0f} ms) while the pipeline ran.",
+    ]
 
 
 def run_row(run_: dict[str, Any]) -> str:

@@ -119,6 +119,7 @@ def answer_invocation(
 class _EndpointRequestHandler(BaseHTTPRequestHandler):
     server: EndpointServer | EndpointWorker
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are two writes (see local/http_api.py)
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s " + format, self.address_string(), *args)

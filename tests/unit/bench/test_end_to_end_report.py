@@ -5,7 +5,15 @@ from __future__ import annotations
 import os
 
 from bench.emulator_memory import cpu_seconds
-from bench.end_to_end import cpu_by_kind, cpu_markdown, median_pass, repeats_for, repeats_markdown, run_row
+from bench.end_to_end import (
+    cpu_by_kind,
+    cpu_markdown,
+    median_pass,
+    poll_milliseconds,
+    repeats_for,
+    repeats_markdown,
+    run_row,
+)
 
 
 def test_given_two_hosts_of_a_function_when_grouped_then_their_cpu_adds_up_under_the_function() -> None:
@@ -131,3 +139,14 @@ def test_given_raw_passes_before_and_after_the_uploads_when_combined_then_the_fa
     )
     assert round(raw["raw_dynamodb_items_per_s"]) == 1_111
     assert [round(rate) for rate in raw["raw_pass_rates"]] == [1_250, 1_000, 1_111, 909, 1_429, 833]
+
+
+def test_given_poll_round_trips_when_summarised_then_count_median_and_90th_percentile_are_in_ms() -> None:
+    # Given ten polls of 10 to 100 ms, and no poll at all
+    round_trips = [n / 100 for n in range(10, 0, -1)]
+
+    summary, empty = poll_milliseconds(round_trips), poll_milliseconds([])
+
+    # Then the median is between the middle two and the 90th percentile the ninth of ten (nearest rank), in ms
+    assert summary == {"polls": 10, "median": 55.0, "p90": 90.0}
+    assert empty == {"polls": 0, "median": 0.0, "p90": 0.0}
