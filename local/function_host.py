@@ -4,7 +4,8 @@ Child (`python -m local.function_host --code-uri functions/preprocess --handler 
 sys.path is the function's code directory then its layers, like /var/task and /opt/python on Lambda, so each
 function has its own environment variables and module cache. It imports the handler once (the cold start),
 then answers each JSON line on stdin (an invocation, in a trace of its own) with one on a private copy of
-stdout; fd 1 goes to stderr, which the parent sends to `.local/logs/<Function>.log` (CloudWatch's part).
+stdout; fd 1 goes to stderr, which the parent sends to `.local/logs/<Function>.log` (CloudWatch's part), with
+Lambda's START, END and REPORT lines (duration, MemorySize, Max Memory Used) around each invocation.
 
 Parent (`FunctionHost`, `FunctionPool`): starts children, restarts one that died, and kills and replaces one
 that outlives the template's Timeout (as Lambda discards a timed-out environment) or whose resident memory
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from local.functions import FunctionSpec
-from local.xray import TRACE_HEADER_ENV, new_trace_header
+from local.lambda_context import LambdaContext, error_response, report_line
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _MEMORY_SAMPLE_SECONDS = 0.1  # how often a running invocation's resident memory is compared with MemorySize
@@ -67,38 +68,6 @@ class Invocation:
 # ---------------------------------------------------------------------------------------------------------
 # child side
 # ---------------------------------------------------------------------------------------------------------
-class LambdaContext:
-    """The attributes of Lambda's context object that Powertools and handlers read."""
-
-    def __init__(self, function_name: str, memory_mb: int, timeout_seconds: int, region: str) -> None:
-        self.function_name = function_name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:{region}:123456789012:function:{function_name}"
-        self.memory_limit_in_mb = memory_mb
-        self.aws_request_id = ""
-        self.log_group_name = f"/aws/lambda/{function_name}"
-        self.log_stream_name = "local"
-        self._timeout_seconds = timeout_seconds
-        self._deadline = 0.0
-
-    def start(self, request_id: str) -> None:
-        self.aws_request_id = request_id
-        self._deadline = time.monotonic() + self._timeout_seconds
-        os.environ[TRACE_HEADER_ENV] = new_trace_header()  # Lambda, tracing Active: a trace per invocation
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
-def _error(error: BaseException, error_type: str | None = None) -> dict[str, Any]:
-    return {
-        "ok": False,
-        "errorType": error_type or type(error).__name__,
-        "errorMessage": str(error),
-        "stackTrace": traceback.format_exception(error),
-    }
-
-
 def _serve(protocol: IO[str], args: argparse.Namespace) -> None:
     code_dir = str(Path(args.code_uri).resolve())
     layers = [str(Path(layer).resolve()) for layer in args.layer]
@@ -113,7 +82,7 @@ def _serve(protocol: IO[str], args: argparse.Namespace) -> None:
     try:
         handler = getattr(importlib.import_module(module_name), function_name)
     except Exception as error:
-        init_error = _error(error, "Runtime.ImportModuleError")
+        init_error = error_response(error, "Runtime.ImportModuleError")
         traceback.print_exc()
     region = os.environ.get("AWS_REGION", "us-east-1")
     context = LambdaContext(args.function_name, args.memory, args.timeout, region)
@@ -123,6 +92,8 @@ def _serve(protocol: IO[str], args: argparse.Namespace) -> None:
     for line in sys.stdin:
         request = json.loads(line)
         context.start(request["request_id"])
+        print(f"START RequestId: {context.aws_request_id} Version: $LATEST")
+        started = time.monotonic()
         if init_error is not None:
             response = init_error
         else:
@@ -130,11 +101,13 @@ def _serve(protocol: IO[str], args: argparse.Namespace) -> None:
                 result = handler(request["event"], context)
                 response = {"ok": True, "payload": json.loads(json.dumps(result))}
             except TypeError as error:
-                response = _error(error, "Runtime.MarshalError")
+                response = error_response(error, "Runtime.MarshalError")
                 traceback.print_exc()
             except Exception as error:
-                response = _error(error)
+                response = error_response(error)
                 traceback.print_exc()
+        print(f"END RequestId: {context.aws_request_id}")
+        print(report_line(context, (time.monotonic() - started) * 1000))
         sys.stdout.flush()
         sys.stderr.flush()
         protocol.write(json.dumps(response) + "\n")

@@ -121,8 +121,17 @@ def test_function_output_goes_to_its_log_file(tiny_stack: LocalStack) -> None:
     requests.get(f"{tiny_stack.info.api_url}/things/1", timeout=30).raise_for_status()
     # When the function's log is read
     log = (tiny_stack.state_dir / "logs" / "Worker.log").read_text()
-    # Then the printed line is there
-    assert "a log line for the log file, not for the protocol" in log
+    # Then the printed line is there, between Lambda's START and END lines, and a REPORT line follows them
+    lines = log.splitlines()
+    printed = lines.index("a log line for the log file, not for the protocol")
+    start, end, report = lines[printed - 1], lines[printed + 1], lines[printed + 2]
+    request_id = start.removeprefix("START RequestId: ").removesuffix(" Version: $LATEST")
+    assert end == f"END RequestId: {request_id}"
+    fields = dict(field.split(": ", 1) for field in report.split("\t"))
+    assert fields["REPORT RequestId"] == request_id
+    assert fields["Memory Size"] == f"{tiny_stack.pools['Worker'].spec.memory_mb} MB"
+    assert float(fields["Duration"].removesuffix(" ms")) > 0
+    assert 0 < int(fields["Max Memory Used"].removesuffix(" MB")) < 1024
 
 
 def test_unknown_route_is_api_gateways_404(tiny_stack: LocalStack) -> None:
