@@ -1,9 +1,9 @@
 """ExportFunction: writes a finished job's every row to results/<job_id>/ (see logic/export.py).
 
-Each ExportQueue message names one finished job, parsed by the batch processor of
-review_pipeline/sqs_records.py and handed to the `JobExporter` built on first use by `service()`. A failed
-export is reported in batchItemFailures, retried, and after maxReceiveCount dead-lettered (with an alarm); the
-job's results stay queryable through the API meanwhile.
+Each ExportQueue message names one finished job (or the next part of a big job's export), parsed by the batch
+processor of review_pipeline/sqs_records.py and handed to the `JobExporter` built on first use by `service()`.
+A failed export is reported in batchItemFailures, retried, and after maxReceiveCount dead-lettered (with an
+alarm); the job's results stay queryable through the API meanwhile.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ def service() -> JobExporter:
 
 @tracer.capture_method
 def export_record(record: ExportQueueRecord) -> None:
-    service().export(record.body.job_id)  # logs the outcome with the job's id and source_key
+    # Logs the outcome with the job's id and source_key; a big job's next part goes back on the queue
+    service().export(record.body.job_id, record.body.continuation)
 
 
 @logger.inject_lambda_context

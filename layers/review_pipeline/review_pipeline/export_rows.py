@@ -68,9 +68,10 @@ def _csv_cell(value: Any) -> Any:
 class CsvRowWriter:
     """A header, then one line per row; missing values are empty cells, booleans true/false."""
 
-    def __init__(self, out: IO[str]) -> None:
+    def __init__(self, out: IO[str], header: bool = True) -> None:
         self._writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, lineterminator="\n")
-        self._writer.writeheader()
+        if header:  # False: a later part of a file written in parts
+            self._writer.writeheader()
 
     def write(self, row: Mapping[str, Any]) -> None:
         self._writer.writerow({key: _csv_cell(value) for key, value in row.items()})

@@ -5,6 +5,7 @@ ReviewRecord     a cleaned review with its place in the file: what a processed/ 
 RejectedRow      a row that could not become a ReviewRecord, with the reason a user can act on
 ChunkMessage     the claim check the preprocess function puts on the inference queue
 PieceMessage     one piece of a big upload (or its continuation), put on the ingest queue by preprocess
+ExportContinuation  the next part of a big job's export, put on the export queue by the export function
 Prediction       one answer of the endpoint (wire contract, see endpoint.py)
 ReviewResult     one classified review, as stored and as served by the API
 Job              one uploaded file's journey: status, counts, model version, error
@@ -159,6 +160,16 @@ class PieceMessage(BaseModel):
     start: int = Field(default=0, ge=0)
     end: int | None = Field(default=None, ge=0)
     continuation: int = Field(default=0, ge=0)
+
+
+class ExportContinuation(BaseModel):
+    """Where an export written in parts goes on (logic/export.py): the part to write next, the last row the
+    parts before it hold (-1: none) and how many rows they hold, and each format's multipart upload."""
+
+    part: int = Field(ge=1, le=10_000)  # S3 numbers a multipart upload's parts 1 to 10,000
+    after_row: int = Field(ge=-1)
+    rows_before: int = Field(ge=0)
+    upload_ids: dict[Literal["csv", "jsonl"], str]
 
 
 class Explanation(BaseModel):

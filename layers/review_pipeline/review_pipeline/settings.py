@@ -31,6 +31,9 @@ class Settings(BaseModel):
     # The duplicate-id check holds this many ids in a dict, then moves them to SQLite in /tmp, so a file read
     # as one piece (gzip, CSV, archives) of any row count stays within MemorySize (logic/taken_ids.py).
     ids_in_memory: int = Field(default=200_000, alias="IDS_IN_MEMORY", ge=1)
+    # A job with more rows than this is exported in parts of this many rows, one invocation each (more rows
+    # when a part would be under S3's 5 MiB minimum: logic/export.py).
+    export_part_rows: int = Field(default=1_000_000, alias="EXPORT_PART_ROWS", ge=1)
     # Where the function that closes a job asks for its export; empty: no export is asked for.
     export_queue_url: str = Field(default="", alias="EXPORT_QUEUE_URL")
     endpoint_name: str = Field(default="", alias="ENDPOINT_NAME")

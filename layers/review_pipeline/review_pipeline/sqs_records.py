@@ -2,10 +2,10 @@
 
 One place for every queue, so the SQS functions read their batches the same way: `IngestQueueRecord` (an S3
 notification, S3's test event, or a PieceMessage) for IngestQueue, `ChunkQueueRecord` (a ChunkMessage claim
-check) for InferenceQueue, `ExportQueueRecord` (a finished job's id) for ExportQueue; `ingest_processor()`,
-`chunk_processor()` and `export_processor()` build the processors their handlers hand to
-`process_partial_response`. Each record is handled inside the trace its message carries, in a subsegment
-annotated with it (trace_context.py).
+check) for InferenceQueue, `ExportQueueRecord` (a finished job's id, or the next part of its export) for
+ExportQueue; `ingest_processor()`, `chunk_processor()` and `export_processor()` build the processors their
+handlers hand to `process_partial_response`. Each record is handled inside the trace its message carries, in
+a subsegment annotated with it (trace_context.py).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.parser.models import S3Model, SqsRecordModel
 from pydantic import BaseModel, ConfigDict, Json, RootModel
 
-from review_pipeline.models import ChunkMessage, PieceMessage
+from review_pipeline.models import ChunkMessage, ExportContinuation, PieceMessage
 from review_pipeline.trace_context import following_trace, record_subsegment
 
 logger = Logger(child=True)
@@ -56,9 +56,10 @@ class ChunkQueueRecord(SqsRecordModel):
 
 
 class ExportRequest(BaseModel):
-    """An ExportQueue message: a job that has just finished."""
+    """An ExportQueue message: a job that has just finished, or the next part of its export."""
 
     job_id: str
+    continuation: ExportContinuation | None = None
 
 
 class ExportQueueRecord(SqsRecordModel):

@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import REGION
 from tests.handlers import lambda_context, load_handler
 from tests.observability import log_lines
-from tests.unit.export.seed import seed_finished_job
+from tests.unit.export.seed import allow_small_parts, seed_finished_job
 from tests.unit.inference.seed import stored_job
 
 EVENT = json.loads((Path(__file__).resolve().parents[3] / "events" / "export_job_finished.json").read_text())
@@ -68,3 +68,34 @@ def test_every_log_line_of_an_export_names_the_job_and_its_uploaded_key(
 
     assert [line["message"] for line in logs] == ["Export processed"]
     assert {(line["job_id"], line["source_key"]) for line in logs} == {(JOB_ID, job.source_key)}
+
+
+def test_given_a_job_bigger_than_a_part_when_each_queued_part_is_handled_then_both_files_hold_every_row(
+    handler: ModuleType,
+    table: Any,
+    bucket: str,
+    pipeline_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given parts of 4 rows (S3's 5 MiB minimum lowered, in moto and in the exporter, for parts of a few rows)
+    monkeypatch.setenv("EXPORT_PART_ROWS", "4")
+    allow_small_parts(monkeypatch)
+    monkeypatch.setattr("review_pipeline.logic.export.S3_MIN_PART_BYTES", 1)
+    handler.service.cache_clear()
+    seed_finished_job(table, bucket, JOB_ID)
+    sqs = boto3.client("sqs", region_name=REGION)
+    # When the job's message is handled, then each message the function queues on the export queue
+    event, bodies = EVENT, []
+    while event is not None:
+        assert handler.lambda_handler(event, lambda_context("ExportFunction")) == {"batchItemFailures": []}
+        received = sqs.receive_message(QueueUrl=pipeline_env["EXPORT_QUEUE_URL"]).get("Messages", [])
+        bodies += [json.loads(message["Body"]) for message in received]
+        record = copy.deepcopy(EVENT["Records"][0])
+        event = {"Records": [record | {"body": received[0]["Body"]}]} if received else None
+    handler.service.cache_clear()
+    # Then the first two messages queued parts 2 and 3 (9 rows), and the third completed both files
+    assert [body["continuation"]["part"] for body in bodies] == [2, 3]
+    assert [body["continuation"]["rows_before"] for body in bodies] == [4, 8]
+    s3 = boto3.client("s3", region_name=REGION)
+    csv_body = s3.get_object(Bucket=bucket, Key=f"results/{JOB_ID}/results.csv")["Body"].read().decode()
+    assert [line.split(",")[0] for line in csv_body.splitlines()] == ["row", *map(str, range(1, 10))]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from review_pipeline.dal.jobs import ChunkCounts, JobStore, new_job
 from review_pipeline.dal.results import ResultStore
 from review_pipeline.models import RejectedRow, ReviewResult
@@ -48,3 +50,11 @@ def seed_finished_job(
         job_id, 0, ChunkCounts(positive=positive, negative=len(RESULT_ROWS) - positive, model_version="m-1")
     )
     assert jobs.finish_if_done(job_id) is not None
+
+
+def allow_small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let moto join multipart parts of a few bytes (S3 wants 5 MiB, but for the last): parts of a few rows
+    stand for parts of a million. moto checks it, and so does the emulator's completion (local/moto_s3.py),
+    which takes over moto's in any process that has run the emulator."""
+    monkeypatch.setattr("moto.s3.models.S3_UPLOAD_PART_MIN_SIZE", 1)
+    monkeypatch.setattr("local.moto_s3.S3_UPLOAD_PART_MIN_SIZE", 1)

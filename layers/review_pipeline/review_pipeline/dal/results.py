@@ -6,7 +6,7 @@ Writes are keyed by (job, row), so writing the same chunk twice leaves the same 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -204,19 +204,27 @@ class ResultStore:
         return items, self._cursors.encode(response.get("LastEvaluatedKey"), listing)
 
     # -- whole-job streams (the export) ---------------------------------------------------------------------
-    def iter_results(self, job_id: str) -> Iterator[ReviewResult]:
-        """Every result of a job in file order, one DynamoDB page (up to 1 MB) in memory at a time."""
-        for item in self._all_of(job_id, "RESULT#"):
+    def iter_results(self, job_id: str, after_row: int = -1) -> Iterator[ReviewResult]:
+        """Every result of a job after `after_row` in file order, one DynamoDB page (up to 1 MB) in memory at
+        a time."""
+        for item in self._all_of(job_id, keys.result_sk, after_row):
             yield result_of_item(item, job_id)
 
-    def iter_rejected(self, job_id: str) -> Iterator[RejectedRow]:
-        for item in self._all_of(job_id, "REJECTED#"):
+    def iter_rejected(self, job_id: str, after_row: int = -1) -> Iterator[RejectedRow]:
+        for item in self._all_of(job_id, keys.rejected_sk, after_row):
             yield RejectedRow.model_validate({k: v for k, v in item.items() if k in _REJECTED_FIELDS})
 
-    def _all_of(self, job_id: str, prefix: str) -> Iterator[dict[str, Any]]:
+    def _all_of(
+        self, job_id: str, sort_key: Callable[[int], str], after_row: int
+    ) -> Iterator[dict[str, Any]]:
+        """Items keyed `sort_key(row)` for rows after `after_row`, in row order (the keys are zero-padded)."""
         query: dict[str, Any] = {
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {":pk": keys.job_pk(job_id), ":prefix": prefix},
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :first AND :last",
+            "ExpressionAttributeValues": {
+                ":pk": keys.job_pk(job_id),
+                ":first": sort_key(after_row + 1),
+                ":last": sort_key(10**keys.ROW_DIGITS - 1),
+            },
             # The job has just ended: read what its last writes wrote, not an older replica.
             "ConsistentRead": True,
         }
