@@ -217,3 +217,30 @@ def test_a_partition_query_sees_every_write_since_the_last_one(table: Any) -> No
     # And the overwritten row is read as it was last written
     seventh = table.query(KeyConditionExpression=Key("pk").eq("JOB#a") & Key("sk").eq("RESULT#00000007"))
     assert seventh["Items"][0]["label"] == "positive"
+
+
+def test_a_query_without_limit_pages_by_one_megabyte_within_its_key_range(scaled_table: Any) -> None:
+    # Given 200 results of about 20 KB each in one partition, with rejected rows and the job item beside them
+    with scaled_table.batch_writer() as batch:
+        for row in range(1, 201):
+            batch.put_item(Item={"pk": "JOB#big", "sk": f"RESULT#{row:08d}", "row": row, "pad": "x" * 20_000})
+            if row % 50 == 0:
+                batch.put_item(Item={"pk": "JOB#big", "sk": f"REJECTED#{row:08d}", "row": -row})
+        batch.put_item(Item={"pk": "JOB#big", "sk": "JOB", "row": 0})
+    between = Key("pk").eq("JOB#big") & Key("sk").between("RESULT#00000010", "RESULT#00000150")
+    # When the rows 10 to 150 are read with no Limit, forwards, backwards, and by prefix
+    pages: list[list[int]] = []
+    query: dict[str, Any] = {"KeyConditionExpression": between}
+    while True:
+        page = scaled_table.query(**query)
+        pages.append([int(item["row"]) for item in page["Items"]])
+        if "LastEvaluatedKey" not in page:
+            break
+        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    backwards = rows_of_every_page(scaled_table, KeyConditionExpression=between, ScanIndexForward=False)
+    by_prefix = Key("pk").eq("JOB#big") & Key("sk").begins_with("RESULT#")
+    # Then each row comes once, in key order, in pages of 1 MB (49 items of 20 KB), as DynamoDB pages them
+    assert [row for page in pages for row in page] == list(range(10, 151))
+    assert [len(page) for page in pages] == [49, 49, 43]
+    assert backwards == list(range(150, 9, -1))
+    assert rows_of_every_page(scaled_table, KeyConditionExpression=by_prefix) == list(range(1, 201))

@@ -1,0 +1,34 @@
+"""The REPORT line's Max Memory Used is the environment's own high-water mark (local/lambda_context.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from local.lambda_context import peak_resident_mb
+from local.template import PROJECT_ROOT
+
+CHILD = "from local.lambda_context import peak_resident_mb; print(peak_resident_mb())"
+
+
+def test_given_memory_written_when_the_peak_is_read_then_it_counts_it() -> None:
+    # Given 200 MB written in this process
+    before = peak_resident_mb()
+    held = bytearray(200 << 20)
+    held[::4096] = b"x" * len(held[::4096])
+    # Then the peak is at least that much higher
+    assert peak_resident_mb() >= before + 150
+    assert len(held) == 200 << 20
+
+
+def test_given_a_big_parent_when_a_child_reads_its_peak_then_it_is_the_child_s_own() -> None:
+    # Given this process holds 300 MB more than a fresh interpreter
+    held = bytearray(300 << 20)
+    held[::4096] = b"x" * len(held[::4096])
+    # When a child it starts (as the emulator starts a function's environment) reads its own peak
+    answer = subprocess.run(
+        [sys.executable, "-c", CHILD], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    )
+    # Then the child's peak is a fresh interpreter's, not the parent's kept across exec (getrusage's maxrss)
+    assert 0 < int(answer.stdout) < 200 < peak_resident_mb()
+    assert len(held) == 300 << 20
