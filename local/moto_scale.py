@@ -217,9 +217,10 @@ def _query(
         )
         # Every item of the window is a result (no other key condition, no legacy QueryFilter), so the window
         # can stop where moto's page does.
-        whole = range_comparison in (None, "BEGINS_WITH", "BETWEEN") and not kwargs.get(
-            "range_key_conditions"
-        )
+        conditions_on = {condition[0] for condition in kwargs.get("range_key_conditions") or ()}
+        whole = range_comparison in (None, "BEGINS_WITH", "BETWEEN") and conditions_on <= {
+            self.range_key_attr
+        }
         whole = whole and not set(kwargs) - _NAMED_QUERY_ARGUMENTS
         hints = {
             "start": exclusive_start_key,

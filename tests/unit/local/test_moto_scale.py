@@ -219,7 +219,9 @@ def test_a_partition_query_sees_every_write_since_the_last_one(table: Any) -> No
     assert seventh["Items"][0]["label"] == "positive"
 
 
-def test_a_query_without_limit_pages_by_one_megabyte_within_its_key_range(scaled_table: Any) -> None:
+def test_a_query_without_limit_pages_by_one_megabyte_within_its_key_range(
+    scaled_table: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Given 200 results of about 20 KB each in one partition, with rejected rows and the job item beside them
     with scaled_table.batch_writer() as batch:
         for row in range(1, 201):
@@ -228,6 +230,13 @@ def test_a_query_without_limit_pages_by_one_megabyte_within_its_key_range(scaled
                 batch.put_item(Item={"pk": "JOB#big", "sk": f"REJECTED#{row:08d}", "row": -row})
         batch.put_item(Item={"pk": "JOB#big", "sk": "JOB", "row": 0})
     between = Key("pk").eq("JOB#big") & Key("sk").between("RESULT#00000010", "RESULT#00000150")
+    looked_at: list[int] = []  # how many items each page hands moto
+    partition_items = moto_scale._partition_items
+    monkeypatch.setattr(
+        moto_scale,
+        "_partition_items",
+        lambda *a: looked_at.append(len(found := partition_items(*a))) or found,
+    )
     # When the rows 10 to 150 are read with no Limit, forwards, backwards, and by prefix
     pages: list[list[int]] = []
     query: dict[str, Any] = {"KeyConditionExpression": between}
@@ -244,3 +253,5 @@ def test_a_query_without_limit_pages_by_one_megabyte_within_its_key_range(scaled
     assert [len(page) for page in pages] == [49, 49, 43]
     assert backwards == list(range(150, 9, -1))
     assert rows_of_every_page(scaled_table, KeyConditionExpression=by_prefix) == list(range(1, 201))
+    # And moto looked at one page and the item after it each time, not at the rest of the partition
+    assert max(looked_at) == 50
