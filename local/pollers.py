@@ -114,23 +114,26 @@ class Scheduler:
 
     def _run(self) -> None:
         while not self._stop.wait(self._every):
-            event = {
-                "version": "0",
-                "id": str(uuid.uuid4()),
-                "detail-type": "Scheduled Event",
-                "source": "aws.events",
-                "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "resources": [f"rule/{self.source.function_id}{self.source.event_name}"],
-                "detail": {},
-            }
-            invocation = self._invoke(event)
-            self.stats.batches += 1
-            self.stats.records += 1
-            if not invocation.ok:
-                self.stats.failed += 1
-                logger.warning(
-                    "scheduled %s failed: %s", self.source.function_id, invocation.error_message[:300]
-                )
+            self.fire()
+
+    def fire(self) -> Invocation:
+        """Invoke the function now with the rule's Scheduled Event, as at each tick of its rate."""
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "resources": [f"rule/{self.source.function_id}{self.source.event_name}"],
+            "detail": {},
+        }
+        invocation = self._invoke(event)
+        self.stats.batches += 1
+        self.stats.records += 1
+        if not invocation.ok:
+            self.stats.failed += 1
+            logger.warning("scheduled %s failed: %s", self.source.function_id, invocation.error_message[:300])
+        return invocation
 
 
 def start_schedulers(
