@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from local.functions import FunctionSpec
-from local.lambda_context import LambdaContext, error_response, report_line
+from local.lambda_context import LambdaContext, error_response, peak_resident_mb, report_line
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _MEMORY_SAMPLE_SECONDS = 0.1  # how often a running invocation's resident memory is compared with MemorySize
@@ -107,7 +107,10 @@ def _serve(protocol: IO[str], args: argparse.Namespace) -> None:
                 response = error_response(error)
                 traceback.print_exc()
         print(f"END RequestId: {context.aws_request_id}")
-        print(report_line(context, (time.monotonic() - started) * 1000))
+        duration_ms = (time.monotonic() - started) * 1000
+        print(
+            report_line(context.aws_request_id, duration_ms, context.memory_limit_in_mb, peak_resident_mb())
+        )
         sys.stdout.flush()
         sys.stderr.flush()
         protocol.write(json.dumps(response) + "\n")
@@ -236,19 +239,18 @@ class FunctionHost:
             self.start()
             assert self._process is not None
             assert self._process.stdin is not None
-            started = time.monotonic()
+            started, request_id = time.monotonic(), str(uuid.uuid4())
             try:
                 if not self._ready:
                     if self._next_line(started + init_timeout) is None:
                         return self._died("the function's environment exited during init (see its log)")
                     self._ready = True
                     started = time.monotonic()
-                request_id = str(uuid.uuid4())
                 self._process.stdin.write(json.dumps({"request_id": request_id, "event": event}) + "\n")
                 self._process.stdin.flush()
                 line = self._next_line(started + self.spec.timeout_seconds)
             except (TimeoutError, OutOfMemoryError) as error:
-                return self._killed(error, started)
+                return self._killed(error, started, request_id)
             except (BrokenPipeError, OSError):
                 return self._died("the function's environment is gone (see its log)")
             if line is None:
@@ -264,24 +266,27 @@ class FunctionHost:
                 duration_ms=duration_ms,
             )
 
-    def _killed(self, error: TimeoutError | OutOfMemoryError, started: float) -> Invocation:
-        """The environment outlived its Timeout or outgrew its MemorySize: Lambda's error; a new one next."""
+    def _killed(self, error: TimeoutError | OutOfMemoryError, started: float, request_id: str) -> Invocation:
+        """The environment outlived its Timeout or outgrew its MemorySize: Lambda's error, and its END and
+        REPORT lines in the log (the environment cannot write them); a new environment next."""
+        peak_mb = peak_resident_mb(self._process.pid) if self._process is not None else None
         self.stop()
+        duration_ms = (time.monotonic() - started) * 1000
         if isinstance(error, OutOfMemoryError):
-            error_type = "Runtime.OutOfMemory"
+            error_type, status = "Runtime.OutOfMemory", "Status: error\tError Type: Runtime.OutOfMemory"
             message = (
                 "Runtime exited with error: signal: killed (resident memory "
                 f"{error.args[0]:,.0f} MB over MemorySize {self.spec.memory_mb} MB)"
             )
         else:
-            error_type = "Sandbox.Timedout"
+            error_type, status = "Sandbox.Timedout", "Status: timeout"
             message = f"Task timed out after {self.spec.timeout_seconds:.2f} seconds"
-        return Invocation(
-            ok=False,
-            error_type=error_type,
-            error_message=message,
-            duration_ms=(time.monotonic() - started) * 1000,
-        )
+        with self._log_path.open("a", encoding="utf-8") as log:
+            log.write(
+                f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {request_id} {message}\nEND RequestId: {request_id}\n"
+            )
+            log.write(report_line(request_id, duration_ms, self.spec.memory_mb, peak_mb, status) + "\n")
+        return Invocation(ok=False, error_type=error_type, error_message=message, duration_ms=duration_ms)
 
     def _died(self, message: str) -> Invocation:
         self.stop()

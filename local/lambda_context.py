@@ -47,26 +47,36 @@ def error_response(error: BaseException, error_type: str | None = None) -> dict[
     }
 
 
-def peak_resident_mb() -> int:
-    """This process's resident high-water mark in MB: VmHWM on Linux. Not getrusage's ru_maxrss there, which
-    keeps the high-water mark of the process that forked this one across exec (a function host started by a
-    2.8 GB emulator reported 2,888 MB)."""
+def peak_resident_mb(pid: int | None = None) -> int | None:
+    """A process's resident high-water mark in MB (this one's by default): VmHWM on Linux. Not getrusage's
+    ru_maxrss there, which keeps the high-water mark of the process that forked this one across exec (a
+    function host started by a 2.8 GB emulator reported 2,888 MB). None for another process without /proc."""
     try:
-        with open("/proc/self/status", encoding="ascii") as status:
+        with open(f"/proc/{pid or 'self'}/status", encoding="ascii") as status:
             for line in status:
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1]) // 1024  # kB
     except OSError:
         pass
+    if pid is not None:
+        return None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak // 2**20 if sys.platform == "darwin" else peak // 2**10  # bytes on macOS, KiB elsewhere
 
 
-def report_line(context: LambdaContext, duration_ms: float) -> str:
-    """Lambda's REPORT log line; Max Memory Used is the environment's resident high-water mark so far."""
-    peak_mb = peak_resident_mb()
-    return (
-        f"REPORT RequestId: {context.aws_request_id}\tDuration: {duration_ms:.2f} ms\t"
-        f"Billed Duration: {math.ceil(duration_ms)} ms\tMemory Size: {context.memory_limit_in_mb} MB\t"
-        f"Max Memory Used: {peak_mb} MB"
-    )
+def report_line(
+    request_id: str, duration_ms: float, memory_size_mb: int, max_used_mb: int | None, status: str = ""
+) -> str:
+    """Lambda's REPORT log line; Max Memory Used is the environment's resident high-water mark so far, and
+    `status` what Lambda adds for an invocation it ended ("timeout", or "error" with the error type)."""
+    fields = [
+        f"REPORT RequestId: {request_id}",
+        f"Duration: {duration_ms:.2f} ms",
+        f"Billed Duration: {math.ceil(duration_ms)} ms",
+        f"Memory Size: {memory_size_mb} MB",
+    ]
+    if max_used_mb is not None:
+        fields.append(f"Max Memory Used: {max_used_mb} MB")
+    if status:
+        fields.append(status)
+    return "\t".join(fields)

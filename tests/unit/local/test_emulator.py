@@ -197,6 +197,10 @@ def test_timed_out_invocation_is_a_503_and_the_environment_is_replaced(tiny_stac
     # And the next request gets a fresh environment that works
     assert requests.get(f"{tiny_stack.info.api_url}/things/2", timeout=30).status_code == 200
     assert set(tiny_stack.child_pids) != before
+    # And the log says what Lambda's does: the timeout, then END and a REPORT with "Status: timeout"
+    report = last_report(tiny_stack, "Status: timeout")
+    assert float(report["Duration"].removesuffix(" ms")) >= 2000
+    assert "Task timed out after 2.00 seconds" in (tiny_stack.state_dir / "logs" / "Worker.log").read_text()
 
 
 def test_invocation_over_its_memory_size_is_killed_and_the_environment_is_replaced(
@@ -211,6 +215,17 @@ def test_invocation_over_its_memory_size_is_killed_and_the_environment_is_replac
     assert hungry.status_code == 500
     assert set(tiny_stack.child_pids) != before
     assert requests.get(f"{tiny_stack.info.api_url}/things/2", timeout=30).status_code == 200
+    # And its REPORT line says so, with the environment's peak over its MemorySize
+    report = last_report(tiny_stack, "Error Type: Runtime.OutOfMemory")
+    assert report["Status"] == "error"
+    assert int(report["Max Memory Used"].removesuffix(" MB")) > 256
+
+
+def last_report(stack: LocalStack, containing: str) -> dict[str, str]:
+    """The fields of the last REPORT line of the Worker function's log that holds `containing`."""
+    log = (stack.state_dir / "logs" / "Worker.log").read_text()
+    [*_, line] = (line for line in log.splitlines() if line.startswith("REPORT ") and containing in line)
+    return dict(field.split(": ", 1) for field in line.split("\t"))
 
 
 def test_s3_upload_under_the_prefix_reaches_the_function_through_the_queue(tiny_stack: LocalStack) -> None:
