@@ -133,8 +133,9 @@ class JobExporter:
         return ExportContinuation(part=1, after_row=-1, rows_before=0, upload_ids=ids)
 
     def _export_part(self, job: Job, expected: int, state: ExportContinuation) -> ExportOutcome:
-        """Write the rows after state.after_row, at most part_rows, as part state.part of both uploads; then
-        queue the next part, or complete the uploads after the last one."""
+        """Write the next part_rows rows after state.after_row (more while the gzip part is under
+        min_part_bytes) as part state.part of both uploads; then queue the next part, or complete the uploads
+        after the last one."""
         uploads = ExportUploads(self.s3, self.bucket_name, self.prefix)
         rows = self._rows(job.job_id, state.after_row)
         with tempfile.TemporaryDirectory(dir=self.work_dir) as folder:
