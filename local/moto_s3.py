@@ -12,6 +12,8 @@ Here, in this process only (the emulator's moto server):
   checksums as moto computes them; moto's own join is kept where a checksum cannot be built part by part);
 - GetObject of an object above STREAM_ABOVE_BYTES answers with an `ObjectBody` that reads its range from the
   file a megabyte at a time while the response is sent (`local.moto_server` sends it outside its lock).
+And one answer as S3 gives it: UploadPart to an upload that is gone (completed or aborted) is NoSuchUpload,
+where moto fails with a KeyError (the export function tells a finished export from a lost one by it).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from moto.core.compat import HAS_CRT
-from moto.s3.exceptions import EntityTooSmall, InvalidPart, MalformedXML
+from moto.s3.exceptions import EntityTooSmall, InvalidPart, MalformedXML, NoSuchUpload
 from moto.s3.models import FakeKey, FakeMultipart, S3Backend
 from moto.s3.responses import S3Response
 from moto.s3.utils import compute_checksum
@@ -38,6 +40,7 @@ READ_BYTES = 1024 * 1024
 _installed = threading.Lock()
 _local = threading.local()  # per request thread: a joined upload waiting for put_object; a GET being served
 _ORIGINAL_COMPLETE = FakeMultipart.complete
+_ORIGINAL_UPLOAD_PART = S3Backend.upload_part
 _ORIGINAL_PUT = S3Backend.put_object
 _ORIGINAL_GET = S3Response._key_response_get
 _ORIGINAL_VALUE: property = FakeKey.__dict__["value"]
@@ -178,11 +181,19 @@ def _put_object(
     return key
 
 
+def upload_part(self: S3Backend, bucket_name: str, multipart_id: str, part_id: int, value: bytes) -> FakeKey:
+    """moto's UploadPart, with S3's NoSuchUpload for an upload that is gone."""
+    if multipart_id not in self.get_bucket(bucket_name).multiparts:
+        raise NoSuchUpload(upload_id=multipart_id)
+    return _ORIGINAL_UPLOAD_PART(self, bucket_name, multipart_id, part_id, value)
+
+
 def install() -> None:
     """Apply the changes above to moto in this process (idempotent)."""
     with _installed:
         os.environ["MOTO_S3_DEFAULT_KEY_BUFFER_SIZE"] = str(SPOOL_BYTES)
         FakeMultipart.complete = _complete  # type: ignore[method-assign]
+        S3Backend.upload_part = upload_part  # type: ignore[method-assign]
         S3Backend.put_object = _put_object  # type: ignore[method-assign]
         S3Response._key_response_get = _key_response_get  # type: ignore[method-assign]
         FakeKey.value = property(_value, _ORIGINAL_VALUE.fset)  # type: ignore[method-assign,assignment]

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from local import moto_s3
 from review_pipeline.dal.jobs import ChunkCounts, JobStore, new_job
 from review_pipeline.dal.results import ResultStore
 from review_pipeline.models import RejectedRow, ReviewResult
@@ -55,6 +56,8 @@ def seed_finished_job(
 def allow_small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
     """Let moto join multipart parts of a few bytes (S3 wants 5 MiB, but for the last): parts of a few rows
     stand for parts of a million. moto checks it, and so does the emulator's completion (local/moto_s3.py),
-    which takes over moto's in any process that has run the emulator."""
+    which takes over moto's in any process that has run the emulator. And UploadPart answers as S3 does."""
     monkeypatch.setattr("moto.s3.models.S3_UPLOAD_PART_MIN_SIZE", 1)
     monkeypatch.setattr("local.moto_s3.S3_UPLOAD_PART_MIN_SIZE", 1)
+    # And UploadPart to a finished upload answers NoSuchUpload, as S3 and the emulator do (moto: a KeyError)
+    monkeypatch.setattr("moto.s3.models.S3Backend.upload_part", moto_s3.upload_part)

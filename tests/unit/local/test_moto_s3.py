@@ -95,3 +95,17 @@ def test_a_large_object_is_read_by_range_and_whole_byte_for_byte(s3: Any) -> Non
     with pytest.raises(s3.exceptions.ClientError) as past_the_end:
         s3.get_object(Bucket="big", Key="large.bin", Range=f"bytes={30 * MIB}-")
     assert past_the_end.value.response["Error"]["Code"] == "InvalidRange"
+
+
+def test_a_part_sent_to_a_completed_upload_is_no_such_upload_as_on_s3(s3: Any) -> None:
+    # Given an upload completed (its one part is also its last, so it may be small)
+    upload = s3.create_multipart_upload(Bucket="big", Key="done.bin")["UploadId"]
+    part = s3.upload_part(Bucket="big", Key="done.bin", UploadId=upload, PartNumber=1, Body=b"x")
+    s3.complete_multipart_upload(
+        Bucket="big", Key="done.bin", UploadId=upload,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )  # fmt: skip
+    # When a part is sent to it again (a duplicate message of an export written in parts)
+    # Then S3's NoSuchUpload comes back, not a server error
+    with pytest.raises(s3.exceptions.NoSuchUpload):
+        s3.upload_part(Bucket="big", Key="done.bin", UploadId=upload, PartNumber=1, Body=b"x")

@@ -103,13 +103,8 @@ class ExportUploadGoneError(RuntimeError):
     """A multipart export's upload no longer exists and its object was never completed."""
 
 
-class ExportUploads:
+class ExportUploads(ExportObjects):
     """The multipart uploads of an export written in parts: one part per invocation, completed at the end."""
-
-    def __init__(self, s3: S3Client, bucket: str, prefix: str = EXPORT_PREFIX) -> None:
-        self._s3 = s3
-        self._bucket = bucket
-        self._prefix = prefix
 
     def start(self, job_id: str, export_format: ExportFormat, rows: int, content_type: str) -> str:
         """A new multipart upload of the export object (its metadata says `rows`); its UploadId."""
@@ -129,8 +124,6 @@ class ExportUploads:
         key = export_key(job_id, export_format, self._prefix)
         with path.open("rb") as body:
             try:
-                # Asked first: S3 answers NoSuchUpload to both, moto only to this (UploadPart: a KeyError)
-                self._s3.list_parts(Bucket=self._bucket, Key=key, UploadId=upload_id, MaxParts=1)
                 self._s3.upload_part(
                     Bucket=self._bucket, Key=key, UploadId=upload_id, PartNumber=part, Body=body
                 )
@@ -158,7 +151,7 @@ class ExportUploads:
         """False for NoSuchUpload when the object exists (completed); raises otherwise."""
         if error.response.get("Error", {}).get("Code") != "NoSuchUpload":
             raise error
-        if ExportObjects(self._s3, self._bucket, self._prefix).rows(job_id, export_format) is None:
+        if self.rows(job_id, export_format) is None:
             raise ExportUploadGoneError(
                 f"the multipart upload of job {job_id}'s {export_format} export is gone (the bucket aborts "
                 'incomplete uploads after 7 days): send {"job_id": "' + job_id + '"} to the export '

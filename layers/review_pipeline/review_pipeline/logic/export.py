@@ -23,6 +23,7 @@ import io
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -127,16 +128,18 @@ class JobExporter:
                 self._upload(paths[export_format], job.job_id, export_format, written)
         return ExportOutcome(job.job_id, "exported", rows=written)
 
+    @cached_property
+    def _uploads(self) -> ExportUploads:
+        return ExportUploads(self.s3, self.bucket_name, self.prefix)
+
     def _start(self, job_id: str, expected: int) -> ExportContinuation:
-        uploads = ExportUploads(self.s3, self.bucket_name, self.prefix)
-        ids = {fmt: uploads.start(job_id, fmt, expected, CONTENT_TYPES[fmt]) for fmt in FORMATS}
+        ids = {fmt: self._uploads.start(job_id, fmt, expected, CONTENT_TYPES[fmt]) for fmt in FORMATS}
         return ExportContinuation(part=1, after_row=-1, rows_before=0, upload_ids=ids)
 
     def _export_part(self, job: Job, expected: int, state: ExportContinuation) -> ExportOutcome:
         """Write the next part_rows rows after state.after_row (more while the gzip part is under
         min_part_bytes) as part state.part of both uploads; then queue the next part, or complete the uploads
         after the last one."""
-        uploads = ExportUploads(self.s3, self.bucket_name, self.prefix)
         rows = self._rows(job.job_id, state.after_row)
         with tempfile.TemporaryDirectory(dir=self.work_dir) as folder:
             paths = _part_paths(Path(folder))
@@ -147,7 +150,7 @@ class JobExporter:
             _check_total(job, total, expected, complete=not more)
             for export_format in FORMATS:
                 upload_id = state.upload_ids[export_format]
-                if not uploads.put_part(
+                if not self._uploads.put_part(
                     job.job_id, export_format, upload_id, state.part, paths[export_format]
                 ):
                     return ExportOutcome(job.job_id, "skipped", total, "export already completed")
@@ -155,7 +158,7 @@ class JobExporter:
             self._queue_next(job.job_id, state, last_row, total)
             return ExportOutcome(job.job_id, "continued", total, f"part {state.part} written")
         for export_format in FORMATS:
-            uploads.complete(job.job_id, export_format, state.upload_ids[export_format])
+            self._uploads.complete(job.job_id, export_format, state.upload_ids[export_format])
         return ExportOutcome(
             job.job_id, "exported", total, f"in {state.part} {'part' if state.part == 1 else 'parts'}"
         )
