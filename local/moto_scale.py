@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import bisect
 import copy
-import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,16 +33,14 @@ from typing import Any
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, Table
-from moto.dynamodb.responses import DynamoResult
 
-from local import moto_indexes
+from local import moto_answers, moto_indexes
 
 _installed = threading.Lock()
 _hints = threading.local()  # per thread: what the current moto call needs of Table.all_items / deepcopy
 _ORIGINAL_ALL_ITEMS = Table.all_items
 _ORIGINAL_QUERY = Table.query
 _ORIGINAL_TRANSACT = DynamoDBBackend.transact_write_items
-_ORIGINAL_EXECUTE = DynamoResult.execute_result
 _ORIGINAL_PUT_ITEM = Table.put_item
 _ORIGINAL_DELETE_ITEM = Table.delete_item
 _SORTED = "_moto_scale_sorted_keys"  # Table attribute: hash key -> (its partition dict, its sorted keys)
@@ -204,6 +201,31 @@ def _query(
     *args: Any,
     **kwargs: Any,
 ) -> Any:
+    with moto_answers.answering_query():
+        return _query_window(
+            self,
+            hash_key,
+            range_comparison,
+            range_objs,
+            limit,
+            exclusive_start_key,
+            scan_index_forward,
+            *args,
+            **kwargs,
+        )
+
+
+def _query_window(
+    self: Table,
+    hash_key: DynamoType | None,
+    range_comparison: str | None,
+    range_objs: list[DynamoType],
+    limit: int,
+    exclusive_start_key: dict[str, Any] | None,
+    scan_index_forward: bool,
+    *args: Any,
+    **kwargs: Any,
+) -> Any:
     index_name = args[1] if len(args) > 1 else kwargs.get("index_name")  # moto: projection, index_name, ...
     arguments = (range_comparison, range_objs, limit, exclusive_start_key, scan_index_forward, *args)
     if index_name is None and hash_key is not None:
@@ -307,20 +329,6 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, 
         raise
 
 
-def _execute_result(self: DynamoResult, context: Any) -> Any:
-    """A DynamoDB answer of plain JSON values (no binary, timestamp or absent member) as JSON text: what
-    moto's generic serializer makes of it, walking the operation's shapes value by value (most of the
-    server's time went there: 1 MB query pages of results, for exports and the API). Anything else goes
-    through moto's."""
-    try:
-        body = json.dumps(self.result, allow_nan=False)
-    except (TypeError, ValueError):
-        return _ORIGINAL_EXECUTE(self, context)
-    if "null" in body:  # a member set to None, which moto's serializer leaves out (or a text saying null)
-        return _ORIGINAL_EXECUTE(self, context)
-    return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
-
-
 def _wrapped(original: Callable[..., Any], replacement: Callable[..., Any]) -> Callable[..., Any]:
     return wraps(original)(replacement)
 
@@ -329,12 +337,12 @@ def install() -> None:
     """Apply the changes above to moto in this process (idempotent)."""
     with _installed:
         moto_indexes.install()
+        moto_answers.install()
         Table.all_items = _wrapped(_ORIGINAL_ALL_ITEMS, _all_items)  # type: ignore[method-assign]
         Table.query = _wrapped(_ORIGINAL_QUERY, _query)  # type: ignore[method-assign]
         Table.put_item = _wrapped(_ORIGINAL_PUT_ITEM, _put_item)  # type: ignore[method-assign]
         Table.delete_item = _wrapped(_ORIGINAL_DELETE_ITEM, _delete_item)  # type: ignore[method-assign]
         Table.__deepcopy__ = _table_deepcopy  # type: ignore[attr-defined]
-        DynamoResult.execute_result = _execute_result  # type: ignore[method-assign,assignment]
         DynamoDBBackend.transact_write_items = _wrapped(  # type: ignore[method-assign]
             _ORIGINAL_TRANSACT, _transact_write_items
         )

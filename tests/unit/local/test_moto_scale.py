@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.dynamodb.models import dynamodb_backends
 
-from local import moto_scale
+from local import moto_answers, moto_scale
 from local.template import table_definition
 
 REGION = "us-east-1"
@@ -257,3 +257,50 @@ def test_a_query_without_limit_pages_by_one_megabyte_within_its_key_range(
     assert rows_of_every_page(scaled_table, KeyConditionExpression=by_prefix) == list(range(1, 201))
     # And moto looked at one page and the item after it each time, not at the rest of the partition
     assert max(looked_at) == 50
+
+
+def test_an_item_is_sized_as_moto_sizes_it(scaled_table: Any) -> None:
+    # Given items of every attribute type, with names and strings beyond ASCII
+    items = [
+        {
+            "pk": "JOB#size",
+            "sk": "PLAIN",
+            "text": "caf\u00e9 \u2603",
+            "n\u00e4me": Decimal("-12.50"),
+            "flag": False,
+        },
+        {"pk": "JOB#size", "sk": "RICH", "nothing": None, "data": b"\x00\xff", "tags": {"a", "bb"}},
+        {"pk": "JOB#size", "sk": "NESTED", "map": {"list": [Decimal(1), "two", None], "set": {Decimal(3)}}},
+    ]
+    for item in items:
+        scaled_table.put_item(Item=item)
+    stored = dynamodb_backends["123456789012"][REGION].tables["t"].items
+    # When each is sized as a Query pages it, and as moto sizes it
+    for item in stored[next(iter(stored))].values():
+        # Then the two agree
+        assert moto_answers._item_size(item) == moto_answers._ORIGINAL_ITEM_SIZE(item)
+
+
+def test_a_projected_query_leaves_the_stored_items_whole(table: Any) -> None:
+    # Given job items read through the index and through the table with a projection (moto builds new
+    # items for both, now from the stored items themselves rather than from copies)
+    by_index = table.query(
+        IndexName="JobsByCreatedAt",
+        KeyConditionExpression=Key("jobs_by_created_pk").eq("JOBS"),
+        ProjectionExpression="pk, #count",
+        ExpressionAttributeNames={"#count": "count"},
+    )["Items"]
+    by_table = table.query(KeyConditionExpression=Key("pk").eq("JOB#a"), ProjectionExpression="sk", Limit=3)
+    # Then the answers are projected
+    assert by_index == [{"pk": f"JOB#{name}", "count": 0} for name in ("b", "a", "c")]
+    assert by_table["Items"] == [{"sk": "JOB"}, {"sk": "RESULT#00000001"}, {"sk": "RESULT#00000002"}]
+    # And the stored items still have every attribute
+    job = table.get_item(Key={"pk": "JOB#a", "sk": "JOB"}, ConsistentRead=True)["Item"]
+    assert job == {
+        "pk": "JOB#a",
+        "sk": "JOB",
+        "count": 0,
+        "jobs_by_created_pk": "JOBS",
+        "jobs_by_created_sk": "2026-01-02#a",
+    }
+    assert table.get_item(Key={"pk": "JOB#a", "sk": "RESULT#00000001"})["Item"]["row"] == 1
