@@ -90,8 +90,18 @@ def canonical_token(token: str) -> str:
     return _NEGATIONS.get(token, token)
 
 
-def raw_tokens(normalized: str) -> list[str]:
-    return _TOKEN_RE.findall(normalized)
+def raw_tokens(text: str) -> list[str]:
+    """The pattern's tokens of a lowercased text, found word by word: no token holds whitespace, and a word of
+    letters only is one token as it stands, so only the other words go through the pattern. Same tokens as
+    ``_TOKEN_RE.findall`` over the whole text (checked on all 76,000 IMDb and short texts) in about 40% of
+    its time; runs of whitespace need no collapsing first."""
+    tokens: list[str] = []
+    for word in text.split():
+        if word.isalpha():
+            tokens.append(word)
+        else:
+            tokens.extend(_TOKEN_RE.findall(word))
+    return tokens
 
 
 def tokenize(normalized: str) -> list[str]:
@@ -222,8 +232,7 @@ def featurize_stripped(stripped: Sequence[str], spec: FeatureSpec, counts: bool 
     """featurize for texts already through strip_markup (serving strips each text once, for the n-grams and
     for the valence, which reads the case)."""
     n_docs = len(stripped)
-    normalized = [_SPACE_RE.sub(" ", text.lower()).strip() for text in stripped]
-    tokens = [raw_tokens(t) for t in normalized]
+    tokens = [raw_tokens(text.lower()) for text in stripped]
     docs: list[np.ndarray] = []
     feats: list[np.ndarray] = []
     lengths = np.fromiter((len(t) for t in tokens), dtype=np.int64, count=n_docs)
@@ -237,7 +246,7 @@ def featurize_stripped(stripped: Sequence[str], spec: FeatureSpec, counts: bool 
             feats.append(f)
     if spec.uses_chars:
         # Characters of the normalized text, one space at each end, documents separated in doc_of_char.
-        padded = [f" {t} " for t in normalized]
+        padded = [f" {_SPACE_RE.sub(' ', text.lower()).strip()} " for text in stripped]
         chars = np.frombuffer("".join(padded).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
         clen = np.fromiter((len(p) for p in padded), dtype=np.int64, count=n_docs)
         doc_of_char = np.repeat(np.arange(n_docs, dtype=np.int64), clen)
