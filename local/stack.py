@@ -23,7 +23,7 @@ from typing import Any
 import boto3
 import requests
 
-from local import moto_s3, moto_scale, s3_events, xray
+from local import heap, moto_s3, moto_scale, s3_events, xray
 from local.edge import LocalJwtIssuer, create_secrets, http_api_servers
 from local.endpoint import DEFAULT_ARTIFACT, EndpointHandler, EndpointServer
 from local.endpoint_process import EndpointWorkers, local_endpoint
@@ -109,6 +109,7 @@ class LocalStack:
         self._api: HttpApiServer | None = None
         self._origin: HttpApiServer | None = None
         self.moto_url = ""
+        self._heap_settled = False
 
     # ------------------------------------------------------------------------------------------------------
     def __enter__(self) -> LocalStack:
@@ -176,6 +177,8 @@ class LocalStack:
         )
         if self._write_state:
             self.info.write(self.state_dir / STATE_FILE_NAME)
+        heap.settle()  # what exists now is never garbage: out of the collector's way (local/heap.py)
+        self._heap_settled = True
         return self.info
 
     def stop(self) -> None:
@@ -197,6 +200,9 @@ class LocalStack:
             self._moto = None
         if self._write_state:
             (self.state_dir / STATE_FILE_NAME).unlink(missing_ok=True)
+        if self._heap_settled:
+            heap.release()
+            self._heap_settled = False
 
     # ------------------------------------------------------------------------------------------------------
     def invoke(self, function_id: str, event: dict[str, Any]) -> Invocation:
