@@ -190,29 +190,9 @@ def _index_hash_attribute(table: Table, index_name: str) -> str | None:
     return None
 
 
-def _query(
-    self: Table,
-    hash_key: DynamoType | None,
-    range_comparison: str | None,
-    range_objs: list[DynamoType],
-    limit: int,
-    exclusive_start_key: dict[str, Any] | None,
-    scan_index_forward: bool,
-    *args: Any,
-    **kwargs: Any,
-) -> Any:
+def _query(self: Table, *args: Any, **kwargs: Any) -> Any:
     with moto_answers.answering_query():
-        return _query_window(
-            self,
-            hash_key,
-            range_comparison,
-            range_objs,
-            limit,
-            exclusive_start_key,
-            scan_index_forward,
-            *args,
-            **kwargs,
-        )
+        return _query_window(self, *args, **kwargs)
 
 
 def _query_window(

@@ -183,19 +183,28 @@ def _markdown(meta: dict[str, Any], card: dict[str, Any], tar_sha256: str, tar_s
     return "\n".join(lines)
 
 
+def rewrite_card(tar_path: Path) -> dict[str, Any]:
+    """Write the model card beside an artifact from its model.json, digest and size; returns model.json."""
+    with tarfile.open(tar_path) as tar:
+        member = tar.extractfile("model.json")
+        if member is None:
+            raise FileNotFoundError(f"{tar_path} has no model.json")
+        meta: dict[str, Any] = json.loads(member.read())
+    data = tar_path.read_bytes()
+    write_model_card(tar_path.parent, meta, hashlib.sha256(data).hexdigest(), len(data))
+    return meta
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m model.card", description=__doc__.split("\n\n")[0])
     ap.add_argument(
         "artifact", nargs="?", default=str(Path(__file__).resolve().parent / "artifact" / "model.tar.gz")
     )
     tar_path = Path(ap.parse_args(argv).artifact)
-    with tarfile.open(tar_path) as tar:
-        member = tar.extractfile("model.json")
-        if member is None:
-            raise SystemExit(f"{tar_path} has no model.json")
-        meta = json.loads(member.read())
-    data = tar_path.read_bytes()
-    write_model_card(tar_path.parent, meta, hashlib.sha256(data).hexdigest(), len(data))
+    try:
+        meta = rewrite_card(tar_path)
+    except FileNotFoundError as missing:
+        raise SystemExit(str(missing)) from missing
     print(f"wrote {tar_path.parent / 'model_card.md'} for {meta['model_version']}")
     return 0
 

@@ -13,9 +13,7 @@ from it). A change that moves one needs a retrained artifact: `python -m model.t
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib.util
-import json
 import shutil
 import sys
 import tarfile
@@ -26,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.card import write_model_card
+from model.card import rewrite_card
 from model.data import DataError, read_reviews
 from model.export import SERVING_DIR, SERVING_FILES, make_tarball
 
@@ -106,13 +104,7 @@ def repack(artifact: Path, texts: Sequence[str]) -> tuple[str, int]:
                 f"{after[first]!r}): retrain with python -m model.train"
             )
         shutil.copyfile(candidate, artifact)
-    with tarfile.open(artifact) as tar:
-        member = tar.extractfile("model.json")
-        if member is None:
-            raise FileNotFoundError(f"{artifact} has no model.json")
-        meta = json.loads(member.read())
-    data = artifact.read_bytes()
-    write_model_card(artifact.parent, meta, hashlib.sha256(data).hexdigest(), len(data))
+    meta = rewrite_card(artifact)
     return str(meta["model_version"]), len(texts)
 
 
