@@ -36,18 +36,9 @@ BENCHMARKS: dict[str, tuple[ModuleType, str]] = {
 # duplicate_ids holds 10 million ids in a dict (1.6 GB) and takes minutes of CPU; export_parts stores a
 # million items in the emulator's table and exports them (about ten minutes).
 _ON_REQUEST = {"big_upload", "duplicate_ids", "export_parts"}
-# Printed in full: the model serving section is long and already printed by its own module's main().
+# Printed in full: every section but model serving, which is long and already printed by its own main().
 # The cost section ends with its figure, so `--only cost` prints that line last.
-_PRINTED = {
-    "preprocess",
-    "end_to_end",
-    "scale",
-    "cold_start",
-    "cost",
-    "big_upload",
-    "duplicate_ids",
-    "export_parts",
-}
+_PRINTED = set(BENCHMARKS) - {"model_serving"}
 
 
 def main(argv: list[str] | None = None) -> int:

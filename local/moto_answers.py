@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from functools import wraps
+from contextlib import AbstractContextManager
 from typing import Any
 
 from moto.core.responses import ActionResult
@@ -22,23 +20,18 @@ from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.utilities import bytesize, dynamo_to_dict
 from moto.dynamodb.responses import DynamoResult
 
+from local.moto_hints import hint, hints, wrapped
+
 _installed = threading.Lock()
-_query = threading.local()  # per thread, during a Query: its items' sizes, and that results need no copy
 _ORIGINAL_EXECUTE = DynamoResult.execute_result
 _ORIGINAL_RESULT_INIT = DynamoResult.__init__
 _ORIGINAL_ITEM_DEEPCOPY = Item.__deepcopy__
 _ORIGINAL_ITEM_SIZE = Item.size
 
 
-@contextmanager
-def answering_query() -> Iterator[None]:
+def answering_query() -> AbstractContextManager[None]:
     """Within: moto is answering one Query under the server's lock, so its items cannot change."""
-    outer = getattr(_query, "sizes", None), getattr(_query, "shared_results", False)
-    _query.sizes, _query.shared_results = {}, True
-    try:
-        yield
-    finally:
-        _query.sizes, _query.shared_results = outer
+    return hint(sizes={}, shared_results=True)
 
 
 def _item_size(self: Item) -> int:
@@ -46,7 +39,7 @@ def _item_size(self: Item) -> int:
     numbers counted inline, and once per item in a Query. moto's Query counts each result's size twice (and
     _one_page once more) through a DynamoType method per attribute: a 1 MB page of 2,000 results held the
     server's lock about 170 ms there."""
-    sizes: dict[int, tuple[Item, int]] | None = getattr(_query, "sizes", None)
+    sizes: dict[int, tuple[Item, int]] | None = getattr(hints, "sizes", None)
     if sizes is None:
         return _counted_size(self)
     known = sizes.get(id(self))
@@ -60,11 +53,12 @@ def _counted_size(self: Item) -> int:
     for name, value in self.attrs.items():
         kind = value.type
         if kind == "S":
-            total += len(name.encode("utf-8")) + len(value.value.encode("utf-8"))
+            value_size = bytesize(value.value)
         elif kind == "N":
-            total += len(name.encode("utf-8")) + len(str(value.value))
+            value_size = len(str(value.value))
         else:
-            total += bytesize(name) + value.size()
+            value_size = value.size()
+        total += bytesize(name) + value_size
     return total
 
 
@@ -72,7 +66,7 @@ def _item_deepcopy(self: Item, memo: dict[int, Any]) -> Item:
     """Inside a Query: the item itself. moto copies each page's results before it projects and filters
     them, which makes new items or reads, and the answer is turned into plain dicts (dynamo_to_dict) before
     the server's lock is let go; the copy of a 1 MB page took about 110 ms of that lock."""
-    if getattr(_query, "shared_results", False):
+    if getattr(hints, "shared_results", False):
         return self
     return _ORIGINAL_ITEM_DEEPCOPY(self, memo)
 
@@ -111,14 +105,10 @@ def _execute_result(self: DynamoResult, context: Any) -> Any:
     return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
 
 
-def _wrapped(original: Callable[..., Any], replacement: Callable[..., Any]) -> Callable[..., Any]:
-    return wraps(original)(replacement)
-
-
 def install() -> None:
     """Apply the changes above to moto in this process (idempotent)."""
     with _installed:
-        Item.size = _wrapped(_ORIGINAL_ITEM_SIZE, _item_size)  # type: ignore[method-assign]
-        Item.__deepcopy__ = _wrapped(_ORIGINAL_ITEM_DEEPCOPY, _item_deepcopy)  # type: ignore[method-assign]
-        DynamoResult.__init__ = _wrapped(_ORIGINAL_RESULT_INIT, _result_init)  # type: ignore[method-assign]
+        Item.size = wrapped(_ORIGINAL_ITEM_SIZE, _item_size)  # type: ignore[method-assign]
+        Item.__deepcopy__ = wrapped(_ORIGINAL_ITEM_DEEPCOPY, _item_deepcopy)  # type: ignore[method-assign]
+        DynamoResult.__init__ = wrapped(_ORIGINAL_RESULT_INIT, _result_init)  # type: ignore[method-assign]
         DynamoResult.execute_result = _execute_result  # type: ignore[method-assign,assignment]

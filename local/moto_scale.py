@@ -24,9 +24,6 @@ from __future__ import annotations
 import bisect
 import copy
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from functools import wraps
 from operator import itemgetter
 from typing import Any
 
@@ -35,9 +32,9 @@ from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, Table
 
 from local import moto_answers, moto_indexes
+from local.moto_hints import hint, hints, wrapped
 
 _installed = threading.Lock()
-_hints = threading.local()  # per thread: what the current moto call needs of Table.all_items / deepcopy
 _ORIGINAL_ALL_ITEMS = Table.all_items
 _ORIGINAL_QUERY = Table.query
 _ORIGINAL_TRANSACT = DynamoDBBackend.transact_write_items
@@ -50,18 +47,6 @@ _NAMED_QUERY_ARGUMENTS = frozenset({"hash_key_conditions", "range_key_conditions
 
 ItemKey = tuple[DynamoType, DynamoType | None]
 SortedKeys = tuple[list[Any], list[DynamoType]]  # range keys' plain values in order, and moto's keys alike
-
-
-@contextmanager
-def _hint(**values: Any) -> Iterator[None]:
-    previous = {name: getattr(_hints, name, None) for name in values}
-    for name, value in values.items():
-        setattr(_hints, name, value)
-    try:
-        yield
-    finally:
-        for name, value in previous.items():
-            setattr(_hints, name, value)
 
 
 def _plain(key: DynamoType) -> Any:
@@ -84,29 +69,29 @@ def _partition_items(table: Table, hash_key: DynamoType) -> list[Any]:
         return [stored]
     keys, range_keys = _sorted_keys(table, hash_key, stored)
     low, high = 0, len(keys)
-    prefix = getattr(_hints, "prefix", None)
+    prefix = getattr(hints, "prefix", None)
     if isinstance(prefix, str):
         low = bisect.bisect_left(keys, prefix)
         high = bisect.bisect_left(keys, prefix + "\U0010ffff", lo=low)
-    between = getattr(_hints, "between", None)
+    between = getattr(hints, "between", None)
     if between is not None:
         low = bisect.bisect_left(keys, between[0])
         high = max(low, bisect.bisect_right(keys, between[1], lo=low))
-    start = getattr(_hints, "start", None)
-    forward = getattr(_hints, "forward", True)
+    start = getattr(hints, "start", None)
+    forward = getattr(hints, "forward", True)
     if start and table.range_key_attr in start:
         after = _plain(DynamoType(start[table.range_key_attr]))
         if forward:
             low = max(low, bisect.bisect_right(keys, after, lo=low, hi=high))
         else:
             high = min(high, bisect.bisect_left(keys, after, lo=low, hi=high))
-    limit = getattr(_hints, "limit", None)
+    limit = getattr(hints, "limit", None)
     if limit:
         if forward:
             high = min(high, low + limit + 1)
         else:
             low = max(low, high - limit - 1)
-    if getattr(_hints, "whole_window", False):
+    if getattr(hints, "whole_window", False):
         low, high = _one_page(stored, range_keys, low, high, forward)
     return [stored[range_key] for range_key in range_keys[low:high]]
 
@@ -170,14 +155,14 @@ def _delete_item(self: Table, hash_key: DynamoType, range_key: DynamoType | None
 
 def _all_items(self: Table) -> list[Any]:
     """Table.all_items as a Query needs it: one partition, or every item unsorted (the Query sorts)."""
-    partition = getattr(_hints, "partition", None)
+    partition = getattr(hints, "partition", None)
     if partition is not None:
         return _partition_items(self, partition)
-    index_hash = getattr(_hints, "index_hash", None)
+    index_hash = getattr(hints, "index_hash", None)
     if index_hash is not None:
         attribute, value = index_hash
         return moto_indexes.items_with(self, attribute, value)
-    if getattr(_hints, "unsorted", False):
+    if getattr(hints, "unsorted", False):
         return moto_indexes.every_item(self)
     return _ORIGINAL_ALL_ITEMS(self)
 
@@ -232,19 +217,19 @@ def _query_window(
             "between": between,
             "whole_window": whole,
         }
-        with _hint(partition=hash_key, **hints):
+        with hint(partition=hash_key, **hints):
             return _ORIGINAL_QUERY(self, hash_key, *arguments, **kwargs)
     attribute = _index_hash_attribute(self, index_name) if index_name and hash_key is not None else None
     if attribute is not None:
-        with _hint(index_hash=(attribute, hash_key)):
+        with hint(index_hash=(attribute, hash_key)):
             return _ORIGINAL_QUERY(self, hash_key, *arguments, **kwargs)
-    with _hint(unsorted=True):
+    with hint(unsorted=True):
         return _ORIGINAL_QUERY(self, hash_key, *arguments, **kwargs)
 
 
 def _table_deepcopy(self: Table, memo: dict[int, Any]) -> Table:
     """Inside a transaction: no copy (the touched items are snapshot instead); elsewhere a real deep copy."""
-    if getattr(_hints, "in_transaction", False):
+    if getattr(hints, "in_transaction", False):
         return self
     clone: Table = object.__new__(type(self))
     memo[id(self)] = clone
@@ -302,15 +287,11 @@ def _restore(backend: DynamoDBBackend, snapshots: dict[tuple[str, ItemKey], Any]
 def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
     snapshots = _touched(self, transact_items)
     try:
-        with _hint(in_transaction=True):
+        with hint(in_transaction=True):
             _ORIGINAL_TRANSACT(self, transact_items)
     except Exception:
         _restore(self, snapshots)
         raise
-
-
-def _wrapped(original: Callable[..., Any], replacement: Callable[..., Any]) -> Callable[..., Any]:
-    return wraps(original)(replacement)
 
 
 def install() -> None:
@@ -318,11 +299,11 @@ def install() -> None:
     with _installed:
         moto_indexes.install()
         moto_answers.install()
-        Table.all_items = _wrapped(_ORIGINAL_ALL_ITEMS, _all_items)  # type: ignore[method-assign]
-        Table.query = _wrapped(_ORIGINAL_QUERY, _query)  # type: ignore[method-assign]
-        Table.put_item = _wrapped(_ORIGINAL_PUT_ITEM, _put_item)  # type: ignore[method-assign]
-        Table.delete_item = _wrapped(_ORIGINAL_DELETE_ITEM, _delete_item)  # type: ignore[method-assign]
+        Table.all_items = wrapped(_ORIGINAL_ALL_ITEMS, _all_items)  # type: ignore[method-assign]
+        Table.query = wrapped(_ORIGINAL_QUERY, _query)  # type: ignore[method-assign]
+        Table.put_item = wrapped(_ORIGINAL_PUT_ITEM, _put_item)  # type: ignore[method-assign]
+        Table.delete_item = wrapped(_ORIGINAL_DELETE_ITEM, _delete_item)  # type: ignore[method-assign]
         Table.__deepcopy__ = _table_deepcopy  # type: ignore[attr-defined]
-        DynamoDBBackend.transact_write_items = _wrapped(  # type: ignore[method-assign]
+        DynamoDBBackend.transact_write_items = wrapped(  # type: ignore[method-assign]
             _ORIGINAL_TRANSACT, _transact_write_items
         )

@@ -11,7 +11,7 @@ import pytest
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from local import moto_scale
+from local.moto_hints import hint
 
 REGION = "us-east-1"
 SOURCE = Key("jobs_by_source_pk").eq("incoming/a.jsonl")
@@ -25,7 +25,7 @@ def job(name: str, source: str = "incoming/a.jsonl", **more: Any) -> dict[str, A
 def answers(table: Any) -> tuple[list[str], list[str]]:
     """(this module's answer, moto's: every item looked at), each as the jobs' pks in the index's order."""
     ours = [item["pk"] for item in table.query(**INDEX)["Items"]]
-    with moto_scale._hint(unsorted=True):
+    with hint(unsorted=True):
         moto = [item["pk"] for item in table.query(**INDEX)["Items"]]
     return ours, moto
 

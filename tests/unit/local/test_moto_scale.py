@@ -16,6 +16,7 @@ from moto import mock_aws
 from moto.dynamodb.models import dynamodb_backends
 
 from local import moto_answers, moto_scale
+from local.moto_hints import hint
 from local.template import table_definition
 
 REGION = "us-east-1"
@@ -119,7 +120,7 @@ def test_an_index_query_reads_only_its_own_index_partition_and_answers_as_moto(t
         }
     )
     query = {"IndexName": "JobsByCreatedAt", "KeyConditionExpression": Key("jobs_by_created_pk").eq("JOBS")}
-    with moto_scale._hint(unsorted=True):  # what every index query did before: every item, moto filters
+    with hint(unsorted=True):  # what every index query did before: every item, moto filters
         moto_answer = table.query(**query)["Items"]
 
     # When each partition of the index is queried
