@@ -119,14 +119,17 @@ def plan_requests(
     explain: bool,
     max_payload_bytes: int,
     max_instances: int = MAX_INSTANCES_PER_CALL,
+    first_max_instances: int | None = None,
 ) -> tuple[list[list[EndpointInstance]], list[TooLargeReview]]:
-    """Pack instances, in order, into as few requests as fit under max_payload_bytes and max_instances each.
+    """Pack instances, in order, into as few requests as fit under max_payload_bytes and max_instances each
+    (the first request at most `first_max_instances`, when given).
 
     The size of a request is the size of its envelope plus each instance's JSON plus one comma between
     instances, which is exactly what `EndpointRequest.model_dump_json()` produces.
     """
     envelope = len(_json_bytes(EndpointRequest(instances=[], explain=explain)))
     per_call = min(max_instances, MAX_INSTANCES_PER_CALL)
+    first_call = min(first_max_instances or per_call, per_call)
     batches: list[list[EndpointInstance]] = []
     too_large: list[TooLargeReview] = []
     current: list[EndpointInstance] = []
@@ -138,7 +141,8 @@ def plan_requests(
             too_large.append(TooLargeReview(id=instance.id, size_bytes=alone, limit_bytes=max_payload_bytes))
             continue
         separator = 1 if current else 0
-        if current and (current_size + separator + size > max_payload_bytes or len(current) >= per_call):
+        full = len(current) >= (per_call if batches else first_call)
+        if current and (current_size + separator + size > max_payload_bytes or full):
             batches.append(current)
             current, current_size, separator = [], envelope, 0
         current.append(instance)
@@ -249,15 +253,19 @@ class SentimentEndpoint:
         reviews: Sequence[tuple[str, str]],
         explain: bool = False,
         max_per_call: int = MAX_INSTANCES_PER_CALL,
+        first_call: int | None = None,
     ) -> Iterator[EndpointAnswer]:
-        """The same predictions one InvokeEndpoint call (at most `max_per_call` reviews) at a time, as each
-        call answers: a caller can store one call's results while the next is scored. The first part carries
+        """The same predictions one InvokeEndpoint call (at most `max_per_call` reviews, the first at most
+        `first_call`) at a time, as each call answers: a caller can store one call's results while the next
+        is scored, and a small first call gives it something to store sooner. The first part carries
         every review that is too large (and may hold no prediction when none fits); each part has one call's
         latency."""
         instances = [EndpointInstance(id=review_id, text=text) for review_id, text in reviews]
         if len({instance.id for instance in instances}) != len(instances):
             raise ValueError("review ids must be unique within one predict() call")
-        batches, too_large = plan_requests(instances, explain, self.max_payload_bytes, max_per_call)
+        batches, too_large = plan_requests(
+            instances, explain, self.max_payload_bytes, max_per_call, first_max_instances=first_call
+        )
         if too_large and not batches:
             yield EndpointAnswer(predictions=[], model_version="", too_large=too_large)
         for number, batch in enumerate(batches):

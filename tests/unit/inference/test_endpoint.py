@@ -49,6 +49,22 @@ def test_given_a_request_that_fits_exactly_when_planning_then_it_is_one_request(
     assert [len(batch) for batch in one_byte_short] == [4, 1]
 
 
+def test_given_a_first_call_limit_when_planning_then_only_the_first_request_is_smaller() -> None:
+    instances = _instances(23)
+
+    batches, too_large = plan_requests(
+        instances, explain=False, max_payload_bytes=1_000_000, max_instances=10, first_max_instances=3
+    )
+    above_the_limit, _ = plan_requests(
+        instances, explain=False, max_payload_bytes=1_000_000, max_instances=10, first_max_instances=50
+    )
+
+    assert too_large == []
+    assert [len(batch) for batch in batches] == [3, 10, 10]
+    assert [i.id for batch in batches for i in batch] == [i.id for i in instances]
+    assert [len(batch) for batch in above_the_limit] == [10, 10, 3]  # never more than max_instances
+
+
 def test_given_one_review_larger_than_the_limit_when_planning_then_only_it_is_reported() -> None:
     instances = [*_instances(3), EndpointInstance(id="huge", text="x" * 5_000), *_instances(2)]
 

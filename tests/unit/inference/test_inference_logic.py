@@ -13,7 +13,12 @@ from review_pipeline.dal.chunks import ChunkReader, ChunkUnreadableError
 from review_pipeline.dal.jobs import JobNotFoundError, JobStore
 from review_pipeline.dal.results import ResultStore
 from review_pipeline.endpoint import EndpointError
-from review_pipeline.logic.inference import REVIEWS_PER_CALL, ChunkClassifier, text_excerpt
+from review_pipeline.logic.inference import (
+    FIRST_CALL_REVIEWS,
+    REVIEWS_PER_CALL,
+    ChunkClassifier,
+    text_excerpt,
+)
 from review_pipeline.models import ChunkMessage, JobStatus, ReviewRecord
 from tests.staged_endpoint import StagedEndpoint
 from tests.unit.inference.seed import deliver_then_crash_before_counting, put_chunk, seed_processing_job
@@ -111,16 +116,16 @@ def test_given_a_chunk_when_classified_then_metrics_count_reviews_and_endpoint_c
     assert metrics.metric_set["EndpointLatency"]["Unit"] == "Milliseconds"
 
 
-def test_given_a_chunk_over_one_call_when_classified_then_calls_of_100_are_made_and_every_result_stored(
+def test_given_a_chunk_over_one_call_when_classified_then_a_small_call_then_calls_of_100_and_all_stored(
     classifier: ChunkClassifier, table: Any, bucket: str, sentiment_endpoint: StagedEndpoint
 ) -> None:
     [message] = seed_processing_job(table, bucket, "job-1", [250])
 
     outcome = classifier.classify(message)
 
-    # Three calls (100, 100, 50), each call's results stored while the next was scored, then counted once
+    # Four calls (25, 100, 100, 25), each call's results stored while the next was scored, then counted once
     sizes = [len(json.loads(call.body)["instances"]) for call in sentiment_endpoint.invocations]
-    assert sizes == [REVIEWS_PER_CALL, REVIEWS_PER_CALL, 50]
+    assert sizes == [FIRST_CALL_REVIEWS, REVIEWS_PER_CALL, REVIEWS_PER_CALL, 25]
     assert (outcome.counted, outcome.classified) == (True, 250)
     stored = ResultStore(table).list_results("job-1", limit=1000).items
     assert [result.row for result in stored] == list(range(1, 251))
