@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -51,6 +52,35 @@ def test_jsonl_and_csv_gz_files_are_fully_classified(api: Api, upload: Upload) -
     }
     agree = sum((r["label"] == "positive") == (labels[r["review_id"]] == 1) for r in results)
     assert agree / len(results) > 0.8
+
+
+def test_the_aclimdb_sample_archive_is_read_as_the_published_dataset_lays_it_out(
+    api: Api, upload: Upload
+) -> None:
+    # Given the shipped archive laid out as aclImdb_v1.tar.gz: train/pos and train/neg reviews named
+    # <n>_<rating>.txt, beside the dataset's README, vocabulary and URL lists
+    archive = SAMPLES / "aclImdb_sample.tar.gz"
+    with tarfile.open(archive) as members:
+        names = members.getnames()
+    reviews = [name for name in names if name.endswith(".txt") and "/urls_" not in name]
+    stems = [name.removesuffix(".txt").rsplit("_", 1) for name in reviews]
+    # aclImdb/train/pos/12_8.txt: id aclImdb/train/pos/12, rating 8, the file's label positive
+    expected = {stem: (int(rating), stem.split("/")[2]) for stem, rating in stems}
+    # When it has been processed
+    key = upload("formats/aclImdb_sample.tar.gz", archive)
+    job = api.final_job(key)
+    # Then every review in it is classified, and the other members are skipped and listed, not rejected
+    assert job["status"] == "COMPLETED", job
+    assert job["counts"]["total"] == job["counts"]["classified"] == len(expected) == 20
+    assert job["input"]["members_read"] == 20
+    assert job["input"]["skipped_count"] == len(names) - 20 == 4
+    assert sorted(line.split(":")[0] for line in job["input"]["skipped"]) == sorted(set(names) - set(reviews))
+    # And each review's id, rating and label come from its path: the folder pos or neg is IMDb's label
+    results, _ = api.all_pages(f"/jobs/{job['job_id']}/reviews", limit=100)
+    words = {"pos": "positive", "neg": "negative"}
+    assert {r["review_id"]: (r["rating"], r["given_label"]) for r in results} == {
+        stem: (rating, words[folder]) for stem, (rating, folder) in expected.items()
+    }
 
 
 def test_imperfect_file_completes_with_each_bad_row_rejected_for_its_reason(api: Api, upload: Upload) -> None:

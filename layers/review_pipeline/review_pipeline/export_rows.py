@@ -1,9 +1,11 @@
 """The export format of a job: every row of the uploaded file, as CSV or JSON lines, in file order.
 
-One row shape for both: `row, id, label, score, model_version, reason, uncertain`; a result has no
-reason, a rejected row only its reason. `uncertain` is the model's flag for a score inside its uncertain
-band (true/false; empty or null when the model did not flag it, and on rejected rows); it is the last
-column, so the columns readers already knew keep their places.
+One row shape for both: `row, id, label, score, model_version, reason, uncertain, given_label`; a result
+has no reason, a rejected row only its reason. `uncertain` is the model's flag for a score inside its
+uncertain band (true/false; empty or null when the model did not flag it, and on rejected rows).
+`given_label` is the label the uploaded file gave the review (a `label` field or column, or an aclImdb
+`pos`/`neg` folder), `positive` or `negative`, empty when it gave none: beside `label`, it shows where the
+model and the file agree. Columns are added at the end, so the columns readers already knew keep their places.
 
 The export the pipeline writes to S3 (results/<job_id>/) and the one the CLI writes while a job is not
 exported yet both come from here, so they cannot drift. Standard library only: the CLI imports it without
@@ -18,14 +20,24 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any, Literal, Protocol
 
-EXPORT_FIELDS = ("row", "id", "label", "score", "model_version", "reason", "uncertain")
+EXPORT_FIELDS = ("row", "id", "label", "score", "model_version", "reason", "uncertain", "given_label")
 ExportFormat = Literal["csv", "jsonl"]
+_LABEL_WORDS = {1: "positive", 0: "negative"}
+
+
+def label_word(given: Any) -> str | None:
+    """A file's own label as the API and the exports spell labels: stored as 1 or 0 (a number, from
+    DynamoDB a Decimal), served as the word already; None when the file gave none."""
+    if given is None or isinstance(given, str):
+        return given
+    return _LABEL_WORDS[int(given)]
 
 
 def result_row(result: Mapping[str, Any]) -> dict[str, Any]:
     """A stored or served result (it has review_id, row, label, score, model_version) as an export row.
 
-    `uncertain` may be absent: results stored before it was recorded, or served by an API that predates it.
+    `uncertain` and `given_label` may be absent: results stored before they were recorded, or served by an
+    API that predates them.
     """
     return {
         "row": result["row"],
@@ -35,6 +47,7 @@ def result_row(result: Mapping[str, Any]) -> dict[str, Any]:
         "model_version": result["model_version"],
         "reason": None,
         "uncertain": result.get("uncertain"),
+        "given_label": label_word(result.get("given_label")),
     }
 
 

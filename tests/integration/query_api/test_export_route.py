@@ -45,7 +45,7 @@ def test_given_the_export_event_when_exported_then_a_short_lived_url_of_every_ro
     assert (body["job_id"], body["format"], body["rows"], body["expires_in"]) == (JOB_ID, "csv", 9, 300)
     download = requests.get(body["url"], timeout=10)
     assert download.status_code == 200
-    assert download.text.splitlines()[0] == "row,id,label,score,model_version,reason,uncertain"
+    assert download.text.splitlines()[0] == "row,id,label,score,model_version,reason,uncertain,given_label"
     assert len(download.text.splitlines()) == 1 + 9
 
 

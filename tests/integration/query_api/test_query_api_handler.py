@@ -66,7 +66,7 @@ def test_given_the_job_reviews_event_when_invoked_then_positive_reviews_with_eve
     assert all(item["label"] == "positive" for item in body["items"])
     assert set(body["items"][0]) == {
         "review_id", "row", "label", "score", "uncertain", "text_excerpt", "movie_id", "rating",
-        "model_version", "truncated", "original_chars",
+        "model_version", "truncated", "original_chars", "given_label",
     }  # fmt: skip
 
 

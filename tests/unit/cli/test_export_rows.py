@@ -6,6 +6,7 @@ import csv
 import gzip
 import io
 import json
+from decimal import Decimal
 from pathlib import Path
 
 from review_pipeline.export_rows import EXPORT_FIELDS, CsvRowWriter, JsonLinesRowWriter, job_rows, write_rows
@@ -50,6 +51,7 @@ def test_results_and_rejected_rows_interleave_by_row_number() -> None:
         "model_version": "m1",
         "reason": "",
         "uncertain": "",
+        "given_label": "",
     }
     assert table[2]["reason"] == "row 3: text is empty"
     assert table[2]["id"] == table[2]["label"] == ""
@@ -71,6 +73,7 @@ def test_json_lines_keep_types_and_nulls(tmp_path: Path) -> None:
             "model_version": None,
             "reason": "row 1: text is empty",
             "uncertain": None,
+            "given_label": None,
         },
         {
             "row": 2,
@@ -80,6 +83,7 @@ def test_json_lines_keep_types_and_nulls(tmp_path: Path) -> None:
             "model_version": "m1",
             "reason": None,
             "uncertain": None,
+            "given_label": None,
         },
     ]
 
@@ -111,20 +115,37 @@ def test_one_pass_writes_both_formats_alike() -> None:
     assert table[2]["reason"] == lines[2]["reason"]
 
 
-def test_the_uncertain_flag_is_the_last_column_true_false_or_empty() -> None:
+def test_the_uncertain_flag_reads_true_false_or_empty_after_the_first_columns() -> None:
     # Given results flagged uncertain, not uncertain, one from a model without the flag, a rejected row
     rows = [review(1, uncertain=True), review(2, "negative", uncertain=False), review(3)]
     csv_out, jsonl_out = io.StringIO(), io.StringIO()
     # When they are written as CSV and JSON lines
     write_rows(job_rows(rows, [rejected(4)]), CsvRowWriter(csv_out), JsonLinesRowWriter(jsonl_out))
-    # Then the columns readers already know keep their places, and the flag reads the same in both files
+    # Then the columns readers already know keep their places (new ones come last), and the flag reads the
+    # same in both files
     header, *lines = csv_out.getvalue().splitlines()
-    assert header == "row,id,label,score,model_version,reason,uncertain"
-    assert EXPORT_FIELDS[-1] == "uncertain"
-    assert [line.rsplit(",", 1)[1] for line in lines] == ["true", "false", "", ""]
+    assert header == "row,id,label,score,model_version,reason,uncertain,given_label"
+    assert EXPORT_FIELDS[:7] == ("row", "id", "label", "score", "model_version", "reason", "uncertain")
+    assert [line.split(",")[6] for line in lines] == ["true", "false", "", ""]
     assert [json.loads(line)["uncertain"] for line in jsonl_out.getvalue().splitlines()] == [
         True,
         False,
         None,
         None,
     ]
+
+
+def test_the_files_own_label_is_the_last_column_whether_stored_as_a_number_or_served_as_a_word() -> None:
+    # Given results as the export function reads them (the file's label stored as 1, 0 or absent; DynamoDB
+    # numbers come back as Decimal) and as the API serves them (the word, or null), and a rejected row
+    stored = [review(1, given_label=1), review(2, given_label=Decimal(0)), review(3, given_label=None)]
+    served = [review(5, given_label="positive"), review(6, given_label="negative"), review(7)]
+    csv_out, jsonl_out = io.StringIO(), io.StringIO()
+    # When they are written as CSV and JSON lines
+    write_rows(job_rows(stored + served, [rejected(4)]), CsvRowWriter(csv_out), JsonLinesRowWriter(jsonl_out))
+    # Then both spell it as the API spells labels, empty (null) where the file gave none
+    table = list(csv.DictReader(io.StringIO(csv_out.getvalue())))
+    expected = ["positive", "negative", None, None, "positive", "negative", None]
+    assert EXPORT_FIELDS[-1] == "given_label"
+    assert [r["given_label"] for r in table] == [e or "" for e in expected]
+    assert [json.loads(line)["given_label"] for line in jsonl_out.getvalue().splitlines()] == expected

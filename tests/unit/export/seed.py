@@ -43,6 +43,7 @@ def seed_finished_job(
             score=0.9 if row % 2 else 0.1,
             uncertain=False,
             model_version="m-1",
+            given_label=1 if row == 1 else None,  # the file labelled its first review only
         )
         for row in store_rows
     )

@@ -61,7 +61,9 @@ def test_a_finished_job_is_exported_whole_in_both_formats(
         "model_version": "m-1",
         "reason": "",
         "uncertain": "false",
+        "given_label": "positive",
     }
+    assert {r["given_label"] for r in rows[1:]} == {""}
     assert response["ContentType"].startswith("text/csv")
     assert response["Metadata"] == {"rows": "9"}
     # And the gzip JSON lines hold the same rows
@@ -76,7 +78,9 @@ def test_a_finished_job_is_exported_whole_in_both_formats(
         "model_version": None,
         "reason": "row 3: text is empty",
         "uncertain": None,
+        "given_label": None,
     }
+    assert lines[0]["given_label"] == "positive"
     assert response["ContentType"] == "application/x-ndjson"
 
 

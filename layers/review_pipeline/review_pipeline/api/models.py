@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
+from review_pipeline.export_rows import label_word
 from review_pipeline.models import (
     Explanation,
     InputSummary,
@@ -119,10 +120,16 @@ class ReviewView(BaseModel):
     original_chars: int | None = Field(
         default=None, description="The cleaned review's length, when truncated."
     )
+    given_label: Sentiment | None = Field(
+        default=None,
+        description="The label the uploaded file gave the review (a `label` field or column, or an aclImdb "
+        "pos/neg folder); null when it gave none.",
+    )
 
     @classmethod
     def of(cls, result: ReviewResult) -> ReviewView:
-        return cls.model_validate(result.model_dump(include=set(cls.model_fields)))
+        fields = result.model_dump(include=set(cls.model_fields))
+        return cls.model_validate({**fields, "given_label": label_word(result.given_label)})
 
 
 class ReviewList(PageView[ReviewView]):
