@@ -203,6 +203,8 @@ async function loadResults() {
     cell(row, String(item.row), { field: "row", numeric: true });
     cell(row, item.review_id, { field: "review_id" });
     cell(row, item.label, { field: "label" }).className = `label ${item.label}`;
+    // null (and absent, from an API before the field): the uploaded file gave the review no label.
+    cell(row, item.given_label ?? "-", { field: "given_label" });
     cell(row, item.score.toFixed(3), { field: "score", numeric: true });
     // null: the model that classified the review does not flag uncertain scores.
     cell(row, item.uncertain == null ? "-" : item.uncertain ? "uncertain" : "no", { field: "uncertain" });
@@ -214,7 +216,7 @@ async function loadResults() {
     row.insertCell().appendChild(button);
   }
   if (!page.items.length) {
-    cell(body.insertRow(), "No results.").colSpan = 7;
+    cell(body.insertRow(), "No results.").colSpan = 8;
   }
   const first = state.page * limit + (page.items.length ? 1 : 0);
   $("page-label").textContent = `page ${state.page + 1}: rows ${first}-${state.page * limit + page.items.length}`;

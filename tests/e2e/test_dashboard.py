@@ -255,6 +255,13 @@ def test_a_jobs_charts_and_result_pages_match_the_api(
         field(row, "uncertain") for row in page.find_elements(By.CSS_SELECTOR, "#results tbody tr[data-row]")
     ]
     assert flags == [{True: "uncertain", False: "no", None: "-"}[r["uncertain"]] for r in results[:20]]
+    # And the label the file gave each review beside the model's (the clean sample labels every review)
+    given = [
+        field(row, "given_label")
+        for row in page.find_elements(By.CSS_SELECTOR, "#results tbody tr[data-row]")
+    ]
+    assert given == [r["given_label"] for r in results[:20]]
+    assert set(given) == {"positive", "negative"}
     page.find_element(By.ID, "page-next").click()
     wait_for(page, lambda b: b.find_element(By.ID, "page-label").text.startswith("page 2"), "page 2")
     assert [row for row, _, _ in shown_results(page)] == [r["row"] for r in results[20:40]]
