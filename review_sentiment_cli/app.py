@@ -20,7 +20,14 @@ from review_sentiment_cli.export import download_export, open_output
 from review_sentiment_cli.follow import all_succeeded, follow_jobs, job_progress
 from review_sentiment_cli.redrive import NoSourceQueueError, redrive
 from review_sentiment_cli.target import LOCAL_STATE_FILE, NoTargetError, Target, resolve_target
-from review_sentiment_cli.uploads import NoReviewFilesError, plan_uploads, transfer_progress, upload_files
+from review_sentiment_cli.uploads import (
+    MANY_FILES,
+    NoReviewFilesError,
+    TooManyFilesError,
+    plan_uploads,
+    transfer_progress,
+    upload_files,
+)
 
 TOKEN_VARIABLE = "REVIEW_SENTIMENT_TOKEN"  # noqa: S105 - the variable's name, not a token
 DEFAULT_FOLLOW_TIMEOUT = 3600.0
@@ -98,11 +105,17 @@ def upload(
     follow: Annotated[bool, typer.Option(help="Show each job's progress until it ends.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per job on stdout.")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds --follow waits at most.")] = DEFAULT_FOLLOW_TIMEOUT,
+    pack: Annotated[
+        bool, typer.Option(help="Send each folder as one .tar.gz: one job, not one a file (e.g. aclImdb/).")
+    ] = False,
+    each_file: Annotated[
+        bool, typer.Option(help=f"Send a folder of over {MANY_FILES:,} review files file by file anyway.")
+    ] = False,
 ) -> None:
     """Upload files (multipart when big), a progress bar each; exit 1 if a followed job did not succeed."""
     session: Session = context.obj
     target, api = session.target, session.api
-    planned = plan_uploads(paths, target.incoming_prefix, folder)
+    planned = plan_uploads(paths, target.incoming_prefix, folder, pack=pack, each_file=each_file)
     known = (lambda key: [j["job_id"] for j in api.jobs(source_key=key)]) if follow else (lambda key: [])
     with transfer_progress(disable=not err.is_terminal, console=err) as progress:
         uploads = list(upload_files(target, planned, known, progress))
@@ -231,7 +244,7 @@ def main() -> None:
     """Entry point of the console script: known failures become one clear line and exit status 2."""
     try:
         app()
-    except (NoTargetError, NoReviewFilesError, NoSourceQueueError, ApiError) as error:
+    except (NoTargetError, NoReviewFilesError, TooManyFilesError, NoSourceQueueError, ApiError) as error:
         err.print(f"error: {error}", markup=False, highlight=False)
         sys.exit(2)
     except (ClientError, BotoCoreError) as error:

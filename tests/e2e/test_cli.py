@@ -164,6 +164,38 @@ def test_status_jobs_and_predict_answer_what_the_api_answers(cli_target: list[st
     assert labels == ["positive", "negative"]
 
 
+def test_an_unpacked_aclimdb_folder_goes_packed_as_one_job_with_its_folders_labels(
+    cli_target: list[str], tmp_path: Path, api: Api
+) -> None:
+    # Given an unpacked aclImdb folder in small: a positive, a negative and an unlabeled review, a URL list
+    folder = tmp_path / "aclImdb"
+    for name, text in {
+        "train/pos/0_9.txt": "A wonderful, moving film with a brilliant cast.",
+        "train/neg/0_1.txt": "Dull, boring and far too long. A waste of two hours.",
+        "train/unsup/0_0.txt": "I watched it with my brother on a rainy Sunday.",
+        "train/urls_pos.txt": "http://www.imdb.com/title/tt0000001/usercomments\n",
+    }.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text, encoding="utf-8")
+    # When the CLI uploads the folder packed and follows its job
+    uploaded = run_cli(
+        cli_target, "upload", str(folder), "--pack", "--folder", "e2e/packed", "--follow", "--json"
+    )
+    # Then it is one object and one job: the three reviews classified, the URL list skipped and listed
+    assert uploaded.returncode == 0, uploaded.stderr
+    (job,) = [json.loads(line) for line in uploaded.stdout.splitlines()]
+    assert job["source_key"].endswith("e2e/packed/aclImdb.tar.gz")
+    assert (job["status"], job["counts"]["total"], job["counts"]["classified"]) == ("COMPLETED", 3, 3)
+    assert api.get(f"/jobs/{job['job_id']}")["input"]["skipped_count"] == 1
+    # And each review carries the label its folder gave it beside the model's
+    results, _ = api.all_pages(f"/jobs/{job['job_id']}/reviews", limit=10)
+    assert {r["review_id"]: (r["given_label"], r["label"]) for r in results} == {
+        "aclImdb/train/neg/0": ("negative", "negative"),
+        "aclImdb/train/pos/0": ("positive", "positive"),
+        "aclImdb/train/unsup/0": (None, results[2]["label"]),
+    }
+
+
 def test_an_unknown_job_is_a_clear_error(cli_target: list[str]) -> None:
     # Given a job id nobody uploaded
     # When the CLI is asked for its results

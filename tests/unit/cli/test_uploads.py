@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import re
+import tarfile
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +13,14 @@ import boto3
 import pytest
 from boto3.s3.transfer import TransferConfig
 
+from review_pipeline.readers import InputReport, ParsedRow, read_rows
+from review_sentiment_cli import uploads as uploads_module
 from review_sentiment_cli.target import Target
 from review_sentiment_cli.uploads import (
     MIB,
     NoReviewFilesError,
     PlannedUpload,
+    TooManyFilesError,
     plan_uploads,
     transfer_progress,
     upload_files,
@@ -120,3 +126,75 @@ def test_every_s3_request_of_an_upload_carries_its_own_trace_header(
     assert headers.count(f"Root={big_trace};Sampled=1") == 5
     assert headers.count(f"Root={small_trace};Sampled=1") == 1
     assert len(headers) == 6
+
+
+def acl_folder(root: Path) -> Path:
+    """An unpacked aclImdb folder in small: reviews under train/pos, train/neg and train/unsup, a URL list,
+    and the dataset's vocabulary and README (not review files)."""
+    folder = root / "aclImdb"
+    files = {
+        "train/pos/0_9.txt": "A wonderful film.",
+        "train/neg/1_2.txt": "Two hours I will never get back.",
+        "train/unsup/2_0.txt": "I saw it on a Sunday.",
+        "train/urls_pos.txt": "http://www.imdb.com/title/tt0000001/usercomments\n",
+        "imdb.vocab": "the\nfilm\n",
+        "README": "Large Movie Review Dataset v1.0\n",
+    }
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def test_a_folder_of_many_review_files_is_refused_unless_packed_or_sent_file_by_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a folder of 4 review files where more than 3 count as many
+    monkeypatch.setattr(uploads_module, "MANY_FILES", 3)
+    folder = acl_folder(tmp_path)
+    # When the CLI plans its upload as it is, then it refuses, naming both ways out
+    with pytest.raises(TooManyFilesError, match=r"4 review files would be 4 uploads.*--pack.*--each-file"):
+        plan_uploads([folder], "incoming/")
+    # And file by file it plans one upload a file, packed one upload of the folder's own name
+    assert len(plan_uploads([folder], "incoming/", each_file=True)) == 4
+    assert plan_uploads([folder], "incoming/", folder="team", pack=True) == [
+        PlannedUpload(folder, "incoming/team/aclImdb.tar.gz", packed=True)
+    ]
+
+
+def test_a_packed_folder_is_one_tar_gz_whose_paths_still_give_ids_ratings_and_labels(
+    bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an unpacked aclImdb folder, and a temporary folder of the test's own
+    folder = acl_folder(tmp_path)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    target = Target(description="moto", api_url="", bucket=bucket, incoming_prefix="incoming/", region=REGION)
+    # When the CLI uploads it packed
+    with transfer_progress(disable=True) as progress:
+        planned = plan_uploads([folder], "incoming/", pack=True)
+        uploads = list(upload_files(target, planned, lambda key: [], progress))
+    # Then the bucket holds one .tar.gz of its review files under the folder's name (not its README or
+    # vocabulary), and no temporary file is left behind
+    s3: Any = boto3.client("s3", region_name=REGION)
+    body = s3.get_object(Bucket=bucket, Key="incoming/aclImdb.tar.gz")["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body)) as archive:
+        assert sorted(archive.getnames()) == [
+            "aclImdb/train/neg/1_2.txt",
+            "aclImdb/train/pos/0_9.txt",
+            "aclImdb/train/unsup/2_0.txt",
+            "aclImdb/train/urls_pos.txt",
+        ]
+    assert [(u.path, u.key, u.size) for u in uploads] == [(folder, "incoming/aclImdb.tar.gz", len(body))]
+    assert list(scratch.iterdir()) == []
+    # And the pipeline's reader takes each review's id, rating and label from its path, skipping the URL list
+    report = InputReport()
+    rows = list(read_rows(io.BytesIO(body), "incoming/aclImdb.tar.gz", report=report))
+    fields = [r.fields for r in rows if isinstance(r, ParsedRow)]
+    assert [(f["id"], f.get("rating"), f.get("label")) for f in fields] == [
+        ("aclImdb/train/neg/1", 2, 0),
+        ("aclImdb/train/pos/0", 9, 1),
+        ("aclImdb/train/unsup/2", None, None),
+    ]
+    assert report.skipped_count == 1
