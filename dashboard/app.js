@@ -159,6 +159,19 @@ async function drawHistogram(job) {
   $("histogram-note").textContent = complete
     ? `(${items.length} results)`
     : `(the first ${items.length} of ${job.counts.classified} results, in file order)`;
+  showAgreement(items, complete);
+}
+
+// Where the file labelled its reviews (a label field or column, an aclImdb pos/neg folder), how often the
+// model's label is the file's, over the results the histogram read.
+function showAgreement(items, complete) {
+  const labelled = items.filter((item) => item.given_label);
+  const agreed = labelled.filter((item) => item.label === item.given_label).length;
+  const over = complete ? "" : ` (of the first ${items.length} results)`;
+  const share = percent(agreed, labelled.length);
+  $("agreement").textContent = labelled.length
+    ? `The file's own labels: the model agrees on ${agreed} of ${labelled.length} (${share})${over}`
+    : "";
 }
 
 async function drawRejected(job) {

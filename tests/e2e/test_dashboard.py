@@ -236,6 +236,12 @@ def test_a_jobs_charts_and_result_pages_match_the_api(
         for bar in page.find_elements(By.CSS_SELECTOR, "#split rect")
     }
     assert split == {"positive": job["counts"]["positive"], "negative": job["counts"]["negative"]}
+    # And below it, how often the model's label is the file's own, over the 200 labelled results
+    agreed = sum(r["label"] == r["given_label"] for r in results)
+    assert all(r["given_label"] for r in results)
+    assert page.find_element(By.ID, "agreement").text == (
+        f"The file's own labels: the model agrees on {agreed} of 200 ({agreed / 2:.1f}%)"
+    )
     # And the histogram's ten bars count every score in its tenth of [0, 1]
     bars = [
         int(b.get_attribute("data-count") or -1)
@@ -315,8 +321,9 @@ def test_rejected_rows_are_grouped_by_the_reasons_the_api_gives(
     }
     assert shown == {reason: (len(rows), ", ".join(map(str, rows))) for reason, rows in expected.items()}
     assert sum(count for count, _ in shown.values()) == job["counts"]["rejected"] == 5
-    # And the results table holds only the 15 classified rows
+    # And the results table holds only the 15 classified rows; the file labelled none of them
     assert len(shown_results(page)) == 15
+    assert page.find_element(By.ID, "agreement").text == ""
 
 
 def test_export_offers_a_link_to_every_row_of_the_job(
